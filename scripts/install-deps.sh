@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs every build, run and test dependency of benhan from Debian packages and npm.
+# Idempotent: safe to run again; skips apt when everything is already present.
+# Usage: scripts/install-deps.sh [--no-test-deps]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PKGS=(
+  build-essential cmake ninja-build pkg-config git ca-certificates
+  libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
+  libsqlite3-dev libssl-dev libutf8proc-dev libzstd-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+)
+# Node.js: use the machine's if present (it bundles npm); otherwise Debian's.
+command -v npm >/dev/null 2>&1 || PKGS+=(nodejs npm)
+TEST_PKGS=(clang-14 libclang-rt-14-dev clang-format wrk sqlite3 python3 procps curl)
+if [[ "${1:-}" != "--no-test-deps" ]]; then PKGS+=("${TEST_PKGS[@]}"); fi
+
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  # --no-install-recommends: recommends pull Boost 1.74 back, which conflicts with 1.81.
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# npm: the official FHIR R4 definitions (HL7's own files, CC0) and the test clients.
+if [[ ! -f third_party/npm/node_modules/hl7.fhir.r4.examples/package/Bundle-search-parameters.json ]] \
+   || [[ ! -d third_party/npm/node_modules/fhir-kit-client ]]; then
+  (cd third_party/npm && npm ci --no-audit --no-fund --loglevel=error 2>/dev/null \
+     || npm install --no-audit --no-fund --loglevel=error)
+fi
+echo "install-deps: ok"

@@ -1,0 +1,99 @@
+#include "core/config.h"
+
+#include <fstream>
+#include <sstream>
+
+namespace benhan {
+namespace {
+
+std::string Trim(std::string s) {
+  size_t b = s.find_first_not_of(" \t\r");
+  size_t e = s.find_last_not_of(" \t\r");
+  if (b == std::string::npos) return "";
+  s = s.substr(b, e - b + 1);
+  if (s.size() >= 2 && ((s.front() == '"' && s.back() == '"') || (s.front() == '\'' && s.back() == '\''))) {
+    s = s.substr(1, s.size() - 2);
+  }
+  return s;
+}
+
+Result<long long> ParseInt(const std::string& key, const std::string& v) {
+  try {
+    size_t pos = 0;
+    long long n = std::stoll(v, &pos);
+    if (pos != v.size()) throw std::invalid_argument(v);
+    return n;
+  } catch (...) {
+    return Status(Code::kInvalid, "config: " + key + " must be an integer, got '" + v + "'");
+  }
+}
+
+Result<bool> ParseBool(const std::string& key, const std::string& v) {
+  if (v == "true" || v == "yes" || v == "on" || v == "1") return true;
+  if (v == "false" || v == "no" || v == "off" || v == "0") return false;
+  return Status(Code::kInvalid, "config: " + key + " must be true or false, got '" + v + "'");
+}
+
+}  // namespace
+
+Status Config::Set(const std::string& key, const std::string& value) {
+  auto set_int = [&](auto& field, long long lo, long long hi) -> Status {
+    auto n = ParseInt(key, value);
+    if (!n.ok()) return n.status();
+    if (*n < lo || *n > hi) {
+      return Status(Code::kInvalid, "config: " + key + " out of range [" + std::to_string(lo) +
+                                        ", " + std::to_string(hi) + "]");
+    }
+    field = static_cast<std::remove_reference_t<decltype(field)>>(*n);
+    return Status::Ok();
+  };
+  if (key == "listen") { listen = value; return Status::Ok(); }
+  if (key == "data") { data_dir = value; return Status::Ok(); }
+  if (key == "storage") { storage = value; return Status::Ok(); }
+  if (key == "base_url") { base_url = value; return Status::Ok(); }
+  if (key == "log.level") { log_level = value; return Status::Ok(); }
+  if (key == "demo") {
+    auto b = ParseBool(key, value);
+    if (!b.ok()) return b.status();
+    demo = *b;
+    return Status::Ok();
+  }
+  if (key == "fhir.validate_on_write") {
+    auto b = ParseBool(key, value);
+    if (!b.ok()) return b.status();
+    validate_on_write = *b;
+    return Status::Ok();
+  }
+  if (key == "http.threads") return set_int(http_threads, 0, 256);
+  if (key == "http.max_body_bytes") return set_int(max_body_bytes, 1024, 1ll << 32);
+  if (key == "fhir.default_page_size") return set_int(default_page_size, 1, 10000);
+  if (key == "fhir.max_page_size") return set_int(max_page_size, 1, 100000);
+  if (key == "sqlite.cache_mib") return set_int(sqlite_cache_mib, 1, 1 << 20);
+  if (key == "sqlite.readers") return set_int(sqlite_readers, 1, 64);
+  return Status(Code::kInvalid, "config: unknown key '" + key + "'");
+}
+
+Status Config::LoadFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return Status(Code::kNotFound, "config: cannot open " + path);
+  std::string line;
+  int lineno = 0;
+  while (std::getline(in, line)) {
+    ++lineno;
+    size_t hash = line.find('#');
+    if (hash != std::string::npos) line = line.substr(0, hash);
+    line = Trim(line);
+    if (line.empty()) continue;
+    size_t colon = line.find(':');
+    if (colon == std::string::npos) {
+      return Status(Code::kInvalid, path + ":" + std::to_string(lineno) + ": expected 'key: value'");
+    }
+    std::string key = Trim(line.substr(0, colon));
+    std::string value = Trim(line.substr(colon + 1));
+    Status st = Set(key, value);
+    if (!st.ok()) return st.WithContext(path + ":" + std::to_string(lineno));
+  }
+  return Status::Ok();
+}
+
+}  // namespace benhan

@@ -1,0 +1,35 @@
+// Config: benhan's settings, read from a flat "key: value" file (config/benhan.conf documents
+// every key) and overridden by command-line flags. Thread-compatible: built once at start-up, then
+// only read.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+
+#include "core/status.h"
+
+namespace benhan {
+
+struct Config {
+  std::string listen = "0.0.0.0:8080";  // host:port of the HTTP server
+  std::string data_dir = "./benhan-data";
+  std::string storage = "sqlite";      // "sqlite" (embedded, in data_dir) ; postgresql:// later
+  bool demo = false;                   // demo population, no authentication, loopback only
+  int http_threads = 0;                // 0 = 2 x cores
+  std::size_t max_body_bytes = 64u << 20;
+  std::string base_url;                // public base URL; empty = derived from Host header
+  int default_page_size = 50;
+  int max_page_size = 1000;
+  bool validate_on_write = true;
+  std::string log_level = "info";
+  std::size_t sqlite_cache_mib = 64;
+  int sqlite_readers = 4;
+
+  // Reads `path` over the current values. Unknown keys are an error (a typo must not be silent).
+  Status LoadFile(const std::string& path);
+  // Applies one "key: value" setting.
+  Status Set(const std::string& key, const std::string& value);
+};
+
+}  // namespace benhan

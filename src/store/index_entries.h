@@ -1,0 +1,34 @@
+// IndexEntries: the search-index rows of one resource version, produced by fhir/indexer from the
+// official SearchParameter expressions and written by the store in the same commit as the version.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace benhan::store {
+
+struct IndexEntries {
+  struct String { std::string param; std::string folded; std::string exact; };
+  struct Token { std::string param; std::string system; std::string code; std::string text; };
+  struct Reference { std::string param; std::string target_type; std::string target_id; std::string url; };
+  struct Date { std::string param; int64_t low; int64_t high; };  // [low, high) epoch µs
+  struct Number { std::string param; double value; };
+  struct Quantity { std::string param; double value; std::string system; std::string code; std::string unit; };
+  struct Uri { std::string param; std::string uri; };
+
+  std::vector<String> strings;
+  std::vector<Token> tokens;
+  std::vector<Reference> references;
+  std::vector<Date> dates;
+  std::vector<Number> numbers;
+  std::vector<Quantity> quantities;
+  std::vector<Uri> uris;
+
+  size_t size() const {
+    return strings.size() + tokens.size() + references.size() + dates.size() + numbers.size() +
+           quantities.size() + uris.size();
+  }
+};
+
+}  // namespace benhan::store

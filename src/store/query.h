@@ -1,0 +1,47 @@
+// Query: a parsed FHIR search, independent of SQL. api/ parses URL parameters into it with the
+// help of fhir/ (parameter types); store/ compiles it to SQL for its dialect.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace benhan::store {
+
+enum class ParamKind { kString, kToken, kReference, kDate, kNumber, kQuantity, kUri, kId, kLastUpdated };
+enum class Prefix { kEq, kNe, kGt, kLt, kGe, kLe, kSa, kEb, kAp };
+
+// One value of a parameter (one OR alternative).
+struct QueryValue {
+  Prefix prefix = Prefix::kEq;
+  std::string system;       // token system / quantity system / reference type
+  bool has_system = false;  // "system|code" or "|code" given
+  std::string code;         // token code / string value / reference id / uri / quantity code
+  double number = 0;        // number / quantity value
+  int64_t low = 0, high = 0;  // date range [low, high)
+};
+
+struct Condition {
+  std::string param;      // search parameter code
+  ParamKind kind = ParamKind::kString;
+  std::string modifier;   // "", "exact", "contains", "missing", "not", "text", "below", "above"...
+  bool missing = false;   // value of :missing
+  std::vector<QueryValue> any_of;  // OR
+};
+
+struct SortKey {
+  std::string param;  // "_id", "_lastUpdated" or a search parameter code
+  ParamKind kind = ParamKind::kLastUpdated;
+  bool descending = false;
+};
+
+struct Query {
+  std::vector<Condition> all_of;  // AND
+  std::vector<SortKey> sort;
+  int count = 50;
+  int64_t offset = 0;
+  bool want_total = false;
+};
+
+}  // namespace benhan::store

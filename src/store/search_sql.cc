@@ -1,0 +1,207 @@
+#include "store/search_sql.h"
+
+#include <cmath>
+
+namespace benhan::store {
+namespace {
+
+class Builder {
+ public:
+  Builder(const Dialect& d, std::vector<SqlArg>* args) : d_(d), args_(args) {}
+  std::string Arg(SqlArg v) {
+    args_->push_back(std::move(v));
+    return d_.placeholder(static_cast<int>(args_->size()));
+  }
+
+ private:
+  const Dialect& d_;
+  std::vector<SqlArg>* args_;
+};
+
+std::string EscapeLike(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '%' || c == '_' || c == '\\') out.push_back('\\');
+    out.push_back(c);
+  }
+  return out;
+}
+
+// Half-width of the implicit range of a decimal as written ("100" -> 0.5, "1.50" -> 0.005).
+double ImplicitHalfWidth(const std::string& text) {
+  size_t dot = text.find('.');
+  size_t e = text.find_first_of("eE");
+  if (e != std::string::npos) return 0;  // exponent form: exact
+  int decimals = dot == std::string::npos ? 0 : static_cast<int>(text.size() - dot - 1);
+  return 0.5 * std::pow(10.0, -decimals);
+}
+
+std::string RangeCompare(Builder& b, const QueryValue& v, const std::string& lo_col, const std::string& hi_col,
+                         SqlArg lo, SqlArg hi) {
+  switch (v.prefix) {
+    case Prefix::kEq:
+      return "(" + lo_col + " >= " + b.Arg(lo) + " AND " + hi_col + " <= " + b.Arg(hi) + ")";
+    case Prefix::kNe:
+      return "NOT (" + lo_col + " >= " + b.Arg(lo) + " AND " + hi_col + " <= " + b.Arg(hi) + ")";
+    case Prefix::kGt:
+      return "(" + hi_col + " > " + b.Arg(hi) + ")";
+    case Prefix::kLt:
+      return "(" + lo_col + " < " + b.Arg(lo) + ")";
+    case Prefix::kGe:
+      return "(" + hi_col + " > " + b.Arg(lo) + ")";
+    case Prefix::kLe:
+      return "(" + lo_col + " < " + b.Arg(hi) + ")";
+    case Prefix::kSa:
+      return "(" + lo_col + " >= " + b.Arg(hi) + ")";
+    case Prefix::kEb:
+      return "(" + hi_col + " <= " + b.Arg(lo) + ")";
+    case Prefix::kAp:
+      return "(" + lo_col + " < " + b.Arg(hi) + " AND " + hi_col + " > " + b.Arg(lo) + ")";
+  }
+  return "0";
+}
+
+Result<std::string> ValueSql(Builder& b, const Condition& c, const QueryValue& v) {
+  switch (c.kind) {
+    case ParamKind::kString: {
+      if (c.modifier == "exact") return "exact = " + b.Arg(v.code);
+      if (c.modifier == "contains") return "folded LIKE " + b.Arg("%" + EscapeLike(v.code) + "%") + " ESCAPE '\\'";
+      // Default: case/diacritic-insensitive prefix match (v.code is already folded).
+      return "(folded >= " + b.Arg(v.code) + " AND folded < " + b.Arg(v.code + "\xff") + ")";
+    }
+    case ParamKind::kToken: {
+      if (c.modifier == "text") {
+        return "text LIKE " + b.Arg(EscapeLike(v.code) + "%") + " ESCAPE '\\'";
+      }
+      std::string s;
+      if (!v.code.empty()) s = "code = " + b.Arg(v.code);
+      if (v.has_system) {
+        if (!s.empty()) s += " AND ";
+        s += "system = " + b.Arg(v.system);
+      }
+      return s.empty() ? std::string("1=1") : "(" + s + ")";
+    }
+    case ParamKind::kReference: {
+      if (v.code.find("://") != std::string::npos) return "url = " + b.Arg(v.code);
+      std::string s = "target_id = " + b.Arg(v.code);
+      if (!v.system.empty()) s += " AND target_type = " + b.Arg(v.system);
+      return "(" + s + ")";
+    }
+    case ParamKind::kUri: {
+      if (c.modifier == "below") return "uri LIKE " + b.Arg(EscapeLike(v.code) + "%") + " ESCAPE '\\'";
+      return "uri = " + b.Arg(v.code);
+    }
+    case ParamKind::kDate:
+      return RangeCompare(b, v, "low", "high", v.low, v.high);
+    case ParamKind::kNumber:
+    case ParamKind::kQuantity: {
+      double hw = ImplicitHalfWidth(v.code);
+      std::string s = RangeCompare(b, v, "value", "value", v.number - hw, v.number + hw);
+      if (v.prefix != Prefix::kEq && v.prefix != Prefix::kNe && v.prefix != Prefix::kAp) {
+        // Strict comparisons use the value itself.
+        s = RangeCompare(b, v, "value", "value", v.number, v.number);
+      }
+      if (c.kind == ParamKind::kQuantity && !v.system.empty()) s += " AND system = " + b.Arg(v.system);
+      return s;
+    }
+    default:
+      return Status(Code::kNotSupported, "search parameter kind not supported here");
+  }
+}
+
+const char* TableOf(ParamKind k) {
+  switch (k) {
+    case ParamKind::kString: return "idx_string";
+    case ParamKind::kToken: return "idx_token";
+    case ParamKind::kReference: return "idx_reference";
+    case ParamKind::kDate: return "idx_date";
+    case ParamKind::kNumber: return "idx_number";
+    case ParamKind::kQuantity: return "idx_quantity";
+    case ParamKind::kUri: return "idx_uri";
+    default: return nullptr;
+  }
+}
+
+}  // namespace
+
+const Dialect& SqliteDialect() {
+  static const Dialect d{[](int) { return std::string("?"); }};
+  return d;
+}
+
+Result<CompiledQuery> CompileQuery(const Query& q, const Dialect& dialect,
+                                   const std::function<int64_t(const std::string&)>& param_id) {
+  CompiledQuery out;
+  Builder b(dialect, &out.args);
+  std::string where = "1=1";
+  for (const auto& c : q.all_of) {
+    std::string cond;
+    if (c.kind == ParamKind::kId || c.kind == ParamKind::kLastUpdated) {
+      std::string ors;
+      for (const auto& v : c.any_of) {
+        std::string one;
+        if (c.kind == ParamKind::kId) {
+          one = "r.id = " + b.Arg(v.code);
+        } else {
+          one = RangeCompare(b, v, "r.last_updated", "(r.last_updated + 1)", v.low, v.high);
+        }
+        ors += ors.empty() ? one : " OR " + one;
+      }
+      cond = "(" + (ors.empty() ? std::string("1=0") : ors) + ")";
+      if (c.modifier == "not") cond = "NOT " + cond;
+    } else {
+      const char* table = TableOf(c.kind);
+      if (table == nullptr) return Status(Code::kNotSupported, "unsupported parameter " + c.param);
+      int64_t pid = param_id(c.param);
+      if (c.modifier == "missing") {
+        std::string sub = pid < 0 ? std::string("0=1")
+                                  : "r.rid IN (SELECT rid FROM " + std::string(table) + " WHERE pid = " +
+                                        b.Arg(pid) + ")";
+        cond = c.missing ? "NOT " + sub : sub;
+      } else if (pid < 0) {
+        cond = c.modifier == "not" ? "1=1" : "0=1";
+      } else {
+        std::string ors;
+        for (const auto& v : c.any_of) {
+          ASSIGN_OR_RETURN(std::string one, ValueSql(b, c, v));
+          ors += ors.empty() ? one : " OR " + one;
+        }
+        std::string sub = "r.rid IN (SELECT rid FROM " + std::string(table) + " WHERE pid = " + b.Arg(pid) +
+                          " AND (" + (ors.empty() ? "1=0" : ors) + "))";
+        cond = c.modifier == "not" ? "NOT " + sub : sub;
+      }
+    }
+    where += " AND " + cond;
+  }
+  out.where = where;
+  Builder ob(dialect, &out.order_args);
+  std::string order;
+  for (const auto& s : q.sort) {
+    std::string expr;
+    if (s.kind == ParamKind::kId) {
+      expr = "r.id";
+    } else if (s.kind == ParamKind::kLastUpdated) {
+      expr = "r.last_updated";
+    } else {
+      const char* table = TableOf(s.kind);
+      int64_t pid = param_id(s.param);
+      if (table == nullptr || pid < 0) continue;
+      const char* col = s.kind == ParamKind::kString   ? "folded"
+                        : s.kind == ParamKind::kToken  ? "code"
+                        : s.kind == ParamKind::kDate   ? "low"
+                        : s.kind == ParamKind::kReference ? "target_id"
+                        : s.kind == ParamKind::kUri    ? "uri"
+                                                       : "value";
+      expr = "(SELECT " + std::string(s.descending ? "MAX(" : "MIN(") + col + ") FROM " + table +
+              " WHERE rid = r.rid AND pid = " + ob.Arg(pid) + ")";
+    }
+    if (!order.empty()) order += ", ";
+    order += expr + (s.descending ? " DESC" : " ASC");
+  }
+  if (!order.empty()) order += ", ";
+  order += "r.rid ASC";  // stable tie-break
+  out.order_by = order;
+  return out;
+}
+
+}  // namespace benhan::store

@@ -1,0 +1,37 @@
+// The search->SQL compiler: turns a store::Query into a SQL WHERE/ORDER BY over the index tables.
+// One compiler for every backend; the Dialect seam covers the few differences (placeholders, LIKE
+// escaping, case). Pure functions, thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "core/status.h"
+#include "store/query.h"
+
+namespace benhan::store {
+
+using SqlArg = std::variant<int64_t, double, std::string>;
+
+struct Dialect {
+  // Placeholder for the n-th argument (1-based): "?" for SQLite, "$n" for PostgreSQL.
+  std::function<std::string(int)> placeholder;
+};
+const Dialect& SqliteDialect();
+
+struct CompiledQuery {
+  std::string where;     // boolean SQL over alias r (resource); never empty ("1=1")
+  std::string order_by;  // without "ORDER BY"
+  std::vector<SqlArg> args;        // arguments of `where`, in order
+  std::vector<SqlArg> order_args;  // arguments of `order_by`, in order (numbered after args)
+};
+
+// `param_id(code)` gives the pid of the resource type's search parameter code, or -1 if the database
+// has never indexed it (then the condition matches nothing, or everything with :missing=true).
+Result<CompiledQuery> CompileQuery(const Query& q, const Dialect& dialect,
+                                   const std::function<int64_t(const std::string&)>& param_id);
+
+}  // namespace benhan::store

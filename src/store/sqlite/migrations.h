@@ -1,0 +1,14 @@
+// Embedded schema migrations of the SQLite backend (src/store/sqlite/migrations/NNN_name.sql).
+#pragma once
+
+#include <vector>
+
+namespace benhan::store::sqlite {
+
+struct Migration {
+  const char* name;  // "001_initial.sql"; the number is the schema version it brings
+  const char* sql;
+};
+const std::vector<Migration>& Migrations();
+
+}  // namespace benhan::store::sqlite

@@ -1,0 +1,617 @@
+#include "store/sqlite/sqlite_store.h"
+
+#include <sqlite3.h>
+
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <unordered_map>
+
+#include "store/search_sql.h"
+#include "store/sqlite/migrations.h"
+
+namespace benhan::store {
+namespace {
+
+Status SqlError(sqlite3* db, int rc, std::string_view what) {
+  std::string msg = std::string(what) + ": " + (db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+  int primary = rc & 0xff;
+  if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED) return Status(Code::kConflict, msg);
+  if (primary == SQLITE_FULL || primary == SQLITE_IOERR || primary == SQLITE_CANTOPEN) {
+    return Status(Code::kUnavailable, msg);
+  }
+  return Status(Code::kInternal, msg);
+}
+
+// A prepared statement borrowed from a connection's cache; reset on destruction.
+class Stmt {
+ public:
+  Stmt(sqlite3* db, sqlite3_stmt* s) : db_(db), s_(s) {}
+  ~Stmt() {
+    if (s_) {
+      sqlite3_reset(s_);
+      sqlite3_clear_bindings(s_);
+    }
+  }
+  Stmt(const Stmt&) = delete;
+  Stmt& operator=(const Stmt&) = delete;
+
+  Stmt& Bind(int i, int64_t v) { sqlite3_bind_int64(s_, i, v); return *this; }
+  Stmt& Bind(int i, double v) { sqlite3_bind_double(s_, i, v); return *this; }
+  Stmt& Bind(int i, const std::string& v) {
+    sqlite3_bind_text(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
+    return *this;
+  }
+  Stmt& BindBlob(int i, const std::string& v) {
+    sqlite3_bind_blob(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
+    return *this;
+  }
+  Stmt& BindArg(int i, const SqlArg& a) {
+    if (std::holds_alternative<int64_t>(a)) return Bind(i, std::get<int64_t>(a));
+    if (std::holds_alternative<double>(a)) return Bind(i, std::get<double>(a));
+    return Bind(i, std::get<std::string>(a));
+  }
+  // SQLITE_ROW -> true, SQLITE_DONE -> false, else error.
+  Result<bool> Step() {
+    int rc = sqlite3_step(s_);
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    return SqlError(db_, rc, "sqlite step");
+  }
+  Status Run() {
+    auto r = Step();
+    return r.ok() ? Status::Ok() : r.status();
+  }
+  int64_t Int(int c) const { return sqlite3_column_int64(s_, c); }
+  double Real(int c) const { return sqlite3_column_double(s_, c); }
+  std::string Text(int c) const {
+    const void* p = sqlite3_column_blob(s_, c);
+    int n = sqlite3_column_bytes(s_, c);
+    return p ? std::string(static_cast<const char*>(p), static_cast<size_t>(n)) : std::string();
+  }
+
+ private:
+  sqlite3* db_;
+  sqlite3_stmt* s_;
+};
+
+class Conn {
+ public:
+  ~Conn() {
+    for (auto& [sql, s] : cache_) sqlite3_finalize(s);
+    if (db_) sqlite3_close(db_);
+  }
+  static Result<std::unique_ptr<Conn>> Open(const SqliteOptions& o, bool readonly) {
+    auto c = std::make_unique<Conn>();
+    int flags = readonly ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+    flags |= SQLITE_OPEN_NOMUTEX;
+    int rc = sqlite3_open_v2(o.path.c_str(), &c->db_, flags, nullptr);
+    if (rc != SQLITE_OK) return Status(Code::kUnavailable, "cannot open " + o.path + ": " + sqlite3_errstr(rc));
+    sqlite3_busy_timeout(c->db_, 5000);
+    std::string pragmas = "PRAGMA cache_size=-" + std::to_string(o.cache_mib * 1024) +
+                          "; PRAGMA temp_store=MEMORY; PRAGMA mmap_size=268435456;";
+    if (!readonly) {
+      pragmas += "PRAGMA journal_mode=WAL; PRAGMA foreign_keys=OFF;";
+      pragmas += o.synchronous_full ? "PRAGMA synchronous=FULL;" : "PRAGMA synchronous=NORMAL;";
+    }
+    RETURN_IF_ERROR(c->Exec(pragmas));
+    return c;
+  }
+  sqlite3* db() const { return db_; }
+  Status Exec(const std::string& sql) {
+    char* err = nullptr;
+    int rc = sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &err);
+    if (rc != SQLITE_OK) {
+      std::string msg = err ? err : sqlite3_errstr(rc);
+      sqlite3_free(err);
+      Status st = SqlError(db_, rc, "sqlite exec");
+      return Status(st.code(), "sqlite: " + msg);
+    }
+    return Status::Ok();
+  }
+  Result<std::unique_ptr<Stmt>> Prepare(const std::string& sql) {
+    auto it = cache_.find(sql);
+    sqlite3_stmt* s = nullptr;
+    if (it != cache_.end()) {
+      s = it->second;
+    } else {
+      int rc = sqlite3_prepare_v3(db_, sql.c_str(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT, &s, nullptr);
+      if (rc != SQLITE_OK) return SqlError(db_, rc, "sqlite prepare");
+      if (cache_.size() > 512) {  // bound the cache (search SQL varies)
+        for (auto& [k, v] : cache_) sqlite3_finalize(v);
+        cache_.clear();
+      }
+      cache_.emplace(sql, s);
+    }
+    return std::make_unique<Stmt>(db_, s);
+  }
+
+ private:
+  sqlite3* db_ = nullptr;
+  std::unordered_map<std::string, sqlite3_stmt*> cache_;
+};
+
+constexpr const char* kVersionColumns =
+    "r.rtype, r.id, v.version, v.seq, v.last_updated, v.deleted, v.method, v.json";
+
+VersionRecord RowToVersion(const Stmt& s, int first = 0) {
+  VersionRecord r;
+  r.type = s.Text(first + 0);
+  r.id = s.Text(first + 1);
+  r.version = s.Int(first + 2);
+  r.seq = s.Int(first + 3);
+  r.last_updated_us = s.Int(first + 4);
+  r.deleted = s.Int(first + 5) != 0;
+  r.method = s.Text(first + 6);
+  r.json = s.Text(first + 7);
+  return r;
+}
+
+class SqliteStore;
+
+class SqliteTransaction final : public Transaction {
+ public:
+  SqliteTransaction(SqliteStore* store, std::unique_lock<std::mutex> lock, Conn* conn)
+      : store_(store), lock_(std::move(lock)), conn_(conn) {}
+  ~SqliteTransaction() override;
+
+  Result<std::optional<CurrentInfo>> LockCurrent(const std::string& type, const std::string& id) override;
+  Result<VersionRecord> Read(const std::string& type, const std::string& id) override;
+  Result<int64_t> Put(const NewVersion& v) override;
+  Result<std::vector<std::string>> FindIds(const std::string& type, const Query& query, int limit) override;
+  Status Audit(const AuditRecord& rec) override;
+  Status Commit() override;
+
+ private:
+  Result<int64_t> ParamId(const std::string& type, const std::string& code);
+  Status WriteIndex(int64_t rid, const std::string& type, const IndexEntries& ix);
+  Status DeleteIndex(int64_t rid);
+
+  SqliteStore* store_;
+  std::unique_lock<std::mutex> lock_;
+  Conn* conn_;
+  bool done_ = false;
+  // Resource rows seen in this transaction: key type/id -> (rid, version, deleted).
+  struct Known { int64_t rid; int64_t version; bool deleted; };
+  std::unordered_map<std::string, Known> known_;
+  std::map<std::pair<std::string, std::string>, int64_t> new_params_;
+  int64_t next_seq_ = 0;
+};
+
+class SqliteStore final : public Store {
+ public:
+  explicit SqliteStore(SqliteOptions o) : opts_(std::move(o)) {}
+
+  Status Init() {
+    ASSIGN_OR_RETURN(writer_, Conn::Open(opts_, false));
+    RETURN_IF_ERROR(Migrate());
+    // Load parameter ids and the sequence counter.
+    {
+      ASSIGN_OR_RETURN(auto s, writer_->Prepare("SELECT pid, rtype, code FROM search_param"));
+      while (true) {
+        ASSIGN_OR_RETURN(bool row, s->Step());
+        if (!row) break;
+        params_[{s->Text(1), s->Text(2)}] = s->Int(0);
+      }
+    }
+    {
+      ASSIGN_OR_RETURN(auto s, writer_->Prepare("SELECT COALESCE(MAX(seq), 0) FROM resource_version"));
+      ASSIGN_OR_RETURN(bool row, s->Step());
+      (void)row;
+      last_seq_ = s->Int(0);
+    }
+    for (int i = 0; i < opts_.readers; ++i) {
+      ASSIGN_OR_RETURN(auto c, Conn::Open(opts_, true));
+      readers_.push_back(std::move(c));
+      free_readers_.push_back(readers_.back().get());
+    }
+    return Status::Ok();
+  }
+
+  std::string_view backend_name() const override { return "sqlite"; }
+
+  Result<std::unique_ptr<Transaction>> BeginWrite() override {
+    std::unique_lock<std::mutex> lock(write_mu_);
+    RETURN_IF_ERROR(writer_->Exec("BEGIN IMMEDIATE"));
+    return std::unique_ptr<Transaction>(new SqliteTransaction(this, std::move(lock), writer_.get()));
+  }
+
+  Result<VersionRecord> Read(const std::string& type, const std::string& id) override {
+    ReaderLease lease(this);
+    return ReadWith(lease.conn, type, id);
+  }
+
+  static Result<VersionRecord> ReadWith(Conn* c, const std::string& type, const std::string& id) {
+    ASSIGN_OR_RETURN(auto s, c->Prepare(std::string("SELECT ") + kVersionColumns +
+                                        " FROM resource r JOIN resource_version v ON v.seq = r.seq"
+                                        " WHERE r.rtype = ? AND r.id = ?"));
+    s->Bind(1, type).Bind(2, id);
+    ASSIGN_OR_RETURN(bool row, s->Step());
+    if (!row) return Status(Code::kNotFound, type + "/" + id + " not found");
+    return RowToVersion(*s);
+  }
+
+  Result<VersionRecord> VRead(const std::string& type, const std::string& id, int64_t version) override {
+    ReaderLease lease(this);
+    ASSIGN_OR_RETURN(auto s, lease.conn->Prepare(std::string("SELECT ") + kVersionColumns +
+                                                 " FROM resource r JOIN resource_version v ON v.rid = r.rid"
+                                                 " WHERE r.rtype = ? AND r.id = ? AND v.version = ?"));
+    s->Bind(1, type).Bind(2, id).Bind(3, version);
+    ASSIGN_OR_RETURN(bool row, s->Step());
+    if (!row) {
+      return Status(Code::kNotFound, type + "/" + id + "/_history/" + std::to_string(version) + " not found");
+    }
+    return RowToVersion(*s);
+  }
+
+  Result<HistoryPage> History(const HistoryQuery& q) override {
+    ReaderLease lease(this);
+    RETURN_IF_ERROR(lease.conn->Exec("BEGIN"));
+    auto page = HistoryIn(lease.conn, q);
+    (void)lease.conn->Exec("COMMIT");
+    return page;
+  }
+
+  Result<HistoryPage> HistoryIn(Conn* c, const HistoryQuery& q) {
+    std::string where = "1=1";
+    std::vector<SqlArg> args;
+    if (!q.type.empty()) {
+      where += " AND r.rtype = ?";
+      args.emplace_back(q.type);
+    }
+    if (!q.id.empty()) {
+      where += " AND r.id = ?";
+      args.emplace_back(q.id);
+    }
+    if (q.since_us) {
+      where += " AND v.last_updated >= ?";
+      args.emplace_back(*q.since_us);
+    }
+    if (q.at_or_before_us) {
+      where += " AND v.last_updated <= ?";
+      args.emplace_back(*q.at_or_before_us);
+    }
+    HistoryPage page;
+    if (!q.id.empty() || !q.type.empty()) {
+      ASSIGN_OR_RETURN(auto cs, c->Prepare("SELECT COUNT(*) FROM resource_version v JOIN resource r ON r.rid = v.rid WHERE " + where));
+      for (size_t i = 0; i < args.size(); ++i) cs->BindArg(static_cast<int>(i + 1), args[i]);
+      ASSIGN_OR_RETURN(bool row, cs->Step());
+      if (row) page.total = cs->Int(0);
+    }
+    if (!q.id.empty() && page.total == 0) {
+      return Status(Code::kNotFound, q.type + "/" + q.id + " not found");
+    }
+    std::string sql = std::string("SELECT ") + kVersionColumns +
+                      " FROM resource_version v JOIN resource r ON r.rid = v.rid WHERE " + where;
+    if (q.before_seq > 0) {
+      sql += " AND v.seq < ?";
+      args.emplace_back(q.before_seq);
+    }
+    sql += " ORDER BY v.seq DESC LIMIT ?";
+    args.emplace_back(static_cast<int64_t>(q.count + 1));
+    ASSIGN_OR_RETURN(auto s, c->Prepare(sql));
+    for (size_t i = 0; i < args.size(); ++i) s->BindArg(static_cast<int>(i + 1), args[i]);
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, s->Step());
+      if (!row) break;
+      page.entries.push_back(RowToVersion(*s));
+    }
+    if (page.entries.size() > static_cast<size_t>(q.count)) {
+      page.entries.pop_back();
+      page.next_before_seq = page.entries.back().seq;
+    }
+    if (q.id.empty() && q.type.empty()) page.total = -1;  // not counted for system history
+    return page;
+  }
+
+  Result<SearchResult> Search(const std::string& type, const Query& query) override {
+    ReaderLease lease(this);
+    RETURN_IF_ERROR(lease.conn->Exec("BEGIN"));
+    auto r = SearchIn(lease.conn, type, query, query.count, true);
+    (void)lease.conn->Exec("COMMIT");
+    return r;
+  }
+
+  Result<SearchResult> SearchIn(Conn* c, const std::string& type, const Query& query, int limit, bool full) {
+    auto pid = [&](const std::string& code) -> int64_t { return LookupParam(type, code); };
+    ASSIGN_OR_RETURN(CompiledQuery cq, CompileQuery(query, SqliteDialect(), pid));
+    SearchResult out;
+    std::string from = " FROM resource r JOIN resource_version v ON v.seq = r.seq WHERE r.rtype = ? AND r.deleted = 0 AND " + cq.where;
+    if (query.want_total) {
+      ASSIGN_OR_RETURN(auto cs, c->Prepare("SELECT COUNT(*)" + from));
+      cs->Bind(1, type);
+      for (size_t i = 0; i < cq.args.size(); ++i) cs->BindArg(static_cast<int>(i + 2), cq.args[i]);
+      ASSIGN_OR_RETURN(bool row, cs->Step());
+      if (row) out.total = cs->Int(0);
+    }
+    std::string cols = full ? std::string(kVersionColumns) : std::string("r.rtype, r.id");
+    ASSIGN_OR_RETURN(auto s, c->Prepare("SELECT " + cols + from + " ORDER BY " + cq.order_by + " LIMIT ? OFFSET ?"));
+    int i = 1;
+    s->Bind(i++, type);
+    for (const auto& a : cq.args) s->BindArg(i++, a);
+    for (const auto& a : cq.order_args) s->BindArg(i++, a);
+    s->Bind(i++, static_cast<int64_t>(limit + 1));
+    s->Bind(i++, query.offset);
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, s->Step());
+      if (!row) break;
+      if (full) {
+        out.matches.push_back(RowToVersion(*s));
+      } else {
+        VersionRecord r;
+        r.type = s->Text(0);
+        r.id = s->Text(1);
+        out.matches.push_back(std::move(r));
+      }
+    }
+    if (out.matches.size() > static_cast<size_t>(limit)) {
+      out.matches.pop_back();
+      out.has_more = true;
+    }
+    return out;
+  }
+
+  Status AppendAudit(const std::vector<AuditRecord>& recs) override {
+    if (recs.empty()) return Status::Ok();
+    return RunInTransaction(*this, [&](Transaction& t) -> Status {
+      for (const auto& r : recs) RETURN_IF_ERROR(t.Audit(r));
+      return Status::Ok();
+    });
+  }
+
+  Result<std::vector<std::pair<std::string, int64_t>>> CountByType() override {
+    ReaderLease lease(this);
+    ASSIGN_OR_RETURN(auto s, lease.conn->Prepare(
+                                 "SELECT rtype, COUNT(*) FROM resource WHERE deleted = 0 GROUP BY rtype ORDER BY rtype"));
+    std::vector<std::pair<std::string, int64_t>> out;
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, s->Step());
+      if (!row) break;
+      out.emplace_back(s->Text(0), s->Int(1));
+    }
+    return out;
+  }
+
+  int64_t LookupParam(const std::string& type, const std::string& code) {
+    std::lock_guard<std::mutex> l(params_mu_);
+    auto it = params_.find({type, code});
+    return it == params_.end() ? -1 : it->second;
+  }
+  void PublishParams(const std::map<std::pair<std::string, std::string>, int64_t>& p) {
+    std::lock_guard<std::mutex> l(params_mu_);
+    for (const auto& [k, v] : p) params_[k] = v;
+  }
+  int64_t last_seq() const { return last_seq_; }
+  void set_last_seq(int64_t s) { last_seq_ = s; }
+
+ private:
+  friend class SqliteTransaction;
+
+  struct ReaderLease {
+    explicit ReaderLease(SqliteStore* s) : store(s) {
+      std::unique_lock<std::mutex> l(s->readers_mu_);
+      s->readers_cv_.wait(l, [&] { return !s->free_readers_.empty(); });
+      conn = s->free_readers_.back();
+      s->free_readers_.pop_back();
+    }
+    ~ReaderLease() {
+      {
+        std::lock_guard<std::mutex> l(store->readers_mu_);
+        store->free_readers_.push_back(conn);
+      }
+      store->readers_cv_.notify_one();
+    }
+    SqliteStore* store;
+    Conn* conn;
+  };
+
+  Status Migrate() {
+    ASSIGN_OR_RETURN(auto s, writer_->Prepare("PRAGMA user_version"));
+    ASSIGN_OR_RETURN(bool row, s->Step());
+    (void)row;
+    int64_t current = s->Int(0);
+    s.reset();
+    const auto& migrations = sqlite::Migrations();
+    if (current > static_cast<int64_t>(migrations.size())) {
+      return Status(Code::kNotSupported, "database schema version " + std::to_string(current) +
+                                             " is newer than this benhan (" + std::to_string(migrations.size()) + ")");
+    }
+    for (size_t i = static_cast<size_t>(current); i < migrations.size(); ++i) {
+      RETURN_IF_ERROR(writer_->Exec("BEGIN IMMEDIATE"));
+      Status st = writer_->Exec(migrations[i].sql);
+      if (st.ok()) st = writer_->Exec("PRAGMA user_version = " + std::to_string(i + 1));
+      if (!st.ok()) {
+        (void)writer_->Exec("ROLLBACK");
+        return Status(Code::kInternal, std::string("migration ") + migrations[i].name + " failed: " + st.message());
+      }
+      RETURN_IF_ERROR(writer_->Exec("COMMIT"));
+    }
+    return Status::Ok();
+  }
+
+  SqliteOptions opts_;
+  std::mutex write_mu_;
+  std::unique_ptr<Conn> writer_;
+  int64_t last_seq_ = 0;  // guarded by write_mu_
+  std::mutex readers_mu_;
+  std::condition_variable readers_cv_;
+  std::vector<std::unique_ptr<Conn>> readers_;
+  std::vector<Conn*> free_readers_;
+  std::mutex params_mu_;
+  std::map<std::pair<std::string, std::string>, int64_t> params_;
+};
+
+SqliteTransaction::~SqliteTransaction() {
+  if (!done_) (void)conn_->Exec("ROLLBACK");
+}
+
+Result<std::optional<CurrentInfo>> SqliteTransaction::LockCurrent(const std::string& type, const std::string& id) {
+  std::string key = type + "/" + id;
+  if (auto it = known_.find(key); it != known_.end()) {
+    if (it->second.rid < 0) return std::optional<CurrentInfo>();
+    return std::optional<CurrentInfo>(CurrentInfo{it->second.version, it->second.deleted});
+  }
+  ASSIGN_OR_RETURN(auto s, conn_->Prepare("SELECT rid, version, deleted FROM resource WHERE rtype = ? AND id = ?"));
+  s->Bind(1, type).Bind(2, id);
+  ASSIGN_OR_RETURN(bool row, s->Step());
+  if (!row) {
+    known_[key] = Known{-1, 0, false};
+    return std::optional<CurrentInfo>();
+  }
+  Known k{s->Int(0), s->Int(1), s->Int(2) != 0};
+  known_[key] = k;
+  return std::optional<CurrentInfo>(CurrentInfo{k.version, k.deleted});
+}
+
+Result<VersionRecord> SqliteTransaction::Read(const std::string& type, const std::string& id) {
+  return SqliteStore::ReadWith(conn_, type, id);
+}
+
+Result<int64_t> SqliteTransaction::ParamId(const std::string& type, const std::string& code) {
+  int64_t pid = store_->LookupParam(type, code);
+  if (pid >= 0) return pid;
+  auto it = new_params_.find({type, code});
+  if (it != new_params_.end()) return it->second;
+  ASSIGN_OR_RETURN(auto s, conn_->Prepare("INSERT INTO search_param (rtype, code) VALUES (?, ?)"));
+  s->Bind(1, type).Bind(2, code);
+  RETURN_IF_ERROR(s->Run());
+  pid = sqlite3_last_insert_rowid(conn_->db());
+  new_params_[{type, code}] = pid;
+  return pid;
+}
+
+Status SqliteTransaction::DeleteIndex(int64_t rid) {
+  for (const char* t : {"idx_string", "idx_token", "idx_reference", "idx_date", "idx_number", "idx_quantity", "idx_uri"}) {
+    ASSIGN_OR_RETURN(auto s, conn_->Prepare(std::string("DELETE FROM ") + t + " WHERE rid = ?"));
+    s->Bind(1, rid);
+    RETURN_IF_ERROR(s->Run());
+  }
+  return Status::Ok();
+}
+
+Status SqliteTransaction::WriteIndex(int64_t rid, const std::string& type, const IndexEntries& ix) {
+  auto each = [&](const char* sql, auto& rows, auto bind) -> Status {
+    if (rows.empty()) return Status::Ok();
+    for (const auto& e : rows) {
+      ASSIGN_OR_RETURN(int64_t pid, ParamId(type, e.param));
+      ASSIGN_OR_RETURN(auto s, conn_->Prepare(sql));
+      s->Bind(1, rid).Bind(2, pid);
+      bind(*s, e);
+      RETURN_IF_ERROR(s->Run());
+    }
+    return Status::Ok();
+  };
+  RETURN_IF_ERROR(each("INSERT INTO idx_string VALUES (?, ?, ?, ?)", ix.strings,
+                       [](Stmt& s, const IndexEntries::String& e) { s.Bind(3, e.folded).Bind(4, e.exact); }));
+  RETURN_IF_ERROR(each("INSERT INTO idx_token VALUES (?, ?, ?, ?, ?)", ix.tokens,
+                       [](Stmt& s, const IndexEntries::Token& e) { s.Bind(3, e.system).Bind(4, e.code).Bind(5, e.text); }));
+  RETURN_IF_ERROR(each("INSERT INTO idx_reference VALUES (?, ?, ?, ?, ?)", ix.references,
+                       [](Stmt& s, const IndexEntries::Reference& e) {
+                         s.Bind(3, e.target_type).Bind(4, e.target_id).Bind(5, e.url);
+                       }));
+  RETURN_IF_ERROR(each("INSERT INTO idx_date VALUES (?, ?, ?, ?)", ix.dates,
+                       [](Stmt& s, const IndexEntries::Date& e) { s.Bind(3, e.low).Bind(4, e.high); }));
+  RETURN_IF_ERROR(each("INSERT INTO idx_number VALUES (?, ?, ?)", ix.numbers,
+                       [](Stmt& s, const IndexEntries::Number& e) { s.Bind(3, e.value); }));
+  RETURN_IF_ERROR(each("INSERT INTO idx_quantity VALUES (?, ?, ?, ?, ?, ?)", ix.quantities,
+                       [](Stmt& s, const IndexEntries::Quantity& e) {
+                         s.Bind(3, e.value).Bind(4, e.system).Bind(5, e.code).Bind(6, e.unit);
+                       }));
+  RETURN_IF_ERROR(each("INSERT INTO idx_uri VALUES (?, ?, ?)", ix.uris,
+                       [](Stmt& s, const IndexEntries::Uri& e) { s.Bind(3, e.uri); }));
+  return Status::Ok();
+}
+
+Result<int64_t> SqliteTransaction::Put(const NewVersion& v) {
+  ASSIGN_OR_RETURN(std::optional<CurrentInfo> cur, LockCurrent(v.type, v.id));
+  int64_t expected = cur ? cur->version + 1 : 1;
+  if (v.version != expected) {
+    return Status(Code::kPreconditionFailed, v.type + "/" + v.id + ": version " + std::to_string(v.version) +
+                                                 " is not the next version (" + std::to_string(expected) + ")");
+  }
+  if (next_seq_ == 0) next_seq_ = store_->last_seq() + 1;
+  int64_t seq = next_seq_++;
+  Known& k = known_[v.type + "/" + v.id];
+  if (!cur) {
+    ASSIGN_OR_RETURN(auto s, conn_->Prepare(
+                                 "INSERT INTO resource (rtype, id, version, seq, last_updated, deleted) VALUES (?, ?, ?, ?, ?, ?)"));
+    s->Bind(1, v.type).Bind(2, v.id).Bind(3, v.version).Bind(4, seq).Bind(5, v.last_updated_us).Bind(6, int64_t{v.deleted});
+    RETURN_IF_ERROR(s->Run());
+    k.rid = sqlite3_last_insert_rowid(conn_->db());
+  } else {
+    ASSIGN_OR_RETURN(auto s, conn_->Prepare(
+                                 "UPDATE resource SET version = ?, seq = ?, last_updated = ?, deleted = ? WHERE rid = ?"));
+    s->Bind(1, v.version).Bind(2, seq).Bind(3, v.last_updated_us).Bind(4, int64_t{v.deleted}).Bind(5, k.rid);
+    RETURN_IF_ERROR(s->Run());
+    RETURN_IF_ERROR(DeleteIndex(k.rid));
+  }
+  k.version = v.version;
+  k.deleted = v.deleted;
+  {
+    ASSIGN_OR_RETURN(auto s, conn_->Prepare(
+                                 "INSERT INTO resource_version (seq, rid, version, last_updated, method, deleted, json) VALUES (?, ?, ?, ?, ?, ?, ?)"));
+    s->Bind(1, seq).Bind(2, k.rid).Bind(3, v.version).Bind(4, v.last_updated_us).Bind(5, v.method);
+    s->Bind(6, int64_t{v.deleted}).BindBlob(7, v.json);
+    RETURN_IF_ERROR(s->Run());
+  }
+  if (!v.deleted) RETURN_IF_ERROR(WriteIndex(k.rid, v.type, v.index));
+  return seq;
+}
+
+Result<std::vector<std::string>> SqliteTransaction::FindIds(const std::string& type, const Query& query, int limit) {
+  // Runs on the writer connection so it sees this transaction's own writes.
+  auto pid = [&](const std::string& code) -> int64_t {
+    int64_t p = store_->LookupParam(type, code);
+    if (p >= 0) return p;
+    auto it = new_params_.find({type, code});
+    return it == new_params_.end() ? -1 : it->second;
+  };
+  ASSIGN_OR_RETURN(CompiledQuery cq, CompileQuery(query, SqliteDialect(), pid));
+  ASSIGN_OR_RETURN(auto s, conn_->Prepare("SELECT r.id FROM resource r WHERE r.rtype = ? AND r.deleted = 0 AND " +
+                                          cq.where + " LIMIT ?"));
+  int i = 1;
+  s->Bind(i++, type);
+  for (const auto& a : cq.args) s->BindArg(i++, a);
+  s->Bind(i++, static_cast<int64_t>(limit));
+  std::vector<std::string> ids;
+  while (true) {
+    ASSIGN_OR_RETURN(bool row, s->Step());
+    if (!row) break;
+    ids.push_back(s->Text(0));
+  }
+  return ids;
+}
+
+Status SqliteTransaction::Audit(const AuditRecord& r) {
+  ASSIGN_OR_RETURN(auto s, conn_->Prepare(
+                               "INSERT INTO audit_event (time, principal, action, rtype, id, version, status, remote, detail)"
+                               " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+  s->Bind(1, r.time_us).Bind(2, r.principal).Bind(3, r.action).Bind(4, r.type).Bind(5, r.id);
+  s->Bind(6, r.version).Bind(7, static_cast<int64_t>(r.status)).Bind(8, r.remote).Bind(9, r.detail);
+  return s->Run();
+}
+
+Status SqliteTransaction::Commit() {
+  Status st = conn_->Exec("COMMIT");
+  if (!st.ok()) {
+    (void)conn_->Exec("ROLLBACK");
+    done_ = true;
+    return st;
+  }
+  done_ = true;
+  store_->PublishParams(new_params_);
+  if (next_seq_ > 0) store_->set_last_seq(next_seq_ - 1);
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Store>> OpenSqliteStore(const SqliteOptions& options) {
+  auto s = std::make_unique<SqliteStore>(options);
+  RETURN_IF_ERROR(s->Init());
+  return std::unique_ptr<Store>(std::move(s));
+}
+
+int SqliteSchemaVersion() { return static_cast<int>(sqlite::Migrations().size()); }
+
+}  // namespace benhan::store

@@ -1,0 +1,134 @@
+// Store: benhan's storage interface, shaped by FHIR rather than SQL. The embedded SQLite backend
+// (sqlite/) implements it today; PostgreSQL implements the same interface.
+//
+// Model: every write creates a new version of a resource (create = version 1; update and delete =
+// next version; delete writes a tombstone, nothing is physically removed). One write Transaction
+// stores, in one database commit: the version row, the resource's current pointer, its search-index
+// rows and the audit rows. The version's global sequence number (`seq`) is the change feed that the
+// exchange layer's outbox reads.
+//
+// Ownership: Store is owned by the caller (std::unique_ptr). A Transaction borrows its Store and must
+// not outlive it. Thread-safety: Store methods are safe from any thread; a Transaction is used by one
+// thread at a time. Write transactions are serialized by the backend.
+// Errors: kNotFound (never existed), kGone (read of a deleted resource: the tombstone is returned in
+// the status-free path only via ReadAny), kPreconditionFailed (version mismatch), kConflict (retry the
+// transaction), kUnavailable (database unavailable), kInternal (corruption / bug).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+#include "store/index_entries.h"
+#include "store/query.h"
+
+namespace benhan::store {
+
+struct VersionRecord {
+  std::string type;
+  std::string id;
+  int64_t version = 0;
+  int64_t seq = 0;               // global change sequence
+  int64_t last_updated_us = 0;   // epoch microseconds, UTC
+  bool deleted = false;
+  std::string method;            // "POST", "PUT", "PATCH", "DELETE"
+  std::string json;              // the full resource with id and meta; empty for tombstones
+};
+
+// A new version to store. The caller has already placed id, meta.versionId and meta.lastUpdated
+// into `json`, using the version number that LockCurrent() reported + 1.
+struct NewVersion {
+  std::string type;
+  std::string id;
+  int64_t version = 1;
+  int64_t last_updated_us = 0;
+  bool deleted = false;
+  std::string method;
+  std::string json;
+  IndexEntries index;  // search-index rows for this version (empty for tombstones)
+};
+
+// Current state of a resource id, read under the write lock.
+struct CurrentInfo {
+  int64_t version = 0;
+  bool deleted = false;
+};
+
+// One audit row: who did what to which record. Patient data reads and writes are all audited.
+struct AuditRecord {
+  int64_t time_us = 0;
+  std::string principal;   // token/user id, "demo" in demo mode
+  std::string action;      // "create", "read", "vread", "update", "delete", "search", "history", "patch", ...
+  std::string type;
+  std::string id;
+  int64_t version = 0;
+  int status = 0;          // HTTP status of the outcome
+  std::string remote;      // client address
+  std::string detail;      // query string or error message
+};
+
+struct HistoryQuery {
+  std::string type;  // empty: system history
+  std::string id;    // empty: type or system history
+  std::optional<int64_t> since_us;  // _since
+  std::optional<int64_t> at_or_before_us;  // _at upper bound
+  int count = 50;
+  int64_t before_seq = 0;  // paging cursor: entries with seq < before_seq (0 = from newest)
+};
+
+struct HistoryPage {
+  std::vector<VersionRecord> entries;  // newest first
+  int64_t total = 0;
+  int64_t next_before_seq = 0;  // 0 if no more
+};
+
+struct SearchResult {
+  std::vector<VersionRecord> matches;
+  std::optional<int64_t> total;  // when requested
+  bool has_more = false;
+};
+
+class Transaction {
+ public:
+  virtual ~Transaction() = default;
+  // The current version of type/id, or nullopt if it never existed. In a write transaction this
+  // holds the write lock on the resource until Commit/rollback.
+  virtual Result<std::optional<CurrentInfo>> LockCurrent(const std::string& type, const std::string& id) = 0;
+  // Reads the current version (tombstones too: check `deleted`). kNotFound if never existed.
+  virtual Result<VersionRecord> Read(const std::string& type, const std::string& id) = 0;
+  // Stores a new version. kPreconditionFailed if v.version is not current+1. Returns seq.
+  virtual Result<int64_t> Put(const NewVersion& v) = 0;
+  // Ids of current, non-deleted resources of `type` matching `query` (conditional operations).
+  virtual Result<std::vector<std::string>> FindIds(const std::string& type, const Query& query, int limit) = 0;
+  virtual Status Audit(const AuditRecord& rec) = 0;
+  // Makes every write durable (synchronous commit). After an error the transaction is rolled back.
+  virtual Status Commit() = 0;
+  // Destroying an uncommitted transaction rolls it back.
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+  virtual std::string_view backend_name() const = 0;
+  // Starts a write transaction (serialized with other writers). kUnavailable if the database is gone.
+  virtual Result<std::unique_ptr<Transaction>> BeginWrite() = 0;
+  // Read paths, served without the write lock (snapshot reads).
+  virtual Result<VersionRecord> Read(const std::string& type, const std::string& id) = 0;
+  virtual Result<VersionRecord> VRead(const std::string& type, const std::string& id, int64_t version) = 0;
+  virtual Result<HistoryPage> History(const HistoryQuery& q) = 0;
+  virtual Result<SearchResult> Search(const std::string& type, const Query& query) = 0;
+  // Appends audit rows of reads (batched by the caller); writes audit inside their Transaction.
+  virtual Status AppendAudit(const std::vector<AuditRecord>& recs) = 0;
+  // Number of current non-deleted resources per type (for /metadata and tests).
+  virtual Result<std::vector<std::pair<std::string, int64_t>>> CountByType() = 0;
+};
+
+// Runs `work` in a write transaction and commits it; retries kConflict/kUnavailable (busy database,
+// serialization failure) up to `attempts` times with jittered exponential back-off.
+Status RunInTransaction(Store& store, const std::function<Status(Transaction&)>& work, int attempts = 5);
+
+}  // namespace benhan::store

@@ -1,6 +1,7 @@
 # FHIRPath engine tests (included from tests/CMakeLists.txt).
 add_executable(fhirpath_tests
   ${CMAKE_CURRENT_SOURCE_DIR}/fhirpath/engine_test.cc
+  ${CMAKE_CURRENT_SOURCE_DIR}/fhirpath/official_suite_test.cc
 )
 target_link_libraries(fhirpath_tests PRIVATE benhan_fhir GTest::gtest_main)
 target_compile_definitions(fhirpath_tests PRIVATE

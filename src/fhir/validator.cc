@@ -682,7 +682,8 @@ class Run {
   void Report(Code code, std::string message) { Report(code, std::move(message), Path()); }
 
   // A nested resource (contained, Bundle.entry.resource...); the path points at it.
-  void Resource(const json::value& v) {
+  // `contained`: v is an entry of DomainResource.contained.
+  void Resource(const json::value& v, bool contained) {
     if (!v.is_object()) {
       Report(Code::kStructure,
              "must be a resource (a JSON object), not " + std::string(KindName(v)));
@@ -700,6 +701,11 @@ class Run {
       Report(Code::kStructure,
              Quote(std::string_view(rt->get_string())) + " is not a known FHIR R4 resource type");
       return;
+    }
+    if (contained && o.contains("contained")) {
+      Push("contained");
+      Report(Code::kStructure, "a contained resource cannot contain other resources (dom-2)");
+      Pop();
     }
     Object(*it->second, o);
   }
@@ -889,7 +895,7 @@ class Run {
         Primitive(f, v);
         return;
       case Schema::Kind::kResource:
-        Resource(v);
+        Resource(v, f.def->name == "contained");
         return;
       case Schema::Kind::kComplex:
         break;

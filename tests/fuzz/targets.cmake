@@ -1,0 +1,2 @@
+# One line per fuzz target: benhan_fuzz_target(name LIBS libs...)
+benhan_fuzz_target(validator LIBS benhan_fhir)

@@ -39,12 +39,18 @@ std::string Unescape(std::string_view s) {
     }
     size_t e = s.find(';', i);
     std::string_view ent = s.substr(i + 1, e - i - 1);
-    if (ent == "lt") out += '<';
-    else if (ent == "gt") out += '>';
-    else if (ent == "amp") out += '&';
-    else if (ent == "quot") out += '"';
-    else if (ent == "apos") out += '\'';
-    else out += std::string(s.substr(i, e - i + 1));
+    if (ent == "lt")
+      out += '<';
+    else if (ent == "gt")
+      out += '>';
+    else if (ent == "amp")
+      out += '&';
+    else if (ent == "quot")
+      out += '"';
+    else if (ent == "apos")
+      out += '\'';
+    else
+      out += std::string(s.substr(i, e - i + 1));
     i = e;
   }
   return out;
@@ -128,14 +134,21 @@ bool Matches(const Item& it, const std::string& type, std::string text, std::str
   const boost::json::value& v = it.json();
   std::string t = type;
   if (t.empty()) {
-    if (text.rfind("@T", 0) == 0) t = "time";
-    else if (text.rfind("@", 0) == 0) t = text.find('T') != std::string::npos ? "dateTime" : "date";
-    else if (text.find('\'') != std::string::npos) t = "Quantity";
-    else if (text == "true" || text == "false") t = "boolean";
-    else if (text.find('.') != std::string::npos) t = "decimal";
-    else t = "integer";
+    if (text.rfind("@T", 0) == 0)
+      t = "time";
+    else if (text.rfind("@", 0) == 0)
+      t = text.find('T') != std::string::npos ? "dateTime" : "date";
+    else if (text.find('\'') != std::string::npos)
+      t = "Quantity";
+    else if (text == "true" || text == "false")
+      t = "boolean";
+    else if (text.find('.') != std::string::npos)
+      t = "decimal";
+    else
+      t = "integer";
   }
-  *why = "expected " + t + " " + text + ", got " + boost::json::serialize(v) + " (" + std::string(it.type()) + ")";
+  *why = "expected " + t + " " + text + ", got " + boost::json::serialize(v) + " (" +
+         std::string(it.type()) + ")";
   if (t == "boolean") return v.is_bool() && v.get_bool() == (text == "true");
   if (t == "integer") return v.is_int64() && std::to_string(v.get_int64()) == text;
   if (t == "decimal") return v.is_number() && NumEq(v.to_number<double>(), std::stod(text));
@@ -184,7 +197,8 @@ std::string RunCase(const Case& c, const Definitions& defs,
   if (c.invalid == "syntax") return "expected a syntax error";
   std::string type;
   if (input != nullptr && input->is_object()) {
-    if (const auto* rt = input->get_object().if_contains("resourceType")) type = std::string(rt->get_string());
+    if (const auto* rt = input->get_object().if_contains("resourceType"))
+      type = std::string(rt->get_string());
   }
   Status check = CheckStrict(**expr, type, defs);
   if (!check.ok()) {
@@ -192,7 +206,8 @@ std::string RunCase(const Case& c, const Definitions& defs,
   }
   auto r = input != nullptr ? Evaluate(**expr, *input, defs) : EvaluateEmpty(**expr, defs);
   if (!r.ok()) return invalid ? "" : "unexpected evaluation error: " + r.status().message();
-  if (invalid) return "expected an error (" + c.invalid + "), got " + boost::json::serialize(ToJson(*r));
+  if (invalid)
+    return "expected an error (" + c.invalid + "), got " + boost::json::serialize(ToJson(*r));
   Collection got = *r;
   if (c.predicate) {
     got = {Item::Computed(boost::json::value(!got.empty()), "Boolean")};
@@ -203,13 +218,15 @@ std::string RunCase(const Case& c, const Definitions& defs,
   }
   for (size_t i = 0; i < got.size(); ++i) {
     std::string why;
-    if (!Matches(got[i], c.outputs[i].first, c.outputs[i].second, &why)) return "item " + std::to_string(i) + ": " + why;
+    if (!Matches(got[i], c.outputs[i].first, c.outputs[i].second, &why))
+      return "item " + std::to_string(i) + ": " + why;
   }
   return "";
 }
 
 TEST(OfficialSuite, R4) {
-  if (!fs::exists(kSuite)) GTEST_SKIP() << "official FHIRPath suite not found at " << kSuite << " (shared data absent)";
+  if (!fs::exists(kSuite))
+    GTEST_SKIP() << "official FHIRPath suite not found at " << kSuite << " (shared data absent)";
   auto defs = Definitions::LoadEmbedded();
   ASSERT_TRUE(defs.ok());
   std::vector<Case> cases = LoadSuite(ReadFile(kSuite));
@@ -245,7 +262,8 @@ TEST(OfficialSuite, R4) {
   if (const char* out = std::getenv("BENHAN_FHIRPATH_FAILURES_OUT")) {
     std::ofstream(out) << failures.str();
   }
-  for (const auto& n : fixed) std::cout << "now passing (remove from known_failures.txt): " << n << "\n";
+  for (const auto& n : fixed)
+    std::cout << "now passing (remove from known_failures.txt): " << n << "\n";
   for (const auto& r : regressions) ADD_FAILURE() << "not in known_failures.txt: " << r;
   RecordProperty("passed", static_cast<int>(passed));
   RecordProperty("total", static_cast<int>(cases.size()));

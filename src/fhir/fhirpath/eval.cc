@@ -29,6 +29,12 @@ Item Item::Computed(json::value v, std::string_view system_type) {
   return it;
 }
 
+Item Item::Decimal(double v, int scale) {
+  Item it = Computed(json::value(v), "Decimal");
+  it.scale_ = static_cast<int8_t>(scale < 0 ? -1 : std::min(scale, 100));
+  return it;
+}
+
 Item Item::Shared(std::shared_ptr<const json::value> v, std::string_view type, bool system) {
   Item it;
   it.owned_ = std::move(v);
@@ -91,7 +97,35 @@ const Item& False() {
 }
 Item Bool(bool b) { return b ? True() : False(); }
 Item Int(int64_t v) { return Item::Computed(json::value(v), "Integer"); }
-Item Dec(double v) { return Item::Computed(json::value(v), "Decimal"); }
+Item Dec(double v, int scale = -1) { return Item::Decimal(v, scale); }
+
+// Digits after the point of a decimal item (as written when known).
+int ScaleOf(const Item& it) {
+  if (it.decimal_scale() >= 0) return it.decimal_scale();
+  const json::value& v = it.json();
+  if (!v.is_double()) return 0;
+  std::string s = FormatDecimal(v.get_double());
+  auto p = s.find('.');
+  return p == std::string::npos ? 0 : static_cast<int>(s.size() - p - 1);
+}
+
+std::string DecimalText(const Item& it) {
+  std::string s = FormatDecimal(it.json().to_number<double>());
+  int want = it.decimal_scale();
+  if (want > 0) {
+    auto p = s.find('.');
+    int have = p == std::string::npos ? 0 : static_cast<int>(s.size() - p - 1);
+    if (have < want) {
+      if (p == std::string::npos) s += '.';
+      s.append(static_cast<size_t>(want - have), '0');
+    }
+  }
+  return s;
+}
+
+bool DecEq(double x, double y) {
+  return x == y || std::fabs(x - y) <= 1e-12 * std::max(std::fabs(x), std::fabs(y));
+}
 Item Str(std::string s) { return Item::Computed(json::value(std::move(s)), "String"); }
 Item Qty(double v, std::string unit) {
   json::object o;
@@ -152,6 +186,28 @@ std::vector<std::string_view> CodePoints(std::string_view s) {
     if (i + n > s.size()) n = s.size() - i;
     out.push_back(s.substr(i, n));
     i += n;
+  }
+  return out;
+}
+
+// '.' matches any character including newlines (FHIRPath regexes are single-line mode).
+std::string DotAll(std::string_view p) {
+  std::string out;
+  bool in_class = false;
+  for (size_t i = 0; i < p.size(); ++i) {
+    char c = p[i];
+    if (c == '\\' && i + 1 < p.size()) {
+      out += c;
+      out += p[++i];
+      continue;
+    }
+    if (c == '[') in_class = true;
+    if (c == ']') in_class = false;
+    if (c == '.' && !in_class) {
+      out += "[\\s\\S]";
+      continue;
+    }
+    out += c;
   }
   return out;
 }
@@ -276,8 +332,9 @@ class Evaluator {
         Collection c = Eval(*n.args[0], focus, f);
         Collection out;
         if (c.size() > 1) Fail("'as' on a collection of several items");
+        CheckTypeName(n.type);
         for (const Item& it : c) {
-          if (IsType(it, n.type)) out.push_back(it);
+          if (AsType(it, n.type)) out.push_back(it);
         }
         return out;
       }
@@ -503,6 +560,26 @@ class Evaluator {
 
   // ---- types ----
 
+  // as() / ofType(): the exact type, or a subtype for complex types and resources.
+  bool AsType(const Item& it, const TypeName& tn) const {
+    if (!IsType(it, tn)) return false;
+    if (it.is_system() || it.type() == tn.name) return true;
+    const TypeDef* t = defs_.FindType(it.type());
+    return t == nullptr || t->kind != TypeKind::kPrimitive;
+  }
+
+  void CheckTypeName(const TypeName& tn) const {
+    static const char* const kSystem[] = {"Boolean",  "Integer", "Decimal",  "String", "Date",
+                                          "DateTime", "Time",    "Quantity", "Long",   "Any"};
+    if (tn.ns != "FHIR") {
+      for (const char* s : kSystem) {
+        if (tn.name == s) return;
+      }
+    }
+    if (tn.ns != "System" && defs_.FindType(tn.name) != nullptr) return;
+    Fail("unknown type '" + (tn.ns.empty() ? "" : tn.ns + ".") + tn.name + "'");
+  }
+
   bool IsType(const Item& it, const TypeName& tn) const {
     static const char* const kSystem[] = {"Boolean",  "Integer", "Decimal",  "String", "Date",
                                           "DateTime", "Time",    "Quantity", "Long",   "Any"};
@@ -578,7 +655,7 @@ class Evaluator {
         double m = std::pow(10.0, p);
         return std::round(x * m) == std::round(y * m);
       }
-      return x == y;
+      return DecEq(x, y);
     }
     if (ka == VK::kStr && kb == VK::kStr) {
       if (!equiv) return StrOf(a) == StrOf(b);
@@ -866,13 +943,21 @@ class Evaluator {
         }
       }
       double x = NumOf(a), y = NumOf(b);
+      int sa = ScaleOf(a), sb = ScaleOf(b);
+      auto fix = [](double v, int scale) {
+        // Round away binary noise at the decimal scale of the operands (1.8 - 1.2 = 0.6).
+        if (scale < 0 || scale > 15) return v;
+        double m = std::pow(10.0, scale);
+        double r = std::round(v * m) / m;
+        return std::fabs(r - v) < 1e-9 * std::max(1.0, std::fabs(v)) ? r : v;
+      };
       switch (op) {
         case Op::kPlus:
-          return One(Dec(x + y));
+          return One(Dec(fix(x + y, std::max(sa, sb)), std::max(sa, sb)));
         case Op::kMinus:
-          return One(Dec(x - y));
+          return One(Dec(fix(x - y, std::max(sa, sb)), std::max(sa, sb)));
         case Op::kMul:
-          return One(Dec(x * y));
+          return One(Dec(fix(x * y, sa + sb), sa + sb));
         case Op::kDiv:
           if (y == 0) return {};
           return One(Dec(x / y));
@@ -881,7 +966,7 @@ class Evaluator {
           return One(Int(static_cast<int64_t>(std::trunc(x / y))));
         case Op::kMod:
           if (y == 0) return {};
-          return One(Dec(std::fmod(x, y)));
+          return One(Dec(fix(std::fmod(x, y), std::max(sa, sb)), std::max(sa, sb)));
         default:
           break;
       }
@@ -1049,9 +1134,10 @@ class Evaluator {
         return out;
       }
       case Fn::kOfType: {
+        CheckTypeName(n.type);
         Collection out;
         for (const Item& it : focus) {
-          if (IsType(it, n.type)) out.push_back(it);
+          if (AsType(it, n.type)) out.push_back(it);
         }
         return out;
       }
@@ -1061,10 +1147,11 @@ class Evaluator {
         return One(Bool(IsType(focus[0], n.type)));
       }
       case Fn::kAs: {
+        CheckTypeName(n.type);
         if (focus.size() > 1) Fail("as() on a collection of several items");
         Collection out;
         for (const Item& it : focus) {
-          if (IsType(it, n.type)) out.push_back(it);
+          if (AsType(it, n.type)) out.push_back(it);
         }
         return out;
       }
@@ -1356,7 +1443,7 @@ class Evaluator {
       case VK::kInt:
         return Str(std::to_string(IntOf(it)));
       case VK::kDec:
-        return Str(FormatDecimal(NumOf(it)));
+        return Str(DecimalText(it));
       case VK::kDate:
       case VK::kDateTime:
       case VK::kTime:
@@ -1457,7 +1544,7 @@ class Evaluator {
         auto pat = StrArg(ArgValue(n, 0, f), "matches");
         if (!s || !pat) return {};
         try {
-          std::regex re(*pat, std::regex::ECMAScript);
+          std::regex re(DotAll(*pat), std::regex::ECMAScript);
           bool r = fn == Fn::kMatchesFull ? std::regex_match(s->begin(), s->end(), re)
                                           : std::regex_search(s->begin(), s->end(), re);
           return One(Bool(r));
@@ -2020,11 +2107,14 @@ class Evaluator {
       } else {
         x = NumOf(it);
       }
-      text = k == VK::kInt ? std::to_string(IntOf(it)) : FormatDecimal(x);
-      auto dot = text.find('.');
-      int digits = dot == std::string::npos ? 0 : static_cast<int>(text.size() - dot - 1);
+      int digits = k == VK::kInt ? 0 : k == VK::kDec ? ScaleOf(it) : 0;
+      if (k == VK::kQuantity) {
+        text = FormatDecimal(x);
+        auto dot = text.find('.');
+        digits = dot == std::string::npos ? 0 : static_cast<int>(text.size() - dot - 1);
+      }
       if (fn == Fn::kPrecision) return One(Int(digits));
-      if (prec > 28) return {};
+      if (prec > 28 || (prec < 0 && !n.args.empty())) return {};
       int out_prec = prec >= 0 ? static_cast<int>(prec) : 8;
       double half = 0.5 * std::pow(10.0, -digits);
       double v = fn == Fn::kLowBoundary ? x - half : x + half;
@@ -2034,8 +2124,8 @@ class Evaluator {
         v = fn == Fn::kLowBoundary ? std::floor(x * m) / m : std::ceil(x * m) / m;
       }
       if (k == VK::kQuantity) return One(Qty(v, unit));
-      if (k == VK::kInt && out_prec == 0) return One(Int(static_cast<int64_t>(v)));
-      return One(Dec(v));
+      if (out_prec == 0) return One(Int(static_cast<int64_t>(v)));
+      return One(Dec(v, out_prec));
     }
     return {};
   }
@@ -2072,7 +2162,7 @@ class Evaluator {
         const Collection& x = a.first[k];
         const Collection& y = b.first[k];
         if (x.empty() || y.empty()) {
-          if (x.empty() != y.empty()) return desc[k] ? !x.empty() : x.empty();
+          if (x.empty() != y.empty()) return x.empty();
           continue;
         }
         auto c = CompareItems(x[0], y[0]);

@@ -113,6 +113,11 @@ class Item {
 
   bool valid() const { return node_ != nullptr; }
 
+  // For computed System.Decimal values: digits after the decimal point as written or computed
+  // ("1.50" -> 2), so that toString() and precision() keep trailing zeros; -1 if unknown.
+  int decimal_scale() const { return scale_; }
+  static Item Decimal(double v, int scale);
+
  private:
   const boost::json::value* node_ = nullptr;
   std::shared_ptr<const boost::json::value> owned_;
@@ -121,6 +126,7 @@ class Item {
   const TypeDef* def_type_ = nullptr;
   int32_t def_element_ = -1;
   bool system_ = false;
+  int8_t scale_ = -1;
 };
 
 using Collection = std::vector<Item>;

@@ -258,6 +258,7 @@ std::string FormatTemporal(const Temporal& t) {
 std::optional<int> CompareTemporal(Temporal a, Temporal b) {
   if (a.kind == VK::kTime && b.kind != VK::kTime) return std::nullopt;
   if (b.kind == VK::kTime && a.kind != VK::kTime) return std::nullopt;
+  if (a.kind != VK::kTime && a.prec > 3 && b.prec > 3 && a.tz != b.tz) return std::nullopt;
   if (a.kind != VK::kTime && a.tz && b.tz && a.prec > 3 && b.prec > 3) {
     AddMillis(&a, -static_cast<int64_t>(a.tz_min) * 60000);
     AddMillis(&b, -static_cast<int64_t>(b.tz_min) * 60000);
@@ -302,7 +303,7 @@ bool AddToTemporal(Temporal* t, double value, std::string_view unit) {
   else if (unit == "minute" || unit == "min")
     ms = whole * 60000LL;
   else if (unit == "second" || unit == "s")
-    ms = static_cast<int64_t>(std::llround(value * 1000));
+    ms = whole * 1000;
   else if (unit == "millisecond" || unit == "ms")
     ms = whole;
   else

@@ -2,6 +2,7 @@
 add_executable(fhirpath_tests
   ${CMAKE_CURRENT_SOURCE_DIR}/fhirpath/engine_test.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/fhirpath/official_suite_test.cc
+  ${CMAKE_CURRENT_SOURCE_DIR}/fhirpath/definitions_parse_test.cc
 )
 target_link_libraries(fhirpath_tests PRIVATE benhan_fhir GTest::gtest_main)
 target_compile_definitions(fhirpath_tests PRIVATE

@@ -9,11 +9,13 @@
 //    `null` only inside primitive arrays paired with a `_name` array;
 //  - cardinality (min/max), exactly one variant per choice element;
 //  - primitive extension siblings (`_birthDate`, `_given` aligned with `given`);
-//  - nested resources (contained, Bundle.entry.resource, Parameters.parameter.resource...);
+//  - nested resources (contained, Bundle.entry.resource, Parameters.parameter.resource...), and
+//    that contained resources contain none themselves (dom-2);
 //  - codes of required bindings whose value set is expanded in Definitions;
 //  - literal references "Type/id": the type must be a known resource type allowed by the element.
-// Not checked: invariants (FHIRPath constraints), profiles, terminology beyond expanded required
-// value sets, the xhtml content model (only that `div` is a non-empty string starting with "<div").
+// Not checked: other invariants (FHIRPath constraints), profiles, terminology beyond expanded
+// required value sets, the xhtml content model (only that `div` is a non-empty string starting with
+// "<div").
 //
 // Errors: Validate returns OK or a Status listing every problem found (up to kMaxIssues) as Issues
 // {code, "error", message, expression}; codes: kInvalid (not a JSON object / no resourceType),

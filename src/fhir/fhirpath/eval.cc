@@ -223,9 +223,7 @@ struct Frame {
 
 class Evaluator {
  public:
-  Evaluator(const Definitions& defs, const EvalOptions& opts) : defs_(defs), opts_(opts) {
-    element_type_ = defs.FindType("Element");
-  }
+  Evaluator(const Definitions& defs, const EvalOptions& opts) : defs_(defs), opts_(opts) {}
 
   Item RootItem(const json::value& v, std::string_view input_type) const {
     if (!input_type.empty()) {
@@ -329,9 +327,11 @@ class Evaluator {
         return One(Bool(IsType(c[0], n.type)));
       }
       case Kind::kAs: {
+        // The `as` operator filters a collection like ofType(): R4 search parameters rely on it
+        // ("Observation.component.value as Quantity"). The as() function keeps N1's single-item
+        // rule.
         Collection c = Eval(*n.args[0], focus, f);
         Collection out;
-        if (c.size() > 1) Fail("'as' on a collection of several items");
         CheckTypeName(n.type);
         for (const Item& it : c) {
           if (AsType(it, n.type)) out.push_back(it);
@@ -351,14 +351,48 @@ class Evaluator {
 
   // Finds the definition of child `name` under (type, element), walking up base types for roots.
   ChildRef FindElement(const TypeDef* t, int32_t el, const std::string& name) const {
-    while (t != nullptr) {
-      const ElementDef& node = t->elements[static_cast<size_t>(el)];
-      auto it = node.child_by_name.find(name);
-      if (it != node.child_by_name.end()) return ChildRef{t, it->second, {}};
-      if (el != 0) break;
-      t = t->base;
+    // Cached per thread by (type, element, name text): paths are evaluated over and over.
+    struct Key {
+      const TypeDef* t;
+      int32_t el;
+      std::string_view name;
+      bool operator==(const Key& o) const { return t == o.t && el == o.el && name == o.name; }
+    };
+    struct Hash {
+      size_t operator()(const Key& k) const {
+        size_t h =
+            std::hash<const void*>()(k.t) ^ (static_cast<size_t>(k.el) * 0x9E3779B97F4A7C15ULL);
+        for (char c : k.name) h = h * 131 + static_cast<unsigned char>(c);
+        return h;
+      }
+    };
+    struct Cache {
+      const Definitions* defs = nullptr;
+      std::unordered_map<Key, ChildRef, Hash> map;
+      std::vector<std::unique_ptr<std::string>> names;  // owns the key texts
+    };
+    thread_local Cache cache;
+    if (cache.defs != &defs_ || cache.map.size() > 200000) {
+      cache.map.clear();
+      cache.names.clear();
+      cache.defs = &defs_;
     }
-    return ChildRef{};
+    auto it = cache.map.find(Key{t, el, name});
+    if (it != cache.map.end()) return it->second;
+    ChildRef found;
+    for (const TypeDef* cur = t; cur != nullptr;) {
+      const ElementDef& node = cur->elements[static_cast<size_t>(el)];
+      auto c = node.child_by_name.find(name);
+      if (c != node.child_by_name.end()) {
+        found = ChildRef{cur, c->second, {}};
+        break;
+      }
+      if (el != 0) break;
+      cur = cur->base;
+    }
+    cache.names.push_back(std::make_unique<std::string>(name));
+    cache.map.emplace(Key{t, el, *cache.names.back()}, found);
+    return found;
   }
 
   // Adds the item for a JSON child value `v` of declared type `type`.
@@ -375,7 +409,7 @@ class Evaluator {
     const TypeDef* t = nullptr;
     int32_t el = -1;
     if (ref) {
-      ChildRef node = defs_.NodeOf(ref, type);
+      ChildRef node = NodeOf(ref, type);
       t = node.type;
       el = node.element;
     }
@@ -411,6 +445,28 @@ class Evaluator {
     AddChild(ref, type, v, e, out);
   }
 
+  // Definitions::NodeOf with the type lookup cached per thread. `type` must be a string owned by
+  // the Definitions (ElementDef::types, TypeDef::name): the cache is keyed by its address.
+  ChildRef NodeOf(const ChildRef& ref, std::string_view type) const {
+    const ElementDef& e = ref.def();
+    if (e.content_ref >= 0) return ChildRef{ref.type, e.content_ref, {}};
+    if (!e.children.empty()) return ChildRef{ref.type, ref.element, {}};
+    struct Cache {
+      const Definitions* defs = nullptr;
+      std::unordered_map<const char*, const TypeDef*> map;
+    };
+    thread_local Cache cache;
+    if (cache.defs != &defs_) {
+      cache.map.clear();
+      cache.defs = &defs_;
+    }
+    auto [it, inserted] = cache.map.try_emplace(type.data(), nullptr);
+    if (inserted) it->second = defs_.FindType(type);
+    const TypeDef* t = it->second;
+    if (t == nullptr || t->kind == TypeKind::kPrimitive) return ChildRef{};
+    return ChildRef{t, 0, {}};
+  }
+
   static std::string_view TypeOfDef(const ChildRef& ref) {
     const ElementDef& d = ref.def();
     if (!d.types.empty()) return d.types[0];
@@ -425,9 +481,16 @@ class Evaluator {
     const json::value& v = it.json();
     if (!name.empty() && IsUpper(name[0])) {
       // A type name at the start of a path selects the focus if it is of that type.
-      if (!it.type().empty() && !it.is_system() &&
-          (it.type() == name || defs_.IsA(it.type(), name))) {
-        out.push_back(it);
+      if (!it.type().empty() && !it.is_system()) {
+        bool match = it.type() == name;
+        if (!match && it.def_type() != nullptr && it.def_element() == 0) {
+          for (const TypeDef* t = it.def_type()->base; t != nullptr && !match; t = t->base) {
+            match = t->name == name;
+          }
+        } else if (!match) {
+          match = defs_.IsA(it.type(), name);
+        }
+        if (match) out.push_back(it);
         return;
       }
     }
@@ -437,7 +500,8 @@ class Evaluator {
         const json::object& e = *it.primitive_extension();
         const json::value* c = e.if_contains(name);
         if (c == nullptr) return;
-        ChildRef ref = element_type_ != nullptr ? FindElement(element_type_, 0, name) : ChildRef{};
+        const TypeDef* element_type = defs_.FindType("Element");
+        ChildRef ref = element_type != nullptr ? FindElement(element_type, 0, name) : ChildRef{};
         AddValues(ref, ref ? TypeOfDef(ref) : std::string_view(), c, nullptr, out);
       }
       return;
@@ -2268,7 +2332,6 @@ class Evaluator {
 
   const Definitions& defs_;
   const EvalOptions& opts_;
-  const TypeDef* element_type_ = nullptr;
   Item context_;
   const json::value* resource_ = nullptr;
   const json::value* root_ = nullptr;

@@ -8,50 +8,82 @@
 
 namespace benhan::fhir::fhirpath::internal {
 
+namespace {
+
+// The value kind named by a type name; kNone if the name is not a primitive/System/quantity type.
+VK KindOfTypeName(std::string_view t) {
+  if (t.empty()) return VK::kNone;
+  switch (t[0]) {
+    case 'B':
+      return t == "Boolean" ? VK::kBool : VK::kNone;
+    case 'b':
+      if (t == "boolean") return VK::kBool;
+      if (t == "base64Binary") return VK::kStr;
+      return VK::kNone;
+    case 'I':
+      return t == "Integer" ? VK::kInt : VK::kNone;
+    case 'i':
+      if (t == "integer") return VK::kInt;
+      if (t == "id" || t == "instant") return t == "id" ? VK::kStr : VK::kDateTime;
+      return VK::kNone;
+    case 'p':
+      return t == "positiveInt" ? VK::kInt : VK::kNone;
+    case 'u':
+      if (t == "unsignedInt") return VK::kInt;
+      if (t == "uri" || t == "url" || t == "uuid") return VK::kStr;
+      return VK::kNone;
+    case 'D':
+      if (t == "Decimal") return VK::kDec;
+      if (t == "Date") return VK::kDate;
+      if (t == "DateTime") return VK::kDateTime;
+      if (t == "Duration" || t == "Distance") return VK::kQuantity;
+      return VK::kNone;
+    case 'd':
+      if (t == "decimal") return VK::kDec;
+      if (t == "date") return VK::kDate;
+      if (t == "dateTime") return VK::kDateTime;
+      return VK::kNone;
+    case 'S':
+      if (t == "String") return VK::kStr;
+      if (t == "SimpleQuantity") return VK::kQuantity;
+      return VK::kNone;
+    case 's':
+      return t == "string" ? VK::kStr : VK::kNone;
+    case 'c':
+      return t == "code" || t == "canonical" ? VK::kStr : VK::kNone;
+    case 'o':
+      return t == "oid" ? VK::kStr : VK::kNone;
+    case 'm':
+      return t == "markdown" ? VK::kStr : VK::kNone;
+    case 'x':
+      return t == "xhtml" ? VK::kStr : VK::kNone;
+    case 'T':
+      return t == "Time" ? VK::kTime : VK::kNone;
+    case 't':
+      return t == "time" ? VK::kTime : VK::kNone;
+    case 'Q':
+      return t == "Quantity" ? VK::kQuantity : VK::kNone;
+    case 'A':
+      return t == "Age" ? VK::kQuantity : VK::kNone;
+    case 'C':
+      return t == "Count" ? VK::kQuantity : VK::kNone;
+    case 'M':
+      return t == "MoneyQuantity" ? VK::kQuantity : VK::kNone;
+    default:
+      return VK::kNone;
+  }
+}
+
+}  // namespace
+
 VK KindOf(const Item& it) {
-  static const std::unordered_map<std::string_view, VK> kKinds = {
-      {"Boolean", VK::kBool},
-      {"boolean", VK::kBool},
-      {"Integer", VK::kInt},
-      {"integer", VK::kInt},
-      {"positiveInt", VK::kInt},
-      {"unsignedInt", VK::kInt},
-      {"Decimal", VK::kDec},
-      {"decimal", VK::kDec},
-      {"String", VK::kStr},
-      {"string", VK::kStr},
-      {"code", VK::kStr},
-      {"id", VK::kStr},
-      {"uri", VK::kStr},
-      {"url", VK::kStr},
-      {"canonical", VK::kStr},
-      {"oid", VK::kStr},
-      {"uuid", VK::kStr},
-      {"markdown", VK::kStr},
-      {"base64Binary", VK::kStr},
-      {"xhtml", VK::kStr},
-      {"Date", VK::kDate},
-      {"date", VK::kDate},
-      {"DateTime", VK::kDateTime},
-      {"dateTime", VK::kDateTime},
-      {"instant", VK::kDateTime},
-      {"Time", VK::kTime},
-      {"time", VK::kTime},
-      {"Quantity", VK::kQuantity},
-      {"Age", VK::kQuantity},
-      {"Duration", VK::kQuantity},
-      {"Distance", VK::kQuantity},
-      {"Count", VK::kQuantity},
-      {"SimpleQuantity", VK::kQuantity},
-      {"MoneyQuantity", VK::kQuantity},
-  };
   const boost::json::value& v = it.json();
   if (v.is_null()) return VK::kNone;
   if (!it.type().empty()) {
-    auto f = kKinds.find(it.type());
-    if (f != kKinds.end()) {
-      if (f->second == VK::kQuantity && !v.is_object()) return VK::kOther;
-      return f->second;
+    VK k = KindOfTypeName(it.type());
+    if (k != VK::kNone) {
+      if (k == VK::kQuantity && !v.is_object()) return VK::kOther;
+      return k;
     }
     if (v.is_object() || v.is_array()) return VK::kOther;
   }

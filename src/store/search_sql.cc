@@ -36,27 +36,29 @@ double ImplicitHalfWidth(const std::string& text) {
   return 0.5 * std::pow(10.0, -decimals);
 }
 
+// Note: C++ leaves the order of evaluation of `a + b` unspecified, so every placeholder is taken
+// into a named variable first: arguments must be pushed in the order they appear in the SQL text.
 std::string RangeCompare(Builder& b, const QueryValue& v, const std::string& lo_col, const std::string& hi_col,
                          SqlArg lo, SqlArg hi) {
   switch (v.prefix) {
     case Prefix::kEq:
-      return "(" + lo_col + " >= " + b.Arg(lo) + " AND " + hi_col + " <= " + b.Arg(hi) + ")";
-    case Prefix::kNe:
-      return "NOT (" + lo_col + " >= " + b.Arg(lo) + " AND " + hi_col + " <= " + b.Arg(hi) + ")";
-    case Prefix::kGt:
-      return "(" + hi_col + " > " + b.Arg(hi) + ")";
-    case Prefix::kLt:
-      return "(" + lo_col + " < " + b.Arg(lo) + ")";
-    case Prefix::kGe:
-      return "(" + hi_col + " > " + b.Arg(lo) + ")";
-    case Prefix::kLe:
-      return "(" + lo_col + " < " + b.Arg(hi) + ")";
-    case Prefix::kSa:
-      return "(" + lo_col + " >= " + b.Arg(hi) + ")";
-    case Prefix::kEb:
-      return "(" + hi_col + " <= " + b.Arg(lo) + ")";
-    case Prefix::kAp:
-      return "(" + lo_col + " < " + b.Arg(hi) + " AND " + hi_col + " > " + b.Arg(lo) + ")";
+    case Prefix::kNe: {
+      std::string p1 = b.Arg(lo);
+      std::string p2 = b.Arg(hi);
+      std::string s = "(" + lo_col + " >= " + p1 + " AND " + hi_col + " <= " + p2 + ")";
+      return v.prefix == Prefix::kEq ? s : "NOT " + s;
+    }
+    case Prefix::kGt: return "(" + hi_col + " > " + b.Arg(hi) + ")";
+    case Prefix::kLt: return "(" + lo_col + " < " + b.Arg(lo) + ")";
+    case Prefix::kGe: return "(" + hi_col + " > " + b.Arg(lo) + ")";
+    case Prefix::kLe: return "(" + lo_col + " < " + b.Arg(hi) + ")";
+    case Prefix::kSa: return "(" + lo_col + " >= " + b.Arg(hi) + ")";
+    case Prefix::kEb: return "(" + hi_col + " <= " + b.Arg(lo) + ")";
+    case Prefix::kAp: {
+      std::string p1 = b.Arg(hi);
+      std::string p2 = b.Arg(lo);
+      return "(" + lo_col + " < " + p1 + " AND " + hi_col + " > " + p2 + ")";
+    }
   }
   return "0";
 }
@@ -67,14 +69,16 @@ Result<std::string> ValueSql(Builder& b, const Condition& c, const QueryValue& v
       if (c.modifier == "exact") return "exact = " + b.Arg(v.code);
       if (c.modifier == "contains") return "folded LIKE " + b.Arg("%" + EscapeLike(v.code) + "%") + " ESCAPE '\\'";
       // Default: case/diacritic-insensitive prefix match (v.code is already folded).
-      return "(folded >= " + b.Arg(v.code) + " AND folded < " + b.Arg(v.code + "\xff") + ")";
+      std::string p1 = b.Arg(v.code);
+      std::string p2 = b.Arg(v.code + "\xff");
+      return "(folded >= " + p1 + " AND folded < " + p2 + ")";
     }
     case ParamKind::kToken: {
       if (c.modifier == "text") {
         return "text LIKE " + b.Arg(EscapeLike(v.code) + "%") + " ESCAPE '\\'";
       }
       std::string s;
-      if (!v.code.empty()) s = "code = " + b.Arg(v.code);
+      if (!v.code.empty()) s = "code = " + b.Arg(v.code);  // sequenced before the system below
       if (v.has_system) {
         if (!s.empty()) s += " AND ";
         s += "system = " + b.Arg(v.system);
@@ -83,7 +87,7 @@ Result<std::string> ValueSql(Builder& b, const Condition& c, const QueryValue& v
     }
     case ParamKind::kReference: {
       if (v.code.find("://") != std::string::npos) return "url = " + b.Arg(v.code);
-      std::string s = "target_id = " + b.Arg(v.code);
+      std::string s = "target_id = " + b.Arg(v.code);  // sequenced before target_type
       if (!v.system.empty()) s += " AND target_type = " + b.Arg(v.system);
       return "(" + s + ")";
     }
@@ -96,11 +100,10 @@ Result<std::string> ValueSql(Builder& b, const Condition& c, const QueryValue& v
     case ParamKind::kNumber:
     case ParamKind::kQuantity: {
       double hw = ImplicitHalfWidth(v.code);
-      std::string s = RangeCompare(b, v, "value", "value", v.number - hw, v.number + hw);
-      if (v.prefix != Prefix::kEq && v.prefix != Prefix::kNe && v.prefix != Prefix::kAp) {
-        // Strict comparisons use the value itself.
-        s = RangeCompare(b, v, "value", "value", v.number, v.number);
-      }
+      bool ranged = v.prefix == Prefix::kEq || v.prefix == Prefix::kNe || v.prefix == Prefix::kAp;
+      // eq/ne/ap use the implicit precision of the value as written; strict comparisons the value.
+      std::string s = ranged ? RangeCompare(b, v, "value", "value", v.number - hw, v.number + hw)
+                             : RangeCompare(b, v, "value", "value", v.number, v.number);
       if (c.kind == ParamKind::kQuantity && !v.system.empty()) s += " AND system = " + b.Arg(v.system);
       return s;
     }
@@ -161,13 +164,14 @@ Result<CompiledQuery> CompileQuery(const Query& q, const Dialect& dialect,
       } else if (pid < 0) {
         cond = c.modifier == "not" ? "1=1" : "0=1";
       } else {
+        // Placeholders are numbered in text order: bind pid before the values.
+        std::string sub = "r.rid IN (SELECT rid FROM " + std::string(table) + " WHERE pid = " + b.Arg(pid) + " AND (";
         std::string ors;
         for (const auto& v : c.any_of) {
           ASSIGN_OR_RETURN(std::string one, ValueSql(b, c, v));
           ors += ors.empty() ? one : " OR " + one;
         }
-        std::string sub = "r.rid IN (SELECT rid FROM " + std::string(table) + " WHERE pid = " + b.Arg(pid) +
-                          " AND (" + (ors.empty() ? "1=0" : ors) + "))";
+        sub += (ors.empty() ? "1=0" : ors) + "))";
         cond = c.modifier == "not" ? "NOT " + sub : sub;
       }
     }

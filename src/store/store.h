@@ -23,7 +23,7 @@
 #include <vector>
 
 #include "core/status.h"
-#include "store/index_entries.h"
+#include "fhir/index_entries.h"
 #include "store/query.h"
 
 namespace benhan::store {
@@ -49,7 +49,7 @@ struct NewVersion {
   bool deleted = false;
   std::string method;
   std::string json;
-  IndexEntries index;  // search-index rows for this version (empty for tombstones)
+  fhir::IndexEntries index;  // search-index rows for this version (empty for tombstones)
 };
 
 // Current state of a resource id, read under the write lock.

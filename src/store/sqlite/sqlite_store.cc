@@ -3,6 +3,8 @@
 #include <sqlite3.h>
 
 #include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
 #include <map>
 #include <mutex>
 #include <unordered_map>
@@ -164,7 +166,7 @@ class SqliteTransaction final : public Transaction {
 
  private:
   Result<int64_t> ParamId(const std::string& type, const std::string& code);
-  Status WriteIndex(int64_t rid, const std::string& type, const IndexEntries& ix);
+  Status WriteIndex(int64_t rid, const std::string& type, const fhir::IndexEntries& ix);
   Status DeleteIndex(int64_t rid);
 
   SqliteStore* store_;
@@ -489,7 +491,7 @@ Status SqliteTransaction::DeleteIndex(int64_t rid) {
   return Status::Ok();
 }
 
-Status SqliteTransaction::WriteIndex(int64_t rid, const std::string& type, const IndexEntries& ix) {
+Status SqliteTransaction::WriteIndex(int64_t rid, const std::string& type, const fhir::IndexEntries& ix) {
   auto each = [&](const char* sql, auto& rows, auto bind) -> Status {
     if (rows.empty()) return Status::Ok();
     for (const auto& e : rows) {
@@ -502,23 +504,23 @@ Status SqliteTransaction::WriteIndex(int64_t rid, const std::string& type, const
     return Status::Ok();
   };
   RETURN_IF_ERROR(each("INSERT INTO idx_string VALUES (?, ?, ?, ?)", ix.strings,
-                       [](Stmt& s, const IndexEntries::String& e) { s.Bind(3, e.folded).Bind(4, e.exact); }));
+                       [](Stmt& s, const fhir::IndexEntries::String& e) { s.Bind(3, e.folded).Bind(4, e.exact); }));
   RETURN_IF_ERROR(each("INSERT INTO idx_token VALUES (?, ?, ?, ?, ?)", ix.tokens,
-                       [](Stmt& s, const IndexEntries::Token& e) { s.Bind(3, e.system).Bind(4, e.code).Bind(5, e.text); }));
+                       [](Stmt& s, const fhir::IndexEntries::Token& e) { s.Bind(3, e.system).Bind(4, e.code).Bind(5, e.text); }));
   RETURN_IF_ERROR(each("INSERT INTO idx_reference VALUES (?, ?, ?, ?, ?)", ix.references,
-                       [](Stmt& s, const IndexEntries::Reference& e) {
+                       [](Stmt& s, const fhir::IndexEntries::Reference& e) {
                          s.Bind(3, e.target_type).Bind(4, e.target_id).Bind(5, e.url);
                        }));
   RETURN_IF_ERROR(each("INSERT INTO idx_date VALUES (?, ?, ?, ?)", ix.dates,
-                       [](Stmt& s, const IndexEntries::Date& e) { s.Bind(3, e.low).Bind(4, e.high); }));
+                       [](Stmt& s, const fhir::IndexEntries::Date& e) { s.Bind(3, e.low).Bind(4, e.high); }));
   RETURN_IF_ERROR(each("INSERT INTO idx_number VALUES (?, ?, ?)", ix.numbers,
-                       [](Stmt& s, const IndexEntries::Number& e) { s.Bind(3, e.value); }));
+                       [](Stmt& s, const fhir::IndexEntries::Number& e) { s.Bind(3, e.value); }));
   RETURN_IF_ERROR(each("INSERT INTO idx_quantity VALUES (?, ?, ?, ?, ?, ?)", ix.quantities,
-                       [](Stmt& s, const IndexEntries::Quantity& e) {
+                       [](Stmt& s, const fhir::IndexEntries::Quantity& e) {
                          s.Bind(3, e.value).Bind(4, e.system).Bind(5, e.code).Bind(6, e.unit);
                        }));
   RETURN_IF_ERROR(each("INSERT INTO idx_uri VALUES (?, ?, ?)", ix.uris,
-                       [](Stmt& s, const IndexEntries::Uri& e) { s.Bind(3, e.uri); }));
+                       [](Stmt& s, const fhir::IndexEntries::Uri& e) { s.Bind(3, e.uri); }));
   return Status::Ok();
 }
 

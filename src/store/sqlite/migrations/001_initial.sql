@@ -70,12 +70,3 @@ CREATE TABLE audit_event (
 );
 CREATE INDEX audit_event_resource ON audit_event (rtype, id);
 CREATE INDEX audit_event_principal ON audit_event (principal, time);
-
--- Bearer tokens (SHA-256 of the token; the token itself is never stored).
-CREATE TABLE auth_token (
-  token_hash TEXT PRIMARY KEY,
-  principal  TEXT NOT NULL,
-  role       TEXT NOT NULL,
-  created    INTEGER NOT NULL,
-  revoked    INTEGER NOT NULL DEFAULT 0
-);

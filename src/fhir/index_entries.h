@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-namespace benhan::store {
+namespace benhan::fhir {
 
 struct IndexEntries {
   struct String { std::string param; std::string folded; std::string exact; };
@@ -31,4 +31,4 @@ struct IndexEntries {
   }
 };
 
-}  // namespace benhan::store
+}  // namespace benhan::fhir

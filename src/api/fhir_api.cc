@@ -1,0 +1,534 @@
+#include "api/fhir_api.h"
+
+#include <boost/json.hpp>
+#include <ctime>
+
+#include "core/clock.h"
+#include "core/ids.h"
+#include "core/log.h"
+#include "fhir/resource.h"
+
+namespace json = boost::json;
+
+namespace benhan::api {
+namespace {
+
+constexpr const char* kFhirJson = "application/fhir+json; charset=utf-8";
+
+struct Format {
+  bool pretty = false;
+  fhir::SummaryMode summary = fhir::SummaryMode::kFalse;
+  std::vector<std::string> elements;
+};
+
+enum class PreferReturn { kDefault, kMinimal, kRepresentation, kOperationOutcome };
+
+PreferReturn ParsePreferReturn(std::string_view prefer) {
+  if (prefer.find("return=minimal") != std::string_view::npos) return PreferReturn::kMinimal;
+  if (prefer.find("return=representation") != std::string_view::npos) return PreferReturn::kRepresentation;
+  if (prefer.find("return=OperationOutcome") != std::string_view::npos) return PreferReturn::kOperationOutcome;
+  return PreferReturn::kDefault;
+}
+
+std::string HttpDate(int64_t micros) {
+  std::time_t t = static_cast<std::time_t>(micros / 1000000);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[64];
+  std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+  return buf;
+}
+
+std::vector<std::string> SplitPath(std::string_view p) {
+  std::vector<std::string> out;
+  while (!p.empty()) {
+    while (!p.empty() && p.front() == '/') p.remove_prefix(1);
+    if (p.empty()) break;
+    auto s = p.find('/');
+    out.emplace_back(p.substr(0, s));
+    if (s == std::string_view::npos) break;
+    p.remove_prefix(s);
+  }
+  return out;
+}
+
+void SendJson(HttpResponse& res, int status, const json::value& v, const Format& f) {
+  res.status = status;
+  res.Set("Content-Type", kFhirJson);
+  res.body = fhir::Serialize(v, f.pretty);
+}
+
+void SendStatus(HttpResponse& res, const Status& st, bool pretty = false) {
+  res.status = HttpStatusOf(st.code());
+  res.Set("Content-Type", kFhirJson);
+  res.body = fhir::Serialize(fhir::MakeOperationOutcome(st), pretty);
+  if (res.status == 401) res.Set("WWW-Authenticate", "Bearer realm=\"benhan\"");
+}
+
+Result<std::optional<int64_t>> IfMatch(const HttpRequest& req) {
+  std::string_view s = req.Header("if-match");
+  if (s.empty()) return std::optional<int64_t>();
+  if (s.substr(0, 2) == "W/") s.remove_prefix(2);
+  if (s.size() >= 2 && s.front() == '"' && s.back() == '"') s = s.substr(1, s.size() - 2);
+  char* end = nullptr;
+  std::string str(s);
+  long long v = std::strtoll(str.c_str(), &end, 10);
+  if (str.empty() || *end != '\0') return Status(Code::kInvalid, "If-Match must look like W/\"3\"", "If-Match");
+  return std::optional<int64_t>(v);
+}
+
+}  // namespace
+
+Status ParseJsonBody(std::string_view body, json::value* out) {
+  json::parse_options po;
+  po.max_depth = 256;
+  json::stream_parser p({}, po);
+  boost::system::error_code ec;
+  size_t used = p.write_some(body.data(), body.size(), ec);
+  if (!ec && used < body.size()) {
+    // Only whitespace may follow the value.
+    for (size_t i = used; i < body.size(); ++i) {
+      char c = body[i];
+      if (c != ' ' && c != '\n' && c != '\r' && c != '\t') {
+        ec = json::make_error_code(json::error::extra_data);
+        used = i;
+        break;
+      }
+    }
+  }
+  if (!ec && !p.done()) {
+    p.finish(ec);
+    used = body.size();
+  }
+  if (ec) {
+    size_t line = 1, col = 1;
+    for (size_t i = 0; i < used && i < body.size(); ++i) {
+      if (body[i] == '\n') {
+        ++line;
+        col = 1;
+      } else {
+        ++col;
+      }
+    }
+    return Status(Code::kInvalid, "the body is not valid JSON: " + ec.message() + " at line " + std::to_string(line) +
+                                      ", column " + std::to_string(col) + " (byte " + std::to_string(used) + ")");
+  }
+  *out = p.release();
+  return Status::Ok();
+}
+
+FhirApi::FhirApi(service::ResourceService& service, const security::Authenticator& auth, std::string software_version)
+    : service_(service), auth_(auth), version_(std::move(software_version)) {}
+
+HttpResponse FhirApi::ErrorResponse(int http_status, const std::string& message) {
+  HttpResponse r;
+  Code code = http_status == 413 ? Code::kTooLarge : http_status >= 500 ? Code::kInternal : Code::kInvalid;
+  r.status = http_status;
+  r.Set("Content-Type", kFhirJson);
+  r.body = fhir::Serialize(fhir::MakeOperationOutcome(Status(code, message)));
+  return r;
+}
+
+std::string FhirApi::BaseUrl(const HttpRequest& req) const {
+  if (!service_.config().base_url.empty()) return service_.config().base_url;
+  std::string_view host = req.Header("host");
+  return "http://" + std::string(host.empty() ? "localhost" : host) + "/fhir";
+}
+
+const std::string& FhirApi::CapabilityStatement() {
+  std::call_once(cap_once_, [&] {
+    const auto& defs = service_.defs();
+    json::array resources;
+    for (const auto& type : defs.ResourceTypeNames()) {
+      json::array interactions;
+      for (const char* i : {"read", "vread", "update", "patch", "delete", "history-instance", "history-type", "create",
+                            "search-type"}) {
+        interactions.push_back(json::object{{"code", i}});
+      }
+      json::array params;
+      for (const auto* p : defs.SearchParamsFor(type)) {
+        if (p->type == fhir::SearchParamType::kComposite || p->type == fhir::SearchParamType::kSpecial) continue;
+        if (p->code.find('-') == 0) continue;
+        params.push_back(json::object{{"name", p->code}, {"definition", p->url}, {"type", fhir::SearchParamTypeName(p->type)}});
+      }
+      resources.push_back(json::object{{"type", type},
+                                       {"interaction", std::move(interactions)},
+                                       {"versioning", "versioned-update"},
+                                       {"readHistory", true},
+                                       {"updateCreate", true},
+                                       {"conditionalCreate", true},
+                                       {"conditionalUpdate", true},
+                                       {"conditionalDelete", "single"},
+                                       {"searchParam", std::move(params)}});
+    }
+    json::object cap{
+        {"resourceType", "CapabilityStatement"},
+        {"status", "active"},
+        {"date", FormatInstant(SystemClock().NowMicros()).substr(0, 10)},
+        {"publisher", "benhan"},
+        {"kind", "instance"},
+        {"software", json::object{{"name", "benhan"}, {"version", version_}}},
+        {"implementation", json::object{{"description", "benhan - bệnh án điện tử / electronic medical record"}}},
+        {"fhirVersion", defs.fhir_version()},
+        {"format", json::array{"application/fhir+json", "json"}},
+        {"patchFormat", json::array{"application/json-patch+json"}},
+        {"rest",
+         json::array{json::object{
+             {"mode", "server"},
+             {"security",
+              json::object{{"description",
+                            "Bearer tokens (Authorization: Bearer ...); the administrator token is created on first "
+                            "start in DATA/secrets/admin.token. Demo mode (--demo, loopback only) needs none."}}},
+             {"resource", std::move(resources)},
+             {"interaction", json::array{json::object{{"code", "transaction"}}, json::object{{"code", "batch"}},
+                                         json::object{{"code", "history-system"}}}}}}}};
+    cap_json_ = json::serialize(cap);
+  });
+  return cap_json_;
+}
+
+void FhirApi::Handle(const HttpRequest& req, HttpResponse& res) {
+  res.Set("X-Content-Type-Options", "nosniff");
+  res.Set("Cache-Control", "no-store");
+  std::string_view path = req.path;
+  path.remove_prefix(std::min<size_t>(5, path.size()));  // "/fhir"
+  auto parts = SplitPath(path);
+  if (parts.size() == 1 && parts[0] == "metadata" && req.method == "GET") {
+    res.status = 200;
+    res.Set("Content-Type", kFhirJson);
+    res.body = CapabilityStatement();
+    return;
+  }
+  auto who = auth_.Authenticate(req.Header("authorization"));
+  if (!who.ok()) {
+    SendStatus(res, who.status());
+    return;
+  }
+  service::RequestContext ctx;
+  ctx.principal = who->id;
+  ctx.remote = req.remote;
+  ctx.base_url = BaseUrl(req);
+  ctx.strict = req.Header("prefer").find("handling=strict") != std::string_view::npos;
+  Dispatch(req, res, ctx);
+}
+
+void FhirApi::Dispatch(const HttpRequest& req, HttpResponse& res, const service::RequestContext& ctx) {
+  std::string_view path = req.path;
+  path.remove_prefix(std::min<size_t>(5, path.size()));
+  auto parts = SplitPath(path);
+  service::Params params = service::ParseQueryString(req.query);
+  Format fmt;
+  for (const auto& [k, v] : params) {
+    if (k == "_pretty") fmt.pretty = v == "true";
+    if (k == "_format" && v.find("json") == std::string::npos) {
+      SendStatus(res, Status(Code::kNotAcceptable, "only JSON is supported (_format=" + v + ")", "_format"));
+      return;
+    }
+  }
+  std::string_view accept = req.Header("accept");
+  if (!accept.empty() && accept.find("json") == std::string_view::npos && accept.find("*/*") == std::string_view::npos) {
+    SendStatus(res, Status(Code::kNotAcceptable, "only application/fhir+json is supported (Accept: " + std::string(accept) + ")"));
+    return;
+  }
+  const std::string& m = req.method;
+  bool has_body = m == "POST" || m == "PUT" || m == "PATCH";
+  std::string_view ctype = req.Header("content-type");
+  bool form = ctype.find("application/x-www-form-urlencoded") != std::string_view::npos;
+  if (has_body && !ctype.empty() && ctype.find("json") == std::string_view::npos && !form) {
+    SendStatus(res, Status(Code::kUnsupportedMedia, "send FHIR JSON (Content-Type: application/fhir+json), not " + std::string(ctype)));
+    return;
+  }
+  PreferReturn prefer = ParsePreferReturn(req.Header("prefer"));
+  auto if_match = IfMatch(req);
+  if (!if_match.ok()) {
+    SendStatus(res, if_match.status());
+    return;
+  }
+
+  auto parse_body = [&](json::value* out) -> Status {
+    if (req.body.empty()) return Status(Code::kInvalid, "the request has no body");
+    return ParseJsonBody(req.body, out);
+  };
+  auto send_record = [&](int status, const store::VersionRecord& rec, bool with_location) {
+    res.Set("ETag", "W/\"" + std::to_string(rec.version) + "\"");
+    res.Set("Last-Modified", HttpDate(rec.last_updated_us));
+    if (with_location) {
+      res.Set("Location", ctx.base_url + "/" + rec.type + "/" + rec.id + "/_history/" + std::to_string(rec.version));
+    }
+    res.status = status;
+    if (fmt.summary == fhir::SummaryMode::kFalse && fmt.elements.empty() && !fmt.pretty) {
+      res.Set("Content-Type", kFhirJson);
+      res.body = rec.json;  // stored canonical JSON, sent as is
+      return;
+    }
+    json::value v = json::parse(rec.json);
+    SendJson(res, status, fhir::Subset(v, fmt.summary, fmt.elements, service_.defs()), fmt);
+  };
+  auto send_write = [&](const Result<service::WriteOutcome>& w, bool location) {
+    if (!w.ok()) {
+      SendStatus(res, w.status(), fmt.pretty);
+      return;
+    }
+    const auto& rec = w->record;
+    if (rec.version > 0) {
+      res.Set("ETag", "W/\"" + std::to_string(rec.version) + "\"");
+      res.Set("Last-Modified", HttpDate(rec.last_updated_us));
+      if (location) {
+        res.Set("Location", ctx.base_url + "/" + rec.type + "/" + rec.id + "/_history/" + std::to_string(rec.version));
+      }
+    }
+    res.status = w->http_status;
+    if (prefer == PreferReturn::kMinimal || rec.json.empty()) {
+      if (rec.json.empty()) {  // deletes
+        SendJson(res, w->http_status, fhir::MakeOperationOutcome(Status::Ok(), w->message), fmt);
+      }
+      return;
+    }
+    if (prefer == PreferReturn::kOperationOutcome) {
+      SendJson(res, w->http_status,
+               fhir::MakeOperationOutcome(Status::Ok(), w->message.empty() ? "stored " + rec.type + "/" + rec.id : w->message),
+               fmt);
+      return;
+    }
+    res.Set("Content-Type", kFhirJson);
+    res.body = fmt.pretty ? fhir::Serialize(json::parse(rec.json), true) : rec.json;
+  };
+  auto bundle_of = [&](const char* type, std::optional<int64_t> total, const std::vector<store::VersionRecord>& recs,
+                       bool history) {
+    json::object b{{"resourceType", "Bundle"}, {"id", NewUuid()}, {"type", type}};
+    b["meta"] = json::object{{"lastUpdated", FormatInstant(SystemClock().NowMicros())}};
+    if (total) b["total"] = *total;
+    json::array entries;
+    for (const auto& r : recs) {
+      json::object e{{"fullUrl", ctx.base_url + "/" + r.type + "/" + r.id}};
+      if (!r.json.empty()) {
+        json::value v = json::parse(r.json);
+        if (fmt.summary != fhir::SummaryMode::kFalse || !fmt.elements.empty()) {
+          v = fhir::Subset(v, fmt.summary, fmt.elements, service_.defs());
+        }
+        e["resource"] = std::move(v);
+      }
+      if (history) {
+        std::string url = r.method == "POST" ? r.type : r.type + "/" + r.id;
+        e["request"] = json::object{{"method", r.method}, {"url", url}};
+        e["response"] = json::object{{"status", r.deleted ? "204" : (r.version == 1 ? "201" : "200")},
+                                     {"etag", "W/\"" + std::to_string(r.version) + "\""},
+                                     {"lastModified", FormatInstant(r.last_updated_us)}};
+      } else {
+        e["search"] = json::object{{"mode", "match"}};
+      }
+      entries.push_back(std::move(e));
+    }
+    b["entry"] = std::move(entries);
+    return b;
+  };
+  auto history = [&](store::HistoryQuery q) {
+    q.count = service_.config().default_page_size;
+    for (const auto& [k, v] : params) {
+      if (k == "_count") q.count = std::clamp(std::atoi(v.c_str()), 1, service_.config().max_page_size);
+      if (k == "_since" || k == "_at") {
+        auto r = ParseFhirDateRange(v);
+        if (!r) {
+          SendStatus(res, Status(Code::kInvalid, k + " must be a FHIR instant, not '" + v + "'", k));
+          return;
+        }
+        if (k == "_since") q.since_us = r->low;
+        else q.at_or_before_us = r->high;
+      }
+      if (k == "_before_seq") q.before_seq = std::atoll(v.c_str());
+    }
+    auto page = service_.History(ctx, q);
+    if (!page.ok()) {
+      SendStatus(res, page.status());
+      return;
+    }
+    json::object b = bundle_of("history", page->total >= 0 ? std::optional<int64_t>(page->total) : std::nullopt,
+                               page->entries, true);
+    std::string self = ctx.base_url + "/" + (q.type.empty() ? "" : q.type + "/") + (q.id.empty() ? "" : q.id + "/") + "_history";
+    json::array links{json::object{{"relation", "self"}, {"url", self + (req.query.empty() ? "" : "?" + req.query)}}};
+    if (page->next_before_seq > 0) {
+      service::Params next;
+      for (const auto& [k, v] : params) {
+        if (k != "_before_seq") next.emplace_back(k, v);
+      }
+      next.emplace_back("_before_seq", std::to_string(page->next_before_seq));
+      links.push_back(json::object{{"relation", "next"}, {"url", self + "?" + service::EncodeQueryString(next)}});
+    }
+    b["link"] = std::move(links);
+    SendJson(res, 200, b, fmt);
+  };
+  auto search = [&](const std::string& type, service::Params sp) {
+    auto parsed = service::ParseSearch(type, sp, service_.defs(), ctx.strict, service_.config().default_page_size,
+                                       service_.config().max_page_size);
+    if (!parsed.ok()) {
+      SendStatus(res, parsed.status());
+      return;
+    }
+    fmt.summary = parsed->summary;
+    fmt.elements = parsed->elements;
+    if (parsed->summary == fhir::SummaryMode::kCount) parsed->query.count = 0;
+    auto r = service_.Search(ctx, type, *parsed);
+    if (!r.ok()) {
+      SendStatus(res, r.status());
+      return;
+    }
+    json::object b = bundle_of("searchset", r->total, r->matches, false);
+    std::string self = ctx.base_url + "/" + type;
+    service::Params base = parsed->used;
+    for (const auto& [k, v] : sp) {
+      (void)v;
+      (void)k;
+    }
+    auto link = [&](int64_t offset) {
+      service::Params p;
+      for (const auto& kv : parsed->used) p.push_back(kv);
+      for (const auto& [k, v] : sp) {
+        bool special = k == "_count" || k == "_total" || k == "_summary" || k == "_elements" || k == "_sort" ||
+                       k == "_offset" || k == "_format" || k == "_pretty";
+        if (!special && std::find(p.begin(), p.end(), std::make_pair(k, v)) == p.end()) p.emplace_back(k, v);
+      }
+      p.emplace_back("_offset", std::to_string(offset));
+      return self + "?" + service::EncodeQueryString(p);
+    };
+    json::array links{json::object{{"relation", "self"}, {"url", link(parsed->query.offset)}}};
+    if (r->has_more) links.push_back(json::object{{"relation", "next"}, {"url", link(parsed->query.offset + parsed->query.count)}});
+    if (parsed->query.offset > 0) {
+      links.push_back(json::object{{"relation", "previous"},
+                                   {"url", link(std::max<int64_t>(0, parsed->query.offset - parsed->query.count))}});
+    }
+    b["link"] = std::move(links);
+    if (!parsed->warnings.empty()) {
+      Status warn;
+      for (const auto& w : parsed->warnings) warn.AddIssue(Issue{Code::kNotSupported, "warning", w, ""});
+      json::array entries = b["entry"].get_array();
+      entries.push_back(json::object{{"resource", fhir::MakeOperationOutcome(warn)},
+                                     {"search", json::object{{"mode", "outcome"}}}});
+      b["entry"] = std::move(entries);
+    }
+    SendJson(res, 200, b, fmt);
+  };
+
+  // Read-side format parameters.
+  for (const auto& [k, v] : params) {
+    if (k == "_summary") {
+      auto s = fhir::ParseSummary(v);
+      if (!s.ok()) {
+        SendStatus(res, s.status());
+        return;
+      }
+      fmt.summary = *s;
+    } else if (k == "_elements") {
+      for (auto& e : service::SplitOr(v)) fmt.elements.push_back(e);
+    }
+  }
+
+  const size_t n = parts.size();
+  if (n == 0) {
+    if (m == "POST") {
+      json::value body;
+      Status st = parse_body(&body);
+      if (!st.ok()) return SendStatus(res, st);
+      auto r = service_.ProcessBundle(ctx, std::move(body), prefer == PreferReturn::kRepresentation);
+      if (!r.ok()) return SendStatus(res, r.status(), fmt.pretty);
+      return SendJson(res, 200, *r, fmt);
+    }
+    return SendStatus(res, Status(Code::kMethodNotAllowed, m + " is not allowed on the base URL"));
+  }
+  if (n == 1 && parts[0] == "_history" && m == "GET") return history(store::HistoryQuery{});
+  const std::string& type = parts[0];
+  if (!service_.defs().IsResourceType(type)) {
+    return SendStatus(res, Status(Code::kNotFound, "'" + type + "' is not a FHIR R4 resource type"));
+  }
+  if (n == 1) {
+    if (m == "GET" || m == "HEAD") return search(type, params);
+    if (m == "POST") {
+      json::value body;
+      Status st = parse_body(&body);
+      if (!st.ok()) return SendStatus(res, st);
+      service::WriteOptions wo;
+      wo.if_none_exist = std::string(req.Header("if-none-exist"));
+      if (auto q = wo.if_none_exist.find('?'); q != std::string::npos) wo.if_none_exist = wo.if_none_exist.substr(q + 1);
+      return send_write(service_.Create(ctx, type, std::move(body), wo), true);
+    }
+    if (m == "PUT") {
+      json::value body;
+      Status st = parse_body(&body);
+      if (!st.ok()) return SendStatus(res, st);
+      service::Params cond;
+      for (const auto& kv : params) {
+        if (kv.first != "_format" && kv.first != "_pretty") cond.push_back(kv);
+      }
+      return send_write(service_.ConditionalUpdate(ctx, type, cond, std::move(body), {*if_match, {}}), true);
+    }
+    if (m == "DELETE") {
+      service::Params cond;
+      for (const auto& kv : params) {
+        if (kv.first != "_format" && kv.first != "_pretty") cond.push_back(kv);
+      }
+      return send_write(service_.ConditionalDelete(ctx, type, cond), false);
+    }
+    return SendStatus(res, Status(Code::kMethodNotAllowed, m + " is not allowed on /" + type));
+  }
+  const std::string& second = parts[1];
+  if (n == 2 && second == "_search" && m == "POST") {
+    service::Params sp = params;
+    if (form) {
+      for (auto& kv : service::ParseQueryString(req.body)) sp.push_back(kv);
+    }
+    return search(type, sp);
+  }
+  if (n == 2 && second == "_history" && m == "GET") {
+    store::HistoryQuery q;
+    q.type = type;
+    return history(q);
+  }
+  const std::string& id = second;
+  if (n == 2) {
+    if (m == "GET" || m == "HEAD") {
+      auto r = service_.Read(ctx, type, id);
+      if (!r.ok()) return SendStatus(res, r.status(), fmt.pretty);
+      std::string_view inm = req.Header("if-none-match");
+      if (!inm.empty() && inm == "W/\"" + std::to_string(r->version) + "\"") {
+        res.status = 304;
+        return;
+      }
+      return send_record(200, *r, false);
+    }
+    if (m == "PUT") {
+      json::value body;
+      Status st = parse_body(&body);
+      if (!st.ok()) return SendStatus(res, st);
+      return send_write(service_.Update(ctx, type, id, std::move(body), {*if_match, {}}), true);
+    }
+    if (m == "PATCH") {
+      if (ctype.find("json-patch") == std::string_view::npos) {
+        return SendStatus(res, Status(Code::kUnsupportedMedia, "PATCH takes application/json-patch+json"));
+      }
+      json::value body;
+      Status st = parse_body(&body);
+      if (!st.ok()) return SendStatus(res, st);
+      return send_write(service_.Patch(ctx, type, id, body, {*if_match, {}}), false);
+    }
+    if (m == "DELETE") return send_write(service_.Delete(ctx, type, id, {*if_match, {}}), false);
+    return SendStatus(res, Status(Code::kMethodNotAllowed, m + " is not allowed on /" + type + "/" + id));
+  }
+  if (parts[2] == "_history" && m == "GET") {
+    if (n == 3) {
+      store::HistoryQuery q;
+      q.type = type;
+      q.id = id;
+      return history(q);
+    }
+    if (n == 4) {
+      char* end = nullptr;
+      long long v = std::strtoll(parts[3].c_str(), &end, 10);
+      if (*end != '\0' || v <= 0) return SendStatus(res, Status(Code::kNotFound, "bad version id '" + parts[3] + "'"));
+      auto r = service_.VRead(ctx, type, id, v);
+      if (!r.ok()) return SendStatus(res, r.status(), fmt.pretty);
+      return send_record(200, *r, false);
+    }
+  }
+  SendStatus(res, Status(Code::kNotFound, "no route for " + m + " " + req.path));
+}
+
+}  // namespace benhan::api

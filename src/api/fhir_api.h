@@ -1,0 +1,53 @@
+// FhirApi: the FHIR R4 REST interface at /fhir. Turns HTTP requests into ResourceService calls and
+// their results into FHIR responses (resources, Bundles, OperationOutcomes); owns no business rules.
+//
+// Routes (the CapabilityStatement at /fhir/metadata is generated from this same table):
+//   GET  /metadata                      capabilities (no authentication)
+//   POST /                              batch / transaction Bundle
+//   GET  /_history                      system history
+//   GET  /{type}  POST /{type}/_search  search
+//   POST /{type}                        create (If-None-Exist: conditional create)
+//   PUT  /{type}?params                 conditional update;  DELETE /{type}?params conditional delete
+//   GET  /{type}/_history               type history
+//   GET|PUT|PATCH|DELETE /{type}/{id}   read, update (or create with client id), JSON Patch, delete
+//   GET  /{type}/{id}/_history[/{vid}]  instance history, vread
+//
+// Thread-safety: Handle() is thread-safe.
+#pragma once
+
+#include <boost/json/value.hpp>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "api/http_server.h"
+#include "security/auth.h"
+#include "service/resource_service.h"
+
+namespace benhan::api {
+
+// Parses a request body as JSON. Errors: kInvalid naming the line, column and byte of the problem.
+Status ParseJsonBody(std::string_view body, boost::json::value* out);
+
+class FhirApi {
+ public:
+  FhirApi(service::ResourceService& service, const security::Authenticator& auth, std::string software_version);
+
+  // Handles a request whose path starts with /fhir.
+  void Handle(const HttpRequest& req, HttpResponse& res);
+  // An OperationOutcome response for a protocol-level error.
+  static HttpResponse ErrorResponse(int http_status, const std::string& message);
+
+ private:
+  void Dispatch(const HttpRequest& req, HttpResponse& res, const service::RequestContext& ctx);
+  std::string BaseUrl(const HttpRequest& req) const;
+  const std::string& CapabilityStatement();
+
+  service::ResourceService& service_;
+  const security::Authenticator& auth_;
+  std::string version_;
+  std::once_flag cap_once_;
+  std::string cap_json_;
+};
+
+}  // namespace benhan::api

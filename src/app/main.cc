@@ -1,0 +1,259 @@
+// benhan: the single executable. Subcommands: serve, import, fhirpath, version.
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <iostream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "api/fhir_api.h"
+#include "api/http_server.h"
+#include "app/importer.h"
+#include "app/node.h"
+#include "core/log.h"
+#include "fhir/fhirpath/cli.h"
+
+namespace benhan::app {
+namespace {
+
+constexpr const char* kVersion = "0.1.0";
+
+void Usage() {
+  std::fprintf(stderr,
+               "benhan %s — bệnh án điện tử (electronic medical record), FHIR R4\n\n"
+               "usage:\n"
+               "  benhan serve [--listen HOST:PORT] [--data DIR] [--config FILE] [--demo] [--threads N]\n"
+               "  benhan import [--data DIR] [--config FILE] [--jobs N] FILE|DIR...\n"
+               "  benhan fhirpath [--strict] EXPRESSION [RESOURCE.json]\n"
+               "  benhan version\n\n"
+               "serve: FHIR R4 API at http://HOST:PORT/fhir on the embedded database in DIR (default ./benhan-data).\n"
+               "  Without --demo every request needs 'Authorization: Bearer <token>'; the first start writes the\n"
+               "  administrator token to DIR/secrets/admin.token. --demo loads demo patients, needs no token and\n"
+               "  only listens on loopback.\n",
+               kVersion);
+}
+
+struct Flags {
+  Config config;
+  bool listen_given = false;
+  std::string config_file;
+  std::vector<std::string> positional;
+  int jobs = 2;
+};
+
+// Parses common flags; config file first, then flags override it.
+Result<Flags> ParseFlags(int argc, char** argv, int start) {
+  Flags f;
+  std::vector<std::pair<std::string, std::string>> overrides;
+  for (int i = start; i < argc; ++i) {
+    std::string a = argv[i];
+    auto value = [&](const char* name) -> Result<std::string> {
+      if (auto eq = a.find('='); eq != std::string::npos) return a.substr(eq + 1);
+      if (i + 1 >= argc) return Status(Code::kInvalid, std::string(name) + " needs a value");
+      return std::string(argv[++i]);
+    };
+    auto is = [&](const char* name) { return a == name || a.rfind(std::string(name) + "=", 0) == 0; };
+    if (is("--listen")) {
+      ASSIGN_OR_RETURN(std::string v, value("--listen"));
+      overrides.emplace_back("listen", v);
+      f.listen_given = true;
+    } else if (is("--data")) {
+      ASSIGN_OR_RETURN(std::string v, value("--data"));
+      overrides.emplace_back("data", v);
+    } else if (is("--config")) {
+      ASSIGN_OR_RETURN(f.config_file, value("--config"));
+    } else if (is("--threads")) {
+      ASSIGN_OR_RETURN(std::string v, value("--threads"));
+      overrides.emplace_back("http.threads", v);
+    } else if (is("--jobs")) {
+      ASSIGN_OR_RETURN(std::string v, value("--jobs"));
+      f.jobs = std::max(1, std::atoi(v.c_str()));
+    } else if (a == "--demo") {
+      overrides.emplace_back("demo", "true");
+    } else if (a == "--help" || a == "-h") {
+      Usage();
+      std::exit(0);
+    } else if (a.rfind("--", 0) == 0) {
+      return Status(Code::kInvalid, "unknown option " + a);
+    } else {
+      f.positional.push_back(a);
+    }
+  }
+  if (!f.config_file.empty()) RETURN_IF_ERROR(f.config.LoadFile(f.config_file));
+  for (const auto& [k, v] : overrides) RETURN_IF_ERROR(f.config.Set(k, v));
+  if (!log::SetLevel(f.config.log_level)) return Status(Code::kInvalid, "config: log.level must be debug, info, warn or error");
+  return f;
+}
+
+bool SplitHostPort(const std::string& s, std::string* host, uint16_t* port) {
+  auto colon = s.rfind(':');
+  if (colon == std::string::npos) return false;
+  *host = s.substr(0, colon);
+  if (host->size() >= 2 && host->front() == '[') *host = host->substr(1, host->size() - 2);
+  if (host->empty()) *host = "0.0.0.0";
+  char* end = nullptr;
+  long p = std::strtol(s.c_str() + colon + 1, &end, 10);
+  if (*end != '\0' || p < 0 || p > 65535) return false;
+  *port = static_cast<uint16_t>(p);
+  return true;
+}
+
+bool IsLoopback(const std::string& host) {
+  return host == "localhost" || host.rfind("127.", 0) == 0 || host == "::1";
+}
+
+int Serve(int argc, char** argv) {
+  auto flags = ParseFlags(argc, argv, 2);
+  if (!flags.ok()) {
+    std::fprintf(stderr, "benhan serve: %s\n", flags.status().message().c_str());
+    return 2;
+  }
+  Config& cfg = flags->config;
+  if (cfg.demo && !flags->listen_given && cfg.listen == Config().listen) cfg.listen = "127.0.0.1:8080";
+  std::string host;
+  uint16_t port = 0;
+  if (!SplitHostPort(cfg.listen, &host, &port)) {
+    std::fprintf(stderr, "benhan serve: --listen must be HOST:PORT, not '%s'\n", cfg.listen.c_str());
+    return 2;
+  }
+  if (cfg.demo && !IsLoopback(host)) {
+    std::fprintf(stderr,
+                 "benhan serve: demo mode has no authentication, so it only listens on loopback (127.0.0.1);"
+                 " refusing %s\n", cfg.listen.c_str());
+    return 2;
+  }
+  auto t0 = std::chrono::steady_clock::now();
+  auto node = Node::Open(cfg);
+  if (!node.ok()) {
+    std::fprintf(stderr, "benhan serve: %s\n", node.status().message().c_str());
+    return 1;
+  }
+  std::unique_ptr<security::Authenticator> auth;
+  if (cfg.demo) {
+    auto n = LoadDemoData(**node);
+    if (!n.ok()) {
+      std::fprintf(stderr, "benhan serve: demo data: %s\n", n.status().ToString().c_str());
+      return 1;
+    }
+    if (*n > 0) log::Info("demo: loaded " + std::to_string(*n) + " demo resources");
+    auth = security::MakeDemoAuthenticator();
+    log::Warn("DEMO MODE: no authentication; listening on loopback only. Never use demo mode with real patients.");
+  } else {
+    std::string created;
+    auto ta = security::TokenAuthenticator::Open(cfg.data_dir, &created);
+    if (!ta.ok()) {
+      std::fprintf(stderr, "benhan serve: %s\n", ta.status().message().c_str());
+      return 1;
+    }
+    if (!created.empty()) {
+      log::Info("created the administrator bearer token: " + created + " (mode 0600; keep it secret)");
+    } else {
+      log::Info("authentication: bearer tokens (administrator token in " + cfg.data_dir + "/secrets/admin.token)");
+    }
+    auth = std::move(*ta);
+  }
+  api::FhirApi fhir((*node)->service(), *auth, kVersion);
+  api::HttpServerOptions ho;
+  ho.host = host;
+  ho.port = port;
+  ho.threads = cfg.http_threads > 0 ? cfg.http_threads : static_cast<int>(2 * std::max(1u, std::thread::hardware_concurrency()));
+  ho.max_body_bytes = cfg.max_body_bytes;
+  api::HttpServer server(
+      ho,
+      [&](const api::HttpRequest& req, api::HttpResponse& res) {
+        if (req.path == "/fhir" || req.path.rfind("/fhir/", 0) == 0) return fhir.Handle(req, res);
+        if (req.path == "/healthz") {
+          res.Set("Content-Type", "text/plain");
+          res.body = "ok\n";
+          return;
+        }
+        if (req.path == "/") {
+          res.Set("Content-Type", "text/html; charset=utf-8");
+          res.body =
+              "<!doctype html><html lang=\"vi\"><meta charset=\"utf-8\"><title>benhan</title>"
+              "<h1>benhan — Bệnh án điện tử</h1><p>Máy chủ HL7 FHIR R4: <a href=\"/fhir/metadata\">/fhir</a>.</p>"
+              "<p lang=\"en\">Electronic medical record server, HL7 FHIR R4 API at /fhir.</p></html>";
+          return;
+        }
+        res = api::FhirApi::ErrorResponse(404, "không tìm thấy / not found: " + req.path);
+      },
+      api::FhirApi::ErrorResponse);
+  // Signals: stop cleanly on SIGINT/SIGTERM.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  auto bound = server.Start();
+  if (!bound.ok()) {
+    std::fprintf(stderr, "benhan serve: %s\n", bound.status().message().c_str());
+    return 1;
+  }
+  double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  log::Info("benhan " + std::string(kVersion) + " listening on http://" + host + ":" + std::to_string(*bound) +
+            "/fhir (data " + cfg.data_dir + ", storage " + std::string((*node)->store().backend_name()) +
+            ", started in " + std::to_string(static_cast<int>(ms)) + " ms)");
+  std::thread sig([&] {
+    int s = 0;
+    sigwait(&set, &s);
+    log::Info("signal " + std::to_string(s) + ": stopping");
+    server.Stop();
+  });
+  server.Wait();
+  sig.join();
+  return 0;
+}
+
+int ImportCmd(int argc, char** argv) {
+  auto flags = ParseFlags(argc, argv, 2);
+  if (!flags.ok()) {
+    std::fprintf(stderr, "benhan import: %s\n", flags.status().message().c_str());
+    return 2;
+  }
+  if (flags->positional.empty()) {
+    std::fprintf(stderr, "benhan import: give FILE or DIR arguments (Bundles, resources or .ndjson)\n");
+    return 2;
+  }
+  auto node = Node::Open(flags->config);
+  if (!node.ok()) {
+    std::fprintf(stderr, "benhan import: %s\n", node.status().message().c_str());
+    return 1;
+  }
+  ImportOptions io;
+  io.jobs = flags->jobs;
+  ImportSummary s = Import(**node, flags->positional, io);
+  for (const auto& m : s.error_messages) std::fprintf(stderr, "error: %s\n", m.c_str());
+  std::printf("imported %lld resources from %lld files in %.2f s (%.0f resources/s), %lld errors\n",
+              static_cast<long long>(s.resources), static_cast<long long>(s.files), s.seconds,
+              s.seconds > 0 ? s.resources / s.seconds : 0.0, static_cast<long long>(s.errors));
+  return s.errors == 0 ? 0 : 1;
+}
+
+}  // namespace
+}  // namespace benhan::app
+
+int main(int argc, char** argv) {
+  using namespace benhan::app;
+  if (argc < 2) {
+    Usage();
+    return 2;
+  }
+  std::string cmd = argv[1];
+  if (cmd == "serve") return Serve(argc, argv);
+  if (cmd == "import") return ImportCmd(argc, argv);
+  if (cmd == "fhirpath") return benhan::fhir::fhirpath::RunCli(argc - 1, argv + 1);
+  if (cmd == "version" || cmd == "--version") {
+    std::printf("benhan %s (FHIR R4 4.0.1)\n", kVersion);
+    return 0;
+  }
+  if (cmd == "help" || cmd == "--help" || cmd == "-h") {
+    Usage();
+    return 0;
+  }
+  std::fprintf(stderr, "benhan: unknown command '%s'\n", cmd.c_str());
+  Usage();
+  return 2;
+}

@@ -1,0 +1,53 @@
+// Node: one running benhan instance's parts, wired together: definitions, store, validator,
+// indexer, audit log, resource service and authenticator. Used by `benhan serve`, `benhan import`
+// and the tests, so all run the same code.
+//
+// Ownership: Node owns everything it opens; destroy it to flush the audit log and close the store.
+// Thread-safety: the parts are thread-safe; Open/destruction from one thread.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "core/config.h"
+#include "core/status.h"
+#include "fhir/definitions.h"
+#include "fhir/indexer.h"
+#include "fhir/validator.h"
+#include "security/auth.h"
+#include "service/audit_log.h"
+#include "service/resource_service.h"
+#include "store/store.h"
+
+namespace benhan::app {
+
+class Node {
+ public:
+  // Creates the data directory if needed, takes its lock (one process per data directory), opens
+  // the store (creating and migrating it). Errors: kUnavailable (directory or lock), store errors.
+  static Result<std::unique_ptr<Node>> Open(const Config& config);
+  ~Node();
+
+  const Config& config() const { return config_; }
+  std::shared_ptr<const fhir::Definitions> defs() const { return defs_; }
+  store::Store& store() { return *store_; }
+  service::ResourceService& service() { return *service_; }
+  service::AuditLog& audit() { return *audit_; }
+
+ private:
+  Node() = default;
+  Config config_;
+  int lock_fd_ = -1;
+  std::shared_ptr<const fhir::Definitions> defs_;
+  std::unique_ptr<store::Store> store_;
+  std::unique_ptr<fhir::Validator> validator_;
+  std::unique_ptr<fhir::Indexer> indexer_;
+  std::unique_ptr<service::AuditLog> audit_;
+  std::unique_ptr<service::ResourceService> service_;
+};
+
+// Loads the built-in demo population (Vietnamese patients with encounters, diagnoses, vital signs)
+// if the store holds no Patient yet. Returns the number of resources loaded.
+Result<int> LoadDemoData(Node& node);
+
+}  // namespace benhan::app

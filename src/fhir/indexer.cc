@@ -1,0 +1,286 @@
+#include "fhir/indexer.h"
+
+#include <boost/json.hpp>
+#include <set>
+
+#include "core/clock.h"
+#include "core/log.h"
+#include "core/text.h"
+
+namespace json = boost::json;
+
+namespace benhan::fhir {
+namespace {
+
+std::string_view Str(const json::value& v) {
+  return v.is_string() ? std::string_view(v.get_string()) : std::string_view();
+}
+std::string_view Field(const json::value& v, std::string_view key) {
+  if (!v.is_object()) return {};
+  const auto* f = v.get_object().if_contains(key);
+  return f ? Str(*f) : std::string_view();
+}
+
+std::vector<std::string> SplitTopLevelUnion(std::string_view e) {
+  std::vector<std::string> out;
+  int depth = 0;
+  bool quote = false;
+  size_t start = 0;
+  for (size_t i = 0; i < e.size(); ++i) {
+    char c = e[i];
+    if (quote) {
+      if (c == '\\') ++i;
+      else if (c == '\'') quote = false;
+      continue;
+    }
+    if (c == '\'') quote = true;
+    else if (c == '(' || c == '[') ++depth;
+    else if (c == ')' || c == ']') --depth;
+    else if (c == '|' && depth == 0) {
+      out.emplace_back(e.substr(start, i - start));
+      start = i + 1;
+    }
+  }
+  out.emplace_back(e.substr(start));
+  for (auto& s : out) {
+    size_t b = s.find_first_not_of(" \t\r\n");
+    size_t en = s.find_last_not_of(" \t\r\n");
+    s = b == std::string::npos ? std::string() : s.substr(b, en - b + 1);
+  }
+  return out;
+}
+
+// First identifier of a branch, skipping an opening parenthesis: "(Observation.value as Quantity)".
+std::string_view LeadingName(std::string_view s) {
+  while (!s.empty() && (s.front() == '(' || s.front() == ' ')) s.remove_prefix(1);
+  size_t n = 0;
+  while (n < s.size() && (std::isalnum(static_cast<unsigned char>(s[n])) || s[n] == '_')) ++n;
+  return s.substr(0, n);
+}
+
+void AddString(const std::string& param, std::string_view s, IndexEntries& out) {
+  if (s.empty()) return;
+  std::string exact = text::Nfc(s);
+  out.strings.push_back({param, text::Fold(exact), std::move(exact)});
+}
+
+void AddDateText(const std::string& param, std::string_view s, IndexEntries& out) {
+  if (auto r = ParseFhirDateRange(s)) out.dates.push_back({param, r->low, r->high});
+}
+
+constexpr int64_t kMinTime = INT64_MIN / 2;
+constexpr int64_t kMaxTime = INT64_MAX / 2;
+
+void ParseReference(const std::string& param, std::string_view ref, IndexEntries& out) {
+  if (ref.empty() || ref.front() == '#') return;
+  IndexEntries::Reference r{param, "", "", ""};
+  if (ref.find("://") != std::string_view::npos || ref.rfind("urn:", 0) == 0) {
+    r.url = std::string(ref);
+    // Absolute FHIR URL ".../Type/id[/_history/n]": keep type and id too.
+    std::string_view s = ref;
+    if (auto h = s.find("/_history/"); h != std::string_view::npos) s = s.substr(0, h);
+    auto slash = s.rfind('/');
+    if (slash != std::string_view::npos && slash > 0) {
+      auto prev = s.rfind('/', slash - 1);
+      if (prev != std::string_view::npos) {
+        r.target_type = std::string(s.substr(prev + 1, slash - prev - 1));
+        r.target_id = std::string(s.substr(slash + 1));
+      }
+    }
+  } else {
+    std::string_view s = ref;
+    if (auto h = s.find("/_history/"); h != std::string_view::npos) s = s.substr(0, h);
+    auto slash = s.find('/');
+    if (slash == std::string_view::npos) {
+      r.target_id = std::string(s);
+    } else {
+      r.target_type = std::string(s.substr(0, slash));
+      r.target_id = std::string(s.substr(slash + 1));
+    }
+  }
+  out.references.push_back(std::move(r));
+}
+
+double Number(const json::value& v) {
+  if (v.is_double()) return v.get_double();
+  if (v.is_int64()) return static_cast<double>(v.get_int64());
+  if (v.is_uint64()) return static_cast<double>(v.get_uint64());
+  return 0;
+}
+
+}  // namespace
+
+std::string ExpressionFor(std::string_view expression, std::string_view resource_type, const Definitions& defs) {
+  std::string out;
+  for (const auto& branch : SplitTopLevelUnion(expression)) {
+    if (branch.empty()) continue;
+    std::string_view lead = LeadingName(branch);
+    const TypeDef* t = defs.FindType(lead);
+    bool applies = t == nullptr || !t->IsResource() || lead == resource_type ||
+                   lead == "Resource" || lead == "DomainResource";
+    if (!applies) continue;
+    if (!out.empty()) out += " | ";
+    out += branch;
+  }
+  return out;
+}
+
+Result<std::unique_ptr<Indexer>> Indexer::Create(std::shared_ptr<const Definitions> defs) {
+  std::unique_ptr<Indexer> ix(new Indexer(defs));
+  for (const auto& type : defs->ResourceTypeNames()) {
+    auto& list = ix->by_type_[type];
+    for (const SearchParamDef* p : defs->SearchParamsFor(type)) {
+      if (p->type == SearchParamType::kComposite || p->type == SearchParamType::kSpecial) continue;
+      if (p->expression.empty() || p->code == "_id" || p->code == "_lastUpdated") continue;
+      std::string e = ExpressionFor(p->expression, type, *defs);
+      if (e.empty()) continue;
+      auto compiled = fhirpath::CompileCached(e);
+      if (!compiled.ok()) {
+        return Status(Code::kInternal, "search parameter " + type + "." + p->code + ": " + compiled.status().message());
+      }
+      list.push_back(Param{p, *compiled});
+    }
+  }
+  return ix;
+}
+
+void Indexer::AddValue(const Param& p, const fhirpath::Item& item, IndexEntries& out) const {
+  const json::value& v = item.json();
+  std::string_view t = item.type();
+  const std::string& code = p.def->code;
+  switch (p.def->type) {
+    case SearchParamType::kString: {
+      if (v.is_string()) {
+        AddString(code, v.get_string(), out);
+      } else if (v.is_object()) {
+        const auto& o = v.get_object();
+        std::string family(Field(v, "family"));
+        std::string given_all;
+        for (const char* k : {"family", "text", "city", "district", "state", "postalCode", "country"}) {
+          if (const auto* f = o.if_contains(k)) AddString(code, Str(*f), out);
+        }
+        for (const char* k : {"given", "prefix", "suffix", "line"}) {
+          if (const auto* f = o.if_contains(k); f && f->is_array()) {
+            for (const auto& g : f->get_array()) {
+              AddString(code, Str(g), out);
+              if (std::string_view(k) == "given" && g.is_string()) {
+                if (!given_all.empty()) given_all += ' ';
+                given_all += g.get_string();
+              }
+            }
+          }
+        }
+        // Whole names in both orders: Vietnamese "Nguyễn Văn An" (family first) and Western.
+        if (!family.empty() && !given_all.empty()) {
+          AddString(code, family + " " + given_all, out);
+          AddString(code, given_all + " " + family, out);
+        }
+      }
+      break;
+    }
+    case SearchParamType::kToken: {
+      if (v.is_string()) {
+        out.tokens.push_back({code, "", std::string(v.get_string()), ""});
+      } else if (v.is_bool()) {
+        out.tokens.push_back({code, "", v.get_bool() ? "true" : "false", ""});
+      } else if (v.is_object()) {
+        const auto& o = v.get_object();
+        if (t == "CodeableConcept" || o.contains("coding")) {
+          std::string txt = text::Fold(Field(v, "text"));
+          bool any = false;
+          if (const auto* c = o.if_contains("coding"); c && c->is_array()) {
+            for (const auto& cd : c->get_array()) {
+              std::string display = text::Fold(Field(cd, "display"));
+              out.tokens.push_back({code, std::string(Field(cd, "system")), std::string(Field(cd, "code")),
+                                    txt.empty() ? display : txt});
+              any = true;
+            }
+          }
+          if (!any && !txt.empty()) out.tokens.push_back({code, "", "", txt});
+        } else if (t == "Identifier" || (o.contains("value") && !o.contains("code"))) {
+          const auto* ty = o.if_contains("type");
+          out.tokens.push_back({code, std::string(Field(v, "system")), std::string(Field(v, "value")),
+                                ty ? text::Fold(Field(*ty, "text")) : std::string()});
+        } else {  // Coding, ContactPoint...
+          std::string_view c = Field(v, "code");
+          if (c.empty()) c = Field(v, "value");
+          out.tokens.push_back({code, std::string(Field(v, "system")), std::string(c), text::Fold(Field(v, "display"))});
+        }
+      } else if (v.is_number()) {
+        out.tokens.push_back({code, "", json::serialize(v), ""});
+      }
+      break;
+    }
+    case SearchParamType::kReference: {
+      if (v.is_string()) {
+        ParseReference(code, v.get_string(), out);
+      } else if (v.is_object()) {
+        std::string_view ref = Field(v, "reference");
+        if (!ref.empty()) ParseReference(code, ref, out);
+      }
+      break;
+    }
+    case SearchParamType::kDate: {
+      if (v.is_string()) {
+        AddDateText(code, v.get_string(), out);
+      } else if (v.is_object()) {
+        const auto& o = v.get_object();
+        if (o.contains("start") || o.contains("end")) {  // Period
+          int64_t low = kMinTime, high = kMaxTime;
+          if (auto r = ParseFhirDateRange(Field(v, "start"))) low = r->low;
+          if (auto r = ParseFhirDateRange(Field(v, "end"))) high = r->high;
+          out.dates.push_back({code, low, high});
+        } else if (const auto* ev = o.if_contains("event"); ev && ev->is_array()) {  // Timing
+          for (const auto& e : ev->get_array()) AddDateText(code, Str(e), out);
+        }
+      }
+      break;
+    }
+    case SearchParamType::kNumber: {
+      if (v.is_number()) out.numbers.push_back({code, Number(v)});
+      break;
+    }
+    case SearchParamType::kQuantity: {
+      if (v.is_object()) {
+        const auto& o = v.get_object();
+        if (const auto* val = o.if_contains("value"); val && val->is_number()) {
+          std::string system(Field(v, "system"));
+          std::string qcode(Field(v, "code"));
+          if (qcode.empty()) qcode = std::string(Field(v, "currency"));
+          out.quantities.push_back({code, Number(*val), system, qcode, std::string(Field(v, "unit"))});
+        }
+      } else if (v.is_number()) {
+        out.quantities.push_back({code, Number(v), "", "", ""});
+      }
+      break;
+    }
+    case SearchParamType::kUri: {
+      if (v.is_string()) out.uris.push_back({code, std::string(v.get_string())});
+      break;
+    }
+    default:
+      break;
+  }
+}
+
+IndexEntries Indexer::Extract(const json::value& resource) const {
+  IndexEntries out;
+  std::string_view type = Field(resource, "resourceType");
+  auto it = by_type_.find(std::string(type));
+  if (it == by_type_.end()) return out;
+  fhirpath::EvalOptions opts;
+  opts.stub_unresolved_references = true;
+  for (const Param& p : it->second) {
+    auto r = fhirpath::Evaluate(*p.expr, resource, *defs_, opts);
+    if (!r.ok()) {
+      log::Debug("index " + std::string(type) + "." + p.def->code + ": " + r.status().message());
+      continue;
+    }
+    for (const auto& item : *r) {
+      if (item.valid()) AddValue(p, item, out);
+    }
+  }
+  return out;
+}
+
+}  // namespace benhan::fhir

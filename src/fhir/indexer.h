@@ -1,0 +1,50 @@
+// Indexer: extracts the search-index rows of a resource from the official R4 SearchParameter
+// FHIRPath expressions (every parameter of every resource type; composite and special parameters
+// are indexed by the search layer itself). Strings are indexed twice: exact and Vietnamese-folded.
+//
+// Thread-safety: immutable after construction; Extract() may run concurrently on many threads.
+// Ownership: holds a shared reference to the Definitions.
+#pragma once
+
+#include <boost/json/value.hpp>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "core/status.h"
+#include "fhir/definitions.h"
+#include "fhir/fhirpath/fhirpath.h"
+#include "fhir/index_entries.h"
+
+namespace benhan::fhir {
+
+class Indexer {
+ public:
+  // Compiles every SearchParameter expression once. Errors: kInternal if an expression fails to
+  // compile (the official definitions all compile; a failure is a bug).
+  static Result<std::unique_ptr<Indexer>> Create(std::shared_ptr<const Definitions> defs);
+
+  // Index rows of `resource` (a resource JSON object with resourceType). Evaluation errors of one
+  // parameter do not fail the write: that parameter is skipped and logged at debug level.
+  IndexEntries Extract(const boost::json::value& resource) const;
+
+  const Definitions& defs() const { return *defs_; }
+
+ private:
+  struct Param {
+    const SearchParamDef* def;
+    std::shared_ptr<const fhirpath::Expression> expr;
+  };
+  explicit Indexer(std::shared_ptr<const Definitions> defs) : defs_(std::move(defs)) {}
+  void AddValue(const Param& p, const fhirpath::Item& item, IndexEntries& out) const;
+
+  std::shared_ptr<const Definitions> defs_;
+  std::unordered_map<std::string, std::vector<Param>> by_type_;
+};
+
+// Splits a SearchParameter expression at its top-level '|' and keeps the branches that apply to
+// `resource_type` ("Condition.code | Observation.code" -> "Observation.code" for Observation).
+std::string ExpressionFor(std::string_view expression, std::string_view resource_type, const Definitions& defs);
+
+}  // namespace benhan::fhir

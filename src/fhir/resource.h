@@ -1,0 +1,38 @@
+// Helpers over FHIR JSON resources: stamping id/meta, canonical and pretty serialization,
+// _summary/_elements subsetting, and OperationOutcome from a Status. Pure functions, thread-safe.
+#pragma once
+
+#include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/status.h"
+#include "fhir/definitions.h"
+
+namespace benhan::fhir {
+
+// A copy of `resource` with keys ordered resourceType, id, meta, then the rest in their original
+// order; id set to `id`, meta.versionId and meta.lastUpdated set (other meta elements kept).
+boost::json::object StampMeta(const boost::json::object& resource, std::string_view id, int64_t version,
+                              int64_t last_updated_us);
+
+// Compact JSON (the stored, canonical form) or pretty JSON (2-space indent).
+std::string Serialize(const boost::json::value& v, bool pretty = false);
+
+enum class SummaryMode { kFalse, kTrue, kText, kData, kCount };
+// Parses _summary's value; error kInvalid names the bad value.
+Result<SummaryMode> ParseSummary(std::string_view s);
+
+// Applies _summary (mode != kFalse) and/or _elements (non-empty) to a resource, marking it with the
+// SUBSETTED tag as the specification requires.
+boost::json::value Subset(const boost::json::value& resource, SummaryMode mode,
+                          const std::vector<std::string>& elements, const Definitions& defs);
+
+// An OperationOutcome resource for `status` (each issue with severity, code, diagnostics and, when
+// known, expression). `ok_message` is used for an OK status (severity information).
+boost::json::object MakeOperationOutcome(const Status& status, std::string_view ok_message = {});
+
+}  // namespace benhan::fhir

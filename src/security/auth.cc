@@ -1,0 +1,87 @@
+#include "security/auth.h"
+
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "core/ids.h"
+
+namespace benhan::security {
+namespace {
+
+class DemoAuthenticator final : public Authenticator {
+ public:
+  Result<Principal> Authenticate(std::string_view) const override { return Principal{"demo", "demo"}; }
+};
+
+Status WriteSecretFile(const std::filesystem::path& p, const std::string& content) {
+  std::string tmp = p.string() + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    if (!out) return Status(Code::kUnavailable, "cannot write " + tmp);
+    out << content;
+    out.flush();
+    if (!out) return Status(Code::kUnavailable, "cannot write " + tmp);
+  }
+  if (::chmod(tmp.c_str(), 0600) != 0) return Status(Code::kUnavailable, "cannot chmod " + tmp);
+  std::error_code ec;
+  std::filesystem::rename(tmp, p, ec);
+  if (ec) return Status(Code::kUnavailable, "cannot rename " + tmp + ": " + ec.message());
+  return Status::Ok();
+}
+
+}  // namespace
+
+std::unique_ptr<Authenticator> MakeDemoAuthenticator() { return std::make_unique<DemoAuthenticator>(); }
+
+Result<std::unique_ptr<TokenAuthenticator>> TokenAuthenticator::Open(const std::string& data_dir,
+                                                                     std::string* created_path) {
+  namespace fs = std::filesystem;
+  fs::path dir = fs::path(data_dir) / "secrets";
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) return Status(Code::kUnavailable, "cannot create " + dir.string() + ": " + ec.message());
+  ::chmod(dir.c_str(), 0700);
+  std::unique_ptr<TokenAuthenticator> a(new TokenAuthenticator());
+  fs::path hashes = dir / "token-hashes";
+  std::string content;
+  if (std::ifstream in(hashes); in) {
+    std::string line;
+    while (std::getline(in, line)) {
+      std::istringstream ls(line);
+      std::string hash, id, role;
+      if (ls >> hash >> id >> role) a->by_hash_[hash] = Principal{id, role};
+      content += line + "\n";
+    }
+  }
+  bool has_admin = false;
+  for (const auto& [h, p] : a->by_hash_) has_admin = has_admin || p.role == "admin";
+  if (!has_admin) {
+    std::string token = RandomHex(32);
+    std::string hash = Sha256Hex(token);
+    RETURN_IF_ERROR(WriteSecretFile(dir / "admin.token", token + "\n"));
+    content += hash + " admin admin\n";
+    RETURN_IF_ERROR(WriteSecretFile(hashes, content));
+    a->by_hash_[hash] = Principal{"admin", "admin"};
+    if (created_path) *created_path = (dir / "admin.token").string();
+  }
+  return a;
+}
+
+Result<Principal> TokenAuthenticator::Authenticate(std::string_view authorization) const {
+  constexpr std::string_view kBearer = "Bearer ";
+  if (authorization.size() <= kBearer.size() ||
+      !std::equal(kBearer.begin(), kBearer.end(), authorization.begin(),
+                  [](char a, char b) { return std::tolower(a) == std::tolower(b); })) {
+    return Status(Code::kUnauthenticated, "authentication required: send 'Authorization: Bearer <token>'");
+  }
+  std::string token(authorization.substr(kBearer.size()));
+  while (!token.empty() && (token.back() == ' ' || token.back() == '\r')) token.pop_back();
+  auto it = by_hash_.find(Sha256Hex(token));
+  if (it == by_hash_.end()) return Status(Code::kUnauthenticated, "unknown or revoked bearer token");
+  return it->second;
+}
+
+}  // namespace benhan::security

@@ -1,0 +1,45 @@
+// Authentication seam. Today: bearer tokens (an administrator token made on first start) and the
+// demo mode. Users, OAuth2/SMART and roles plug in behind the same Authenticator interface.
+//
+// Thread-safety: Authenticate() is thread-safe. Errors: kUnauthenticated (no or unknown token).
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "core/status.h"
+
+namespace benhan::security {
+
+struct Principal {
+  std::string id;    // who: "admin", "demo", later a Practitioner id
+  std::string role;  // "admin", "demo"; later clinician roles and SMART scopes
+};
+
+class Authenticator {
+ public:
+  virtual ~Authenticator() = default;
+  // `authorization` is the raw Authorization header ("Bearer <token>"), possibly empty.
+  virtual Result<Principal> Authenticate(std::string_view authorization) const = 0;
+};
+
+// Demo mode: everyone is "demo". Only allowed when the server listens on loopback.
+std::unique_ptr<Authenticator> MakeDemoAuthenticator();
+
+// Bearer tokens whose SHA-256 hashes are kept in DIR/secrets/token-hashes (mode 0600). The tokens
+// themselves are never stored by the server.
+class TokenAuthenticator final : public Authenticator {
+ public:
+  // Loads DIR/secrets/token-hashes. If there is no administrator token yet, creates one, writes it
+  // to DIR/secrets/admin.token (mode 0600) and sets *created_path to that path.
+  static Result<std::unique_ptr<TokenAuthenticator>> Open(const std::string& data_dir, std::string* created_path);
+  Result<Principal> Authenticate(std::string_view authorization) const override;
+
+ private:
+  std::unordered_map<std::string, Principal> by_hash_;
+};
+
+}  // namespace benhan::security

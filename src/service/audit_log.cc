@@ -1,0 +1,55 @@
+#include "service/audit_log.h"
+
+#include <chrono>
+
+#include "core/log.h"
+
+namespace benhan::service {
+
+AuditLog::AuditLog(store::Store& store, int flush_interval_ms)
+    : store_(store), interval_ms_(flush_interval_ms), thread_([this] { Run(); }) {}
+
+AuditLog::~AuditLog() {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  thread_.join();
+  (void)Flush();
+}
+
+void AuditLog::Record(store::AuditRecord rec) {
+  std::lock_guard<std::mutex> l(mu_);
+  queue_.push_back(std::move(rec));
+  if (queue_.size() >= 1000) cv_.notify_all();
+}
+
+Status AuditLog::Flush() {
+  std::vector<store::AuditRecord> batch;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    batch.swap(queue_);
+  }
+  if (batch.empty()) return Status::Ok();
+  Status st = store_.AppendAudit(batch);
+  if (!st.ok()) {
+    log::Error("audit: could not write " + std::to_string(batch.size()) + " events: " + st.ToString());
+    std::lock_guard<std::mutex> l(mu_);
+    queue_.insert(queue_.begin(), batch.begin(), batch.end());  // keep them for the next try
+  }
+  return st;
+}
+
+void AuditLog::Run() {
+  std::unique_lock<std::mutex> l(mu_);
+  while (!stop_) {
+    cv_.wait_for(l, std::chrono::milliseconds(interval_ms_), [&] { return stop_ || queue_.size() >= 1000; });
+    if (queue_.empty()) continue;
+    l.unlock();
+    (void)Flush();
+    l.lock();
+  }
+}
+
+}  // namespace benhan::service

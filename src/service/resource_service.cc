@@ -1,0 +1,845 @@
+#include "service/resource_service.h"
+
+#include <boost/json.hpp>
+#include <boost/url/decode_view.hpp>
+#include <boost/url/encode.hpp>
+#include <boost/url/rfc/unreserved_chars.hpp>
+#include <map>
+#include <set>
+#include <unordered_map>
+
+#include "core/clock.h"
+#include "core/ids.h"
+#include "fhir/json_patch.h"
+#include "fhir/resource.h"
+
+namespace json = boost::json;
+
+namespace benhan::service {
+namespace {
+
+std::string_view StrField(const json::object& o, std::string_view key) {
+  const auto* v = o.if_contains(key);
+  return v && v->is_string() ? std::string_view(v->get_string()) : std::string_view();
+}
+
+std::string Decode(std::string_view s) {
+  std::string plus(s);
+  for (char& c : plus) {
+    if (c == '+') c = ' ';
+  }
+  auto r = boost::urls::make_pct_string_view(plus);
+  if (!r) return plus;
+  std::string out;
+  out.reserve(plus.size());
+  for (char c : boost::urls::decode_view(*r)) out.push_back(c);
+  return out;
+}
+
+bool IsValidId(std::string_view id) {
+  if (id.empty() || id.size() > 64) return false;
+  for (char c : id) {
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.')) return false;
+  }
+  return true;
+}
+
+// "Type/id/_history/n" etc. parsed from a Bundle entry request.url (relative to the base).
+struct EntryUrl {
+  std::string type;
+  std::string id;
+  std::string rest;   // after id: "_history/2" or "$op"
+  std::string query;  // after '?'
+};
+
+EntryUrl ParseEntryUrl(std::string_view url, std::string_view base) {
+  EntryUrl u;
+  if (!base.empty() && url.substr(0, base.size()) == base) url.remove_prefix(base.size());
+  while (!url.empty() && url.front() == '/') url.remove_prefix(1);
+  if (auto q = url.find('?'); q != std::string_view::npos) {
+    u.query = std::string(url.substr(q + 1));
+    url = url.substr(0, q);
+  }
+  auto slash = url.find('/');
+  u.type = std::string(url.substr(0, slash));
+  if (slash != std::string_view::npos) {
+    std::string_view rest = url.substr(slash + 1);
+    auto s2 = rest.find('/');
+    u.id = std::string(rest.substr(0, s2));
+    if (s2 != std::string_view::npos) u.rest = std::string(rest.substr(s2 + 1));
+  }
+  return u;
+}
+
+// Applies `fn` to every "reference" string in the JSON tree.
+template <typename Fn>
+Status ForEachReference(json::value& v, Fn&& fn) {
+  if (v.is_object()) {
+    for (auto& kv : v.get_object()) {
+      if (kv.key() == "reference" && kv.value().is_string()) {
+        RETURN_IF_ERROR(fn(kv.value().get_string()));
+      } else if (kv.value().is_structured()) {
+        RETURN_IF_ERROR(ForEachReference(kv.value(), fn));
+      }
+    }
+  } else if (v.is_array()) {
+    for (auto& e : v.get_array()) {
+      if (e.is_structured()) RETURN_IF_ERROR(ForEachReference(e, fn));
+    }
+  }
+  return Status::Ok();
+}
+
+bool IsConditionalReference(std::string_view ref) {
+  auto q = ref.find('?');
+  if (q == std::string_view::npos) return false;
+  auto slash = ref.find('/');
+  return slash == std::string_view::npos || slash > q;
+}
+
+std::string StatusLine(int code) {
+  switch (code) {
+    case 200: return "200 OK";
+    case 201: return "201 Created";
+    case 204: return "204 No Content";
+    case 304: return "304 Not Modified";
+    case 400: return "400 Bad Request";
+    case 404: return "404 Not Found";
+    case 409: return "409 Conflict";
+    case 410: return "410 Gone";
+    case 412: return "412 Precondition Failed";
+    case 422: return "422 Unprocessable Entity";
+    default: return std::to_string(code);
+  }
+}
+
+}  // namespace
+
+Params ParseQueryString(std::string_view qs) {
+  Params out;
+  while (!qs.empty()) {
+    auto amp = qs.find('&');
+    std::string_view part = qs.substr(0, amp);
+    if (!part.empty()) {
+      auto eq = part.find('=');
+      out.emplace_back(Decode(part.substr(0, eq)), eq == std::string_view::npos ? "" : Decode(part.substr(eq + 1)));
+    }
+    if (amp == std::string_view::npos) break;
+    qs.remove_prefix(amp + 1);
+  }
+  return out;
+}
+
+std::string EncodeQueryString(const Params& p) {
+  std::string out;
+  static constexpr auto kSafe = boost::urls::unreserved_chars + ':' + ',' + '|' + '/';
+  for (const auto& [k, v] : p) {
+    if (!out.empty()) out += '&';
+    out += boost::urls::encode(k, kSafe);
+    out += '=';
+    out += boost::urls::encode(v, kSafe);
+  }
+  return out;
+}
+
+ResourceService::ResourceService(std::shared_ptr<const fhir::Definitions> defs, store::Store& store,
+                                 const fhir::Validator& validator, const fhir::Indexer& indexer, AuditLog& audit,
+                                 const Config& config)
+    : defs_(std::move(defs)), store_(store), validator_(validator), indexer_(indexer), audit_(audit), config_(config) {}
+
+Status ResourceService::CheckResource(const json::value& body, const std::string& type) const {
+  if (!body.is_object()) return Status(Code::kInvalid, "the body must be a JSON object (a FHIR resource)");
+  std::string_view rt = StrField(body.get_object(), "resourceType");
+  if (rt.empty()) return Status(Code::kInvalid, "the resource has no resourceType", "resourceType");
+  if (!type.empty() && rt != type) {
+    return Status(Code::kInvalid, "resourceType '" + std::string(rt) + "' does not match the URL's type '" + type + "'",
+                  "resourceType");
+  }
+  if (!defs_->IsResourceType(rt)) {
+    return Status(Code::kNotSupported, "'" + std::string(rt) + "' is not a FHIR R4 resource type", "resourceType");
+  }
+  return Status::Ok();
+}
+
+Status ResourceService::Validate(const json::value& body) const {
+  if (!config_.validate_on_write) return Status::Ok();
+  return validator_.Validate(body);
+}
+
+Result<std::vector<std::string>> ResourceService::FindIdsIn(store::Transaction& txn, const std::string& type,
+                                                            const Params& query) {
+  if (query.empty()) return Status(Code::kInvalid, "a conditional operation needs search parameters");
+  ASSIGN_OR_RETURN(ParsedSearch ps, ParseSearch(type, query, *defs_, /*strict=*/true, 2, 2));
+  return txn.FindIds(type, ps.query, 2);
+}
+
+Result<WriteOutcome> ResourceService::WriteVersion(store::Transaction& txn, const RequestContext& ctx,
+                                                   const std::string& type, const std::string& id,
+                                                   const json::object& body, const fhir::IndexEntries& index,
+                                                   std::optional<int64_t> if_match, const std::string& method,
+                                                   const std::string& action) {
+  ASSIGN_OR_RETURN(std::optional<store::CurrentInfo> cur, txn.LockCurrent(type, id));
+  if (if_match) {
+    int64_t have = cur ? cur->version : 0;
+    if (have != *if_match) {
+      return Status(Code::kPreconditionFailed, "version conflict: " + type + "/" + id + " is at version " +
+                                                   std::to_string(have) + ", If-Match asked for " +
+                                                   std::to_string(*if_match));
+    }
+  }
+  store::NewVersion nv;
+  nv.type = type;
+  nv.id = id;
+  nv.version = cur ? cur->version + 1 : 1;
+  nv.last_updated_us = SystemClock().NowMicros();
+  nv.method = method;
+  nv.deleted = false;
+  nv.json = fhir::Serialize(fhir::StampMeta(body, id, nv.version, nv.last_updated_us));
+  nv.index = index;
+  ASSIGN_OR_RETURN(int64_t seq, txn.Put(nv));
+  RETURN_IF_ERROR(txn.Audit(store::AuditRecord{nv.last_updated_us, ctx.principal, action, type, id, nv.version,
+                                               (cur && !cur->deleted) ? 200 : 201, ctx.remote, ""}));
+  WriteOutcome out;
+  out.http_status = (cur && !cur->deleted) ? 200 : 201;
+  out.record = store::VersionRecord{type, id, nv.version, seq, nv.last_updated_us, false, method, std::move(nv.json)};
+  return out;
+}
+
+Result<WriteOutcome> ResourceService::Create(const RequestContext& ctx, const std::string& type, json::value body,
+                                             const WriteOptions& opts) {
+  RETURN_IF_ERROR(CheckResource(body, type));
+  RETURN_IF_ERROR(Validate(body));
+  std::string id = NewUuid();  // a client-supplied id is ignored on create, as FHIR specifies
+  fhir::IndexEntries index = indexer_.Extract(body);
+  Result<WriteOutcome> result = Status(Code::kInternal, "not run");
+  Status st = store::RunInTransaction(store_, [&](store::Transaction& txn) -> Status {
+    if (!opts.if_none_exist.empty()) {
+      ASSIGN_OR_RETURN(auto ids, FindIdsIn(txn, type, ParseQueryString(opts.if_none_exist)));
+      if (ids.size() > 1) {
+        return Status(Code::kMultipleMatches, "If-None-Exist matched more than one " + type);
+      }
+      if (ids.size() == 1) {
+        ASSIGN_OR_RETURN(store::VersionRecord existing, txn.Read(type, ids[0]));
+        WriteOutcome out;
+        out.http_status = 200;
+        out.record = std::move(existing);
+        out.message = "If-None-Exist matched " + type + "/" + ids[0] + ": nothing created";
+        result = std::move(out);
+        return Status::Ok();
+      }
+    }
+    ASSIGN_OR_RETURN(WriteOutcome out, WriteVersion(txn, ctx, type, id, body.get_object(), index, std::nullopt,
+                                                    "POST", "create"));
+    result = std::move(out);
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  return result;
+}
+
+Result<WriteOutcome> ResourceService::Update(const RequestContext& ctx, const std::string& type, const std::string& id,
+                                             json::value body, const WriteOptions& opts) {
+  RETURN_IF_ERROR(CheckResource(body, type));
+  if (!IsValidId(id)) return Status(Code::kInvalid, "'" + id + "' is not a valid FHIR id", "id");
+  std::string_view body_id = StrField(body.get_object(), "id");
+  if (body_id.empty()) return Status(Code::kInvalid, "an update must carry the resource id in the body", type + ".id");
+  if (body_id != id) {
+    return Status(Code::kInvalid, "the id in the body ('" + std::string(body_id) + "') does not match the URL ('" +
+                                      id + "')", type + ".id");
+  }
+  RETURN_IF_ERROR(Validate(body));
+  fhir::IndexEntries index = indexer_.Extract(body);
+  Result<WriteOutcome> result = Status(Code::kInternal, "not run");
+  Status st = store::RunInTransaction(store_, [&](store::Transaction& txn) -> Status {
+    ASSIGN_OR_RETURN(WriteOutcome out, WriteVersion(txn, ctx, type, id, body.get_object(), index, opts.if_match, "PUT",
+                                                    "update"));
+    result = std::move(out);
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  return result;
+}
+
+Result<WriteOutcome> ResourceService::ConditionalUpdate(const RequestContext& ctx, const std::string& type,
+                                                        const Params& query, json::value body,
+                                                        const WriteOptions& opts) {
+  RETURN_IF_ERROR(CheckResource(body, type));
+  RETURN_IF_ERROR(Validate(body));
+  fhir::IndexEntries index = indexer_.Extract(body);
+  Result<WriteOutcome> result = Status(Code::kInternal, "not run");
+  Status st = store::RunInTransaction(store_, [&](store::Transaction& txn) -> Status {
+    ASSIGN_OR_RETURN(auto ids, FindIdsIn(txn, type, query));
+    if (ids.size() > 1) return Status(Code::kMultipleMatches, "the condition matched more than one " + type);
+    std::string body_id(StrField(body.get_object(), "id"));
+    std::string id;
+    if (ids.size() == 1) {
+      id = ids[0];
+      if (!body_id.empty() && body_id != id) {
+        return Status(Code::kInvalid, "the id in the body ('" + body_id + "') differs from the matched " + type + "/" + id,
+                      type + ".id");
+      }
+    } else {
+      id = body_id.empty() ? NewUuid() : body_id;
+      if (!IsValidId(id)) return Status(Code::kInvalid, "'" + id + "' is not a valid FHIR id", type + ".id");
+    }
+    ASSIGN_OR_RETURN(WriteOutcome out, WriteVersion(txn, ctx, type, id, body.get_object(), index, opts.if_match, "PUT",
+                                                    "update"));
+    result = std::move(out);
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  return result;
+}
+
+Result<WriteOutcome> ResourceService::Patch(const RequestContext& ctx, const std::string& type, const std::string& id,
+                                            const json::value& patch, const WriteOptions& opts) {
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    auto cur = store_.Read(type, id);
+    if (!cur.ok()) return cur.status();
+    if (cur->deleted) return Status(Code::kGone, type + "/" + id + " is deleted");
+    if (opts.if_match && *opts.if_match != cur->version) {
+      return Status(Code::kPreconditionFailed, "version conflict: " + type + "/" + id + " is at version " +
+                                                   std::to_string(cur->version));
+    }
+    json::value doc = json::parse(cur->json);
+    RETURN_IF_ERROR(fhir::ApplyJsonPatch(patch, doc));
+    if (!doc.is_object() || StrField(doc.get_object(), "resourceType") != type || StrField(doc.get_object(), "id") != id) {
+      return Status(Code::kProcessing, "a patch may not change resourceType or id");
+    }
+    RETURN_IF_ERROR(Validate(doc));
+    fhir::IndexEntries index = indexer_.Extract(doc);
+    Result<WriteOutcome> result = Status(Code::kInternal, "not run");
+    Status st = store::RunInTransaction(store_, [&](store::Transaction& txn) -> Status {
+      ASSIGN_OR_RETURN(WriteOutcome out, WriteVersion(txn, ctx, type, id, doc.get_object(), index, cur->version,
+                                                      "PATCH", "patch"));
+      result = std::move(out);
+      return Status::Ok();
+    });
+    if (st.ok()) return result;
+    // Someone wrote in between: re-read and re-apply unless the client pinned a version.
+    if (st.code() != Code::kPreconditionFailed || opts.if_match) return st;
+  }
+  return Status(Code::kConflict, "too many concurrent changes to " + type + "/" + id + "; try again");
+}
+
+Result<WriteOutcome> ResourceService::Delete(const RequestContext& ctx, const std::string& type, const std::string& id,
+                                             const WriteOptions& opts) {
+  if (!defs_->IsResourceType(type)) return Status(Code::kNotFound, "unknown resource type " + type);
+  Result<WriteOutcome> result = Status(Code::kInternal, "not run");
+  Status st = store::RunInTransaction(store_, [&](store::Transaction& txn) -> Status {
+    ASSIGN_OR_RETURN(std::optional<store::CurrentInfo> cur, txn.LockCurrent(type, id));
+    if (opts.if_match && (!cur || cur->version != *opts.if_match)) {
+      return Status(Code::kPreconditionFailed, "version conflict deleting " + type + "/" + id);
+    }
+    WriteOutcome out;
+    out.http_status = 200;
+    if (!cur || cur->deleted) {
+      out.message = cur ? type + "/" + id + " was already deleted" : type + "/" + id + " does not exist";
+      out.record.type = type;
+      out.record.id = id;
+      out.record.version = cur ? cur->version : 0;
+      out.record.deleted = true;
+      result = std::move(out);
+      return Status::Ok();
+    }
+    store::NewVersion nv;
+    nv.type = type;
+    nv.id = id;
+    nv.version = cur->version + 1;
+    nv.last_updated_us = SystemClock().NowMicros();
+    nv.method = "DELETE";
+    nv.deleted = true;
+    ASSIGN_OR_RETURN(int64_t seq, txn.Put(nv));
+    RETURN_IF_ERROR(txn.Audit(store::AuditRecord{nv.last_updated_us, ctx.principal, "delete", type, id, nv.version, 200,
+                                                 ctx.remote, ""}));
+    out.message = "deleted " + type + "/" + id + " (version " + std::to_string(nv.version) + " is a tombstone; history kept)";
+    out.record = store::VersionRecord{type, id, nv.version, seq, nv.last_updated_us, true, "DELETE", ""};
+    result = std::move(out);
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  return result;
+}
+
+Result<WriteOutcome> ResourceService::ConditionalDelete(const RequestContext& ctx, const std::string& type,
+                                                        const Params& query) {
+  if (!defs_->IsResourceType(type)) return Status(Code::kNotFound, "unknown resource type " + type);
+  ASSIGN_OR_RETURN(ParsedSearch ps, ParseSearch(type, query, *defs_, true, 2, 2));
+  if (query.empty()) return Status(Code::kInvalid, "a conditional delete needs search parameters");
+  ASSIGN_OR_RETURN(store::SearchResult found, store_.Search(type, ps.query));
+  if (found.matches.size() > 1) return Status(Code::kMultipleMatches, "the condition matched more than one " + type);
+  if (found.matches.empty()) {
+    WriteOutcome out;
+    out.message = "no " + type + " matched: nothing deleted";
+    out.record.type = type;
+    return out;
+  }
+  return Delete(ctx, type, found.matches[0].id, WriteOptions{found.matches[0].version, {}});
+}
+
+void ResourceService::AuditRead(const RequestContext& ctx, const char* action, const std::string& type,
+                                const std::string& id, int64_t version, int status, std::string detail) {
+  audit_.Record(store::AuditRecord{SystemClock().NowMicros(), ctx.principal, action, type, id, version, status,
+                                   ctx.remote, std::move(detail)});
+}
+
+Result<store::VersionRecord> ResourceService::Read(const RequestContext& ctx, const std::string& type,
+                                                   const std::string& id) {
+  if (!defs_->IsResourceType(type)) return Status(Code::kNotFound, "unknown resource type " + type);
+  auto r = store_.Read(type, id);
+  if (!r.ok()) {
+    AuditRead(ctx, "read", type, id, 0, HttpStatusOf(r.status().code()));
+    return r;
+  }
+  AuditRead(ctx, "read", type, id, r->version, r->deleted ? 410 : 200);
+  if (r->deleted) {
+    return Status(Code::kGone, type + "/" + id + " was deleted (version " + std::to_string(r->version) + ")");
+  }
+  return r;
+}
+
+Result<store::VersionRecord> ResourceService::VRead(const RequestContext& ctx, const std::string& type,
+                                                    const std::string& id, int64_t version) {
+  if (!defs_->IsResourceType(type)) return Status(Code::kNotFound, "unknown resource type " + type);
+  auto r = store_.VRead(type, id, version);
+  AuditRead(ctx, "vread", type, id, version, r.ok() ? (r->deleted ? 410 : 200) : HttpStatusOf(r.status().code()));
+  if (r.ok() && r->deleted) {
+    return Status(Code::kGone, type + "/" + id + " version " + std::to_string(version) + " is a deletion");
+  }
+  return r;
+}
+
+Result<store::HistoryPage> ResourceService::History(const RequestContext& ctx, const store::HistoryQuery& q) {
+  if (!q.type.empty() && !defs_->IsResourceType(q.type)) return Status(Code::kNotFound, "unknown resource type " + q.type);
+  auto r = store_.History(q);
+  AuditRead(ctx, "history", q.type, q.id, 0, r.ok() ? 200 : HttpStatusOf(r.status().code()));
+  return r;
+}
+
+Result<store::SearchResult> ResourceService::Search(const RequestContext& ctx, const std::string& type,
+                                                    const ParsedSearch& search) {
+  if (!defs_->IsResourceType(type)) return Status(Code::kNotFound, "unknown resource type " + type);
+  auto r = store_.Search(type, search.query);
+  std::string detail = EncodeQueryString(search.used);
+  AuditRead(ctx, "search", type, "", 0, r.ok() ? 200 : HttpStatusOf(r.status().code()), detail);
+  return r;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bundles
+
+struct ResourceService::BundleEntry {
+  size_t index = 0;
+  std::string method;
+  EntryUrl url;
+  std::string full_url;
+  json::value resource;  // request resource (POST/PUT) or patch (PATCH)
+  std::string if_none_exist;
+  std::optional<int64_t> if_match;
+  std::string id;          // target id (assigned for POST)
+  bool noop = false;       // conditional create matched an existing resource
+  bool prepared = false;   // validated and indexed with final references
+  fhir::IndexEntries rows;
+  // response
+  int status = 0;
+  store::VersionRecord record;
+  json::value response_resource;
+};
+
+Result<json::object> ResourceService::ProcessBundle(const RequestContext& ctx, json::value bundle,
+                                                    bool return_resources) {
+  if (!bundle.is_object() || StrField(bundle.get_object(), "resourceType") != "Bundle") {
+    return Status(Code::kInvalid, "POST to the base URL takes a Bundle of type batch or transaction", "Bundle");
+  }
+  json::object& b = bundle.get_object();
+  std::string_view type = StrField(b, "type");
+  json::array empty;
+  json::array* entries = &empty;
+  if (auto* e = b.if_contains("entry")) {
+    if (!e->is_array()) return Status(Code::kStructure, "Bundle.entry must be an array", "Bundle.entry");
+    entries = &e->get_array();
+  }
+  if (type == "transaction") return ProcessTransaction(ctx, *entries, return_resources);
+  if (type == "batch") return ProcessBatch(ctx, *entries, return_resources);
+  return Status(Code::kInvalid, "Bundle.type must be 'batch' or 'transaction' here, not '" + std::string(type) + "'",
+                "Bundle.type");
+}
+
+namespace {
+
+Result<std::optional<int64_t>> ParseETag(std::string_view s, const std::string& where) {
+  if (s.empty()) return std::optional<int64_t>();
+  if (s.substr(0, 2) == "W/") s.remove_prefix(2);
+  if (s.size() >= 2 && s.front() == '"' && s.back() == '"') s = s.substr(1, s.size() - 2);
+  try {
+    size_t pos = 0;
+    int64_t v = std::stoll(std::string(s), &pos);
+    if (pos == s.size()) return std::optional<int64_t>(v);
+  } catch (...) {
+  }
+  return Status(Code::kInvalid, "If-Match must be a version ETag like W/\"3\"", where);
+}
+
+json::object EntryResponse(int status, const store::VersionRecord& rec) {
+  json::object r;
+  r["status"] = StatusLine(status);
+  if (!rec.id.empty() && rec.version > 0) {
+    r["location"] = rec.type + "/" + rec.id + "/_history/" + std::to_string(rec.version);
+    r["etag"] = "W/\"" + std::to_string(rec.version) + "\"";
+    if (rec.last_updated_us) r["lastModified"] = FormatInstant(rec.last_updated_us);
+  }
+  return r;
+}
+
+}  // namespace
+
+Result<json::object> ResourceService::ProcessTransaction(const RequestContext& ctx, json::array& raw_entries,
+                                                         bool return_resources) {
+  std::vector<BundleEntry> entries(raw_entries.size());
+  std::unordered_map<std::string, std::string> full_url_map;  // fullUrl -> "Type/id"
+  std::set<std::string> targets;
+  // Phase 1 (no lock): parse every entry, assign ids, map fullUrls.
+  for (size_t i = 0; i < raw_entries.size(); ++i) {
+    BundleEntry& e = entries[i];
+    e.index = i;
+    std::string where = "Bundle.entry[" + std::to_string(i) + "]";
+    if (!raw_entries[i].is_object()) return Status(Code::kStructure, "entry must be an object", where);
+    json::object& eo = raw_entries[i].get_object();
+    e.full_url = std::string(StrField(eo, "fullUrl"));
+    const json::value* req = eo.if_contains("request");
+    if (!req || !req->is_object()) return Status(Code::kRequired, "a transaction entry needs request", where + ".request");
+    const json::object& ro = req->get_object();
+    e.method = std::string(StrField(ro, "method"));
+    std::string url(StrField(ro, "url"));
+    if (url.empty()) return Status(Code::kRequired, "request.url is missing", where + ".request.url");
+    e.url = ParseEntryUrl(url, ctx.base_url);
+    e.if_none_exist = std::string(StrField(ro, "ifNoneExist"));
+    ASSIGN_OR_RETURN(e.if_match, ParseETag(StrField(ro, "ifMatch"), where + ".request.ifMatch"));
+    if (e.method != "GET" && e.method != "HEAD" && !defs_->IsResourceType(e.url.type)) {
+      return Status(Code::kInvalid, "request.url '" + url + "' does not name a resource type", where + ".request.url");
+    }
+    if (e.method == "POST" || e.method == "PUT" || e.method == "PATCH") {
+      json::value* res = eo.if_contains("resource");
+      if (!res) return Status(Code::kRequired, e.method + " entry needs a resource", where + ".resource");
+      e.resource = std::move(*res);
+      if (e.method != "PATCH") {
+        Status st = CheckResource(e.resource, e.url.type);
+        if (!st.ok()) return st.WithContext(where);
+      }
+    }
+    if (e.method == "POST") {
+      e.id = NewUuid();
+    } else if (e.method == "PUT" || e.method == "PATCH" || e.method == "DELETE") {
+      if (e.url.id.empty() && e.url.query.empty()) {
+        return Status(Code::kInvalid, e.method + " needs Type/id or Type?condition", where + ".request.url");
+      }
+      e.id = e.url.id;
+      if (!e.id.empty() && !IsValidId(e.id)) return Status(Code::kInvalid, "bad id '" + e.id + "'", where + ".request.url");
+      if (e.method == "PUT" && !e.id.empty()) {
+        std::string_view body_id = StrField(e.resource.get_object(), "id");
+        if (body_id.empty()) {
+          e.resource.get_object()["id"] = e.id;
+        } else if (body_id != e.id) {
+          return Status(Code::kInvalid, "resource id '" + std::string(body_id) + "' differs from request.url", where);
+        }
+      }
+    } else if (e.method != "GET" && e.method != "HEAD") {
+      return Status(Code::kInvalid, "unsupported request.method '" + e.method + "'", where + ".request.method");
+    }
+    if (!e.id.empty() && e.method != "GET" && e.method != "HEAD") {
+      std::string key = e.url.type + "/" + e.id;
+      if (!targets.insert(key).second) {
+        return Status(Code::kInvalid, "two entries write " + key + " in one transaction", where);
+      }
+      if (!e.full_url.empty()) full_url_map[e.full_url] = key;
+    }
+  }
+  // Rewrites references to other entries; conditional references are left for phase 2.
+  auto rewrite = [&](BundleEntry& e, store::Transaction* txn, bool* has_conditional) -> Status {
+    std::string where = "Bundle.entry[" + std::to_string(e.index) + "].resource";
+    return ForEachReference(e.resource, [&](json::string& ref) -> Status {
+      std::string_view r = ref;
+      auto it = full_url_map.find(std::string(r));
+      if (it != full_url_map.end()) {
+        ref = it->second;
+        return Status::Ok();
+      }
+      if (IsConditionalReference(r)) {
+        if (txn == nullptr) {
+          *has_conditional = true;
+          return Status::Ok();
+        }
+        std::string rt(r.substr(0, r.find('?')));
+        if (!defs_->IsResourceType(rt)) {
+          return Status(Code::kInvalid, "conditional reference '" + std::string(r) + "' names no resource type", where);
+        }
+        ASSIGN_OR_RETURN(auto ids, FindIdsIn(*txn, rt, ParseQueryString(r.substr(r.find('?') + 1))));
+        if (ids.size() != 1) {
+          return Status(ids.empty() ? Code::kPreconditionFailed : Code::kMultipleMatches,
+                        "conditional reference '" + std::string(r) + "' matched " + std::to_string(ids.size()) +
+                            " resources (exactly one is required)",
+                        where);
+        }
+        ref = rt + "/" + ids[0];
+        return Status::Ok();
+      }
+      if (r.rfind("urn:uuid:", 0) == 0 || r.rfind("urn:oid:", 0) == 0) {
+        return Status(Code::kInvalid, "reference '" + std::string(r) + "' matches no fullUrl in this transaction", where);
+      }
+      return Status::Ok();
+    });
+  };
+  auto prepare = [&](BundleEntry& e) -> Status {
+    if (e.method != "POST" && e.method != "PUT") {
+      e.prepared = true;
+      return Status::Ok();
+    }
+    Status st = Validate(e.resource);
+    if (!st.ok()) return st.WithContext("Bundle.entry[" + std::to_string(e.index) + "]");
+    e.rows = indexer_.Extract(e.resource);
+    e.prepared = true;
+    return Status::Ok();
+  };
+  bool any_deferred = false;
+  for (auto& e : entries) {
+    if (e.method != "POST" && e.method != "PUT") continue;
+    bool conditional = false;
+    RETURN_IF_ERROR(rewrite(e, nullptr, &conditional));
+    if (conditional || !e.if_none_exist.empty() || e.id.empty()) {
+      any_deferred = true;
+      continue;
+    }
+    RETURN_IF_ERROR(prepare(e));
+  }
+  (void)any_deferred;
+
+  // Phase 2 (write lock): resolve conditions, finish preparing, write everything in one commit.
+  Status st = store::RunInTransaction(store_, [&](store::Transaction& txn) -> Status {
+    bool map_changed = false;
+    for (auto& e : entries) {
+      e.noop = false;
+      if (e.method == "POST" && !e.if_none_exist.empty()) {
+        ASSIGN_OR_RETURN(auto ids, FindIdsIn(txn, e.url.type, ParseQueryString(e.if_none_exist)));
+        if (ids.size() > 1) {
+          return Status(Code::kMultipleMatches, "ifNoneExist of entry " + std::to_string(e.index) + " matched several");
+        }
+        if (ids.size() == 1) {
+          e.noop = true;
+          e.id = ids[0];
+          if (!e.full_url.empty()) full_url_map[e.full_url] = e.url.type + "/" + e.id;
+          map_changed = true;
+        }
+      }
+      if ((e.method == "PUT" || e.method == "DELETE" || e.method == "PATCH") && e.id.empty()) {
+        ASSIGN_OR_RETURN(auto ids, FindIdsIn(txn, e.url.type, ParseQueryString(e.url.query)));
+        if (ids.size() > 1) {
+          return Status(Code::kMultipleMatches, "condition of entry " + std::to_string(e.index) + " matched several");
+        }
+        if (ids.size() == 1) {
+          e.id = ids[0];
+        } else if (e.method == "PUT") {
+          std::string_view body_id = StrField(e.resource.get_object(), "id");
+          e.id = body_id.empty() ? NewUuid() : std::string(body_id);
+        }
+        if (!e.id.empty() && !e.full_url.empty()) {
+          full_url_map[e.full_url] = e.url.type + "/" + e.id;
+          map_changed = true;
+        }
+        if (e.method == "PUT") e.resource.get_object()["id"] = e.id;
+      }
+    }
+    for (auto& e : entries) {
+      if (e.method != "POST" && e.method != "PUT") continue;
+      if (e.noop) continue;
+      if (e.prepared && !map_changed) continue;
+      bool unused = false;
+      RETURN_IF_ERROR(rewrite(e, &txn, &unused));
+      RETURN_IF_ERROR(prepare(e));
+    }
+    // Order required by the specification: DELETE, POST, PUT/PATCH, GET.
+    for (const char* phase : {"DELETE", "POST", "PUT", "PATCH", "GET"}) {
+      for (auto& e : entries) {
+        std::string where = "Bundle.entry[" + std::to_string(e.index) + "]";
+        if (e.method != phase && !(std::string_view(phase) == "GET" && e.method == "HEAD")) continue;
+        if (e.method == "DELETE") {
+          if (e.id.empty()) {
+            e.status = 204;
+            continue;
+          }
+          ASSIGN_OR_RETURN(auto cur, txn.LockCurrent(e.url.type, e.id));
+          if (e.if_match && (!cur || cur->version != *e.if_match)) {
+            return Status(Code::kPreconditionFailed, "version conflict deleting " + e.url.type + "/" + e.id, where);
+          }
+          e.status = 204;
+          if (cur && !cur->deleted) {
+            store::NewVersion nv{e.url.type, e.id, cur->version + 1, SystemClock().NowMicros(), true, "DELETE", "", {}};
+            ASSIGN_OR_RETURN(int64_t seq, txn.Put(nv));
+            RETURN_IF_ERROR(txn.Audit(store::AuditRecord{nv.last_updated_us, ctx.principal, "delete", e.url.type, e.id,
+                                                         nv.version, 200, ctx.remote, "transaction"}));
+            e.record = store::VersionRecord{e.url.type, e.id, nv.version, seq, nv.last_updated_us, true, "DELETE", ""};
+            e.status = 200;
+          }
+        } else if (e.method == "POST") {
+          if (e.noop) {
+            ASSIGN_OR_RETURN(e.record, txn.Read(e.url.type, e.id));
+            e.status = 200;
+            continue;
+          }
+          auto w = WriteVersion(txn, ctx, e.url.type, e.id, e.resource.get_object(), e.rows, std::nullopt, "POST",
+                                "create");
+          if (!w.ok()) return Status(w.status()).WithContext(where);
+          e.status = 201;
+          e.record = std::move(w->record);
+        } else if (e.method == "PUT") {
+          auto w = WriteVersion(txn, ctx, e.url.type, e.id, e.resource.get_object(), e.rows, e.if_match, "PUT", "update");
+          if (!w.ok()) return Status(w.status()).WithContext(where);
+          e.status = w->http_status;
+          e.record = std::move(w->record);
+        } else if (e.method == "PATCH") {
+          ASSIGN_OR_RETURN(store::VersionRecord cur, txn.Read(e.url.type, e.id));
+          if (cur.deleted) return Status(Code::kGone, e.url.type + "/" + e.id + " is deleted", where);
+          json::value doc = json::parse(cur.json);
+          RETURN_IF_ERROR(fhir::ApplyJsonPatch(e.resource, doc));
+          Status vs = Validate(doc);
+          if (!vs.ok()) return vs.WithContext(where);
+          auto w = WriteVersion(txn, ctx, e.url.type, e.id, doc.get_object(), indexer_.Extract(doc),
+                                e.if_match ? e.if_match : std::optional<int64_t>(cur.version), "PATCH", "patch");
+          if (!w.ok()) return Status(w.status()).WithContext(where);
+          e.status = 200;
+          e.record = std::move(w->record);
+        } else {  // GET / HEAD: reads see the transaction's own writes
+          if (e.url.id.empty()) {
+            return Status(Code::kNotSupported, "searches inside a transaction are not supported; use a batch", where);
+          }
+          ASSIGN_OR_RETURN(e.record, txn.Read(e.url.type, e.url.id));
+          e.status = e.record.deleted ? 410 : 200;
+          if (e.method == "GET" && !e.record.deleted) e.response_resource = json::parse(e.record.json);
+        }
+      }
+    }
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+
+  json::object out{{"resourceType", "Bundle"}, {"id", NewUuid()}, {"type", "transaction-response"}};
+  json::array resp_entries;
+  for (auto& e : entries) {
+    json::object re;
+    if (!e.record.id.empty() && e.record.version > 0 && !ctx.base_url.empty()) {
+      re["fullUrl"] = ctx.base_url + "/" + e.record.type + "/" + e.record.id;
+    }
+    if (!e.response_resource.is_null()) {
+      re["resource"] = std::move(e.response_resource);
+    } else if (return_resources && !e.record.json.empty()) {
+      re["resource"] = json::parse(e.record.json);
+    }
+    re["response"] = EntryResponse(e.status, e.record);
+    resp_entries.push_back(std::move(re));
+  }
+  out["entry"] = std::move(resp_entries);
+  return out;
+}
+
+Result<json::object> ResourceService::ProcessBatch(const RequestContext& ctx, json::array& raw_entries,
+                                                   bool return_resources) {
+  json::object out{{"resourceType", "Bundle"}, {"id", NewUuid()}, {"type", "batch-response"}};
+  json::array resp_entries;
+  for (size_t i = 0; i < raw_entries.size(); ++i) {
+    std::string where = "Bundle.entry[" + std::to_string(i) + "]";
+    json::object re;
+    auto fail = [&](Status st) {
+      st.WithContext(where);
+      json::object r;
+      r["status"] = StatusLine(HttpStatusOf(st.code()));
+      r["outcome"] = fhir::MakeOperationOutcome(st);
+      re["response"] = std::move(r);
+    };
+    if (!raw_entries[i].is_object()) {
+      fail(Status(Code::kStructure, "entry must be an object"));
+      resp_entries.push_back(std::move(re));
+      continue;
+    }
+    json::object& eo = raw_entries[i].get_object();
+    const json::value* req = eo.if_contains("request");
+    if (!req || !req->is_object()) {
+      fail(Status(Code::kRequired, "a batch entry needs request", where + ".request"));
+      resp_entries.push_back(std::move(re));
+      continue;
+    }
+    std::string method(StrField(req->get_object(), "method"));
+    EntryUrl url = ParseEntryUrl(StrField(req->get_object(), "url"), ctx.base_url);
+    WriteOptions wo;
+    wo.if_none_exist = std::string(StrField(req->get_object(), "ifNoneExist"));
+    auto etag = ParseETag(StrField(req->get_object(), "ifMatch"), where + ".request.ifMatch");
+    if (!etag.ok()) {
+      fail(etag.status());
+      resp_entries.push_back(std::move(re));
+      continue;
+    }
+    wo.if_match = *etag;
+    json::value resource;
+    if (auto* r = eo.if_contains("resource")) resource = std::move(*r);
+    Result<WriteOutcome> w = Status(Code::kNotSupported, "unsupported request.method '" + method + "'");
+    if (method == "POST") {
+      w = Create(ctx, url.type, std::move(resource), wo);
+    } else if (method == "PUT") {
+      w = url.id.empty() ? ConditionalUpdate(ctx, url.type, ParseQueryString(url.query), std::move(resource), wo)
+                         : Update(ctx, url.type, url.id, std::move(resource), wo);
+    } else if (method == "PATCH") {
+      w = Patch(ctx, url.type, url.id, resource, wo);
+    } else if (method == "DELETE") {
+      w = url.id.empty() ? ConditionalDelete(ctx, url.type, ParseQueryString(url.query)) : Delete(ctx, url.type, url.id, wo);
+    } else if (method == "GET" && !url.id.empty()) {
+      auto r = url.rest.rfind("_history/", 0) == 0
+                   ? VRead(ctx, url.type, url.id, std::atoll(url.rest.substr(9).c_str()))
+                   : Read(ctx, url.type, url.id);
+      if (r.ok()) {
+        WriteOutcome o;
+        o.http_status = 200;
+        o.record = std::move(*r);
+        w = std::move(o);
+      } else {
+        w = r.status();
+      }
+    } else if (method == "GET") {
+      auto ps = ParseSearch(url.type, ParseQueryString(url.query), *defs_, ctx.strict, config_.default_page_size,
+                            config_.max_page_size);
+      if (!ps.ok()) {
+        w = ps.status();
+      } else {
+        auto sr = Search(ctx, url.type, *ps);
+        if (!sr.ok()) {
+          w = sr.status();
+        } else {
+          json::object sb{{"resourceType", "Bundle"}, {"type", "searchset"}};
+          if (sr->total) sb["total"] = *sr->total;
+          json::array se;
+          for (auto& m : sr->matches) {
+            se.push_back(json::object{{"fullUrl", ctx.base_url + "/" + m.type + "/" + m.id},
+                                      {"resource", json::parse(m.json)},
+                                      {"search", json::object{{"mode", "match"}}}});
+          }
+          sb["entry"] = std::move(se);
+          re["resource"] = std::move(sb);
+          re["response"] = json::object{{"status", "200 OK"}};
+          resp_entries.push_back(std::move(re));
+          continue;
+        }
+      }
+    }
+    if (!w.ok()) {
+      fail(w.status());
+    } else {
+      if (!w->record.id.empty() && w->record.version > 0 && !ctx.base_url.empty()) {
+        re["fullUrl"] = ctx.base_url + "/" + w->record.type + "/" + w->record.id;
+      }
+      if ((return_resources || method == "GET") && !w->record.json.empty()) re["resource"] = json::parse(w->record.json);
+      re["response"] = EntryResponse(w->http_status, w->record);
+    }
+    resp_entries.push_back(std::move(re));
+  }
+  out["entry"] = std::move(resp_entries);
+  return out;
+}
+
+}  // namespace benhan::service

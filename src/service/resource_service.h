@@ -1,0 +1,117 @@
+// ResourceService: benhan's internal FHIR API. REST (api/), `benhan import`, and later HL7 v2 and
+// digitization all write and read through it, so every path validates, indexes, versions and
+// audits alike.
+//
+// Every write: parse -> validate against the R4 definitions -> extract search-index rows -> one
+// store transaction (version row + current pointer + index rows + audit row). Reads are audited
+// through the AuditLog (batched).
+//
+// Thread-safety: all methods are thread-safe. Ownership: borrows the Store, Validator, Indexer and
+// AuditLog, which must outlive it.
+// Errors: the Code table (core/error_codes.def); validation errors carry every issue with its
+// element path.
+#pragma once
+
+#include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "core/config.h"
+#include "core/status.h"
+#include "fhir/definitions.h"
+#include "fhir/indexer.h"
+#include "fhir/validator.h"
+#include "service/audit_log.h"
+#include "service/search_params.h"
+#include "store/store.h"
+
+namespace benhan::service {
+
+// Who is asking, for audit and (later) policy.
+struct RequestContext {
+  std::string principal = "anonymous";
+  std::string remote;
+  std::string base_url;  // e.g. "http://127.0.0.1:8080/fhir", for Bundle fullUrl and links
+  bool strict = false;   // Prefer: handling=strict
+};
+
+struct WriteOptions {
+  std::optional<int64_t> if_match;  // If-Match: W/"n"
+  std::string if_none_exist;         // If-None-Exist: query string (conditional create)
+};
+
+// Result of a write.
+struct WriteOutcome {
+  int http_status = 200;         // 200 OK, 201 Created
+  store::VersionRecord record;   // the stored (or, for a no-op, the existing) version
+  std::string message;           // human-readable outcome for an OperationOutcome
+};
+
+class ResourceService {
+ public:
+  ResourceService(std::shared_ptr<const fhir::Definitions> defs, store::Store& store, const fhir::Validator& validator,
+                  const fhir::Indexer& indexer, AuditLog& audit, const Config& config);
+
+  Result<WriteOutcome> Create(const RequestContext& ctx, const std::string& type, boost::json::value body,
+                              const WriteOptions& opts = {});
+  Result<WriteOutcome> Update(const RequestContext& ctx, const std::string& type, const std::string& id,
+                              boost::json::value body, const WriteOptions& opts = {});
+  Result<WriteOutcome> ConditionalUpdate(const RequestContext& ctx, const std::string& type, const Params& query,
+                                         boost::json::value body, const WriteOptions& opts = {});
+  Result<WriteOutcome> Patch(const RequestContext& ctx, const std::string& type, const std::string& id,
+                             const boost::json::value& patch, const WriteOptions& opts = {});
+  // Deleting writes a tombstone version (nothing is erased). Deleting a deleted or unknown resource
+  // is not an error (200, no new version).
+  Result<WriteOutcome> Delete(const RequestContext& ctx, const std::string& type, const std::string& id,
+                              const WriteOptions& opts = {});
+  Result<WriteOutcome> ConditionalDelete(const RequestContext& ctx, const std::string& type, const Params& query);
+
+  // kNotFound if it never existed; kGone if deleted.
+  Result<store::VersionRecord> Read(const RequestContext& ctx, const std::string& type, const std::string& id);
+  Result<store::VersionRecord> VRead(const RequestContext& ctx, const std::string& type, const std::string& id,
+                                     int64_t version);
+  Result<store::HistoryPage> History(const RequestContext& ctx, const store::HistoryQuery& q);
+  Result<store::SearchResult> Search(const RequestContext& ctx, const std::string& type, const ParsedSearch& search);
+
+  // Processes a batch or transaction Bundle; returns the response Bundle. A transaction is atomic:
+  // on any error nothing is stored and the error is returned.
+  Result<boost::json::object> ProcessBundle(const RequestContext& ctx, boost::json::value bundle,
+                                            bool return_resources);
+
+  const fhir::Definitions& defs() const { return *defs_; }
+  const Config& config() const { return config_; }
+  store::Store& store() { return store_; }
+
+ private:
+  struct Prepared;
+  struct BundleEntry;
+  Status CheckResource(const boost::json::value& body, const std::string& type) const;
+  Status Validate(const boost::json::value& body) const;
+  Result<WriteOutcome> WriteVersion(store::Transaction& txn, const RequestContext& ctx, const std::string& type,
+                                    const std::string& id, const boost::json::object& body,
+                                    const fhir::IndexEntries& index, std::optional<int64_t> if_match,
+                                    const std::string& method, const std::string& action);
+  Result<std::vector<std::string>> FindIdsIn(store::Transaction& txn, const std::string& type, const Params& query);
+  Result<boost::json::object> ProcessTransaction(const RequestContext& ctx, boost::json::array& entries,
+                                                 bool return_resources);
+  Result<boost::json::object> ProcessBatch(const RequestContext& ctx, boost::json::array& entries,
+                                           bool return_resources);
+  void AuditRead(const RequestContext& ctx, const char* action, const std::string& type, const std::string& id,
+                 int64_t version, int status, std::string detail = {});
+
+  std::shared_ptr<const fhir::Definitions> defs_;
+  store::Store& store_;
+  const fhir::Validator& validator_;
+  const fhir::Indexer& indexer_;
+  AuditLog& audit_;
+  const Config& config_;
+};
+
+// Parses "a=b&c=d" (URL-encoded) into decoded pairs.
+Params ParseQueryString(std::string_view qs);
+// Encodes pairs back to a query string.
+std::string EncodeQueryString(const Params& p);
+
+}  // namespace benhan::service

@@ -1,0 +1,305 @@
+#include "service/search_params.h"
+
+#include <charconv>
+
+#include "core/clock.h"
+#include "core/text.h"
+
+namespace benhan::service {
+namespace {
+
+using store::ParamKind;
+using store::Prefix;
+
+bool ParsePrefix(std::string& v, Prefix* p) {
+  static const std::pair<const char*, Prefix> kPrefixes[] = {
+      {"eq", Prefix::kEq}, {"ne", Prefix::kNe}, {"gt", Prefix::kGt}, {"lt", Prefix::kLt}, {"ge", Prefix::kGe},
+      {"le", Prefix::kLe}, {"sa", Prefix::kSa}, {"eb", Prefix::kEb}, {"ap", Prefix::kAp}};
+  if (v.size() >= 2 && std::isalpha(static_cast<unsigned char>(v[0]))) {
+    for (const auto& [s, pr] : kPrefixes) {
+      if (v.compare(0, 2, s) == 0) {
+        *p = pr;
+        v = v.substr(2);
+        return true;
+      }
+    }
+  }
+  *p = Prefix::kEq;
+  return false;
+}
+
+// Splits at the first unescaped '|'.
+bool SplitBar(const std::string& v, std::string* a, std::string* b) {
+  for (size_t i = 0; i < v.size(); ++i) {
+    if (v[i] == '\\') {
+      ++i;
+      continue;
+    }
+    if (v[i] == '|') {
+      *a = v.substr(0, i);
+      *b = v.substr(i + 1);
+      return true;
+    }
+  }
+  return false;
+}
+
+std::string Unescape(const std::string& v) {
+  std::string out;
+  for (size_t i = 0; i < v.size(); ++i) {
+    if (v[i] == '\\' && i + 1 < v.size()) ++i;
+    out.push_back(v[i]);
+  }
+  return out;
+}
+
+Result<double> ParseNumber(const std::string& name, const std::string& s) {
+  double d = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), d);
+  if (ec != std::errc() || p != s.data() + s.size() || s.empty()) {
+    return Status(Code::kInvalid, "search parameter " + name + ": '" + s + "' is not a number", name);
+  }
+  return d;
+}
+
+ParamKind KindOf(fhir::SearchParamType t) {
+  switch (t) {
+    case fhir::SearchParamType::kString: return ParamKind::kString;
+    case fhir::SearchParamType::kToken: return ParamKind::kToken;
+    case fhir::SearchParamType::kReference: return ParamKind::kReference;
+    case fhir::SearchParamType::kDate: return ParamKind::kDate;
+    case fhir::SearchParamType::kNumber: return ParamKind::kNumber;
+    case fhir::SearchParamType::kQuantity: return ParamKind::kQuantity;
+    case fhir::SearchParamType::kUri: return ParamKind::kUri;
+    default: return ParamKind::kString;
+  }
+}
+
+Result<int> ParseCount(const std::string& name, const std::string& v, int lo, int hi) {
+  int n = 0;
+  auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+  if (ec != std::errc() || p != v.data() + v.size() || n < lo) {
+    return Status(Code::kInvalid, name + " must be an integer >= " + std::to_string(lo) + ", not '" + v + "'", name);
+  }
+  return std::min(n, hi);
+}
+
+}  // namespace
+
+std::vector<std::string> SplitOr(const std::string& value) {
+  std::vector<std::string> out;
+  std::string cur;
+  for (size_t i = 0; i < value.size(); ++i) {
+    if (value[i] == '\\' && i + 1 < value.size()) {
+      cur.push_back(value[i]);
+      cur.push_back(value[++i]);
+    } else if (value[i] == ',') {
+      out.push_back(cur);
+      cur.clear();
+    } else {
+      cur.push_back(value[i]);
+    }
+  }
+  out.push_back(cur);
+  return out;
+}
+
+Result<ParsedSearch> ParseSearch(const std::string& type, const Params& params, const fhir::Definitions& defs,
+                                 bool strict, int default_count, int max_count) {
+  ParsedSearch out;
+  out.query.count = default_count;
+  out.query.want_total = true;
+  auto reject = [&](const std::string& name, const std::string& why) -> Status {
+    if (strict) return Status(Code::kInvalid, "search parameter '" + name + "': " + why, name);
+    out.warnings.push_back("search parameter '" + name + "' ignored: " + why);
+    return Status::Ok();
+  };
+  for (const auto& [name, value] : params) {
+    if (name == "_format" || name == "_pretty") continue;
+    if (name == "_count") {
+      ASSIGN_OR_RETURN(out.query.count, ParseCount(name, value, 0, max_count));
+      out.used.emplace_back(name, value);
+      continue;
+    }
+    if (name == "_offset") {
+      ASSIGN_OR_RETURN(int off, ParseCount(name, value, 0, INT32_MAX));
+      out.query.offset = off;
+      continue;
+    }
+    if (name == "_total") {
+      if (value == "none") out.query.want_total = false;
+      else if (value == "accurate" || value == "estimate") out.query.want_total = true;
+      else RETURN_IF_ERROR(reject(name, "must be none, estimate or accurate"));
+      out.used.emplace_back(name, value);
+      continue;
+    }
+    if (name == "_summary") {
+      ASSIGN_OR_RETURN(out.summary, fhir::ParseSummary(value));
+      if (out.summary == fhir::SummaryMode::kCount) out.query.want_total = true;
+      out.used.emplace_back(name, value);
+      continue;
+    }
+    if (name == "_elements") {
+      for (auto& e : SplitOr(value)) {
+        if (!e.empty()) out.elements.push_back(e);
+      }
+      out.used.emplace_back(name, value);
+      continue;
+    }
+    if (name == "_sort") {
+      for (auto key : SplitOr(value)) {
+        store::SortKey k;
+        if (!key.empty() && key[0] == '-') {
+          k.descending = true;
+          key = key.substr(1);
+        }
+        k.param = key;
+        if (key == "_id") {
+          k.kind = ParamKind::kId;
+        } else if (key == "_lastUpdated") {
+          k.kind = ParamKind::kLastUpdated;
+        } else {
+          const fhir::SearchParamDef* p = defs.FindSearchParam(type, key);
+          if (p == nullptr) {
+            RETURN_IF_ERROR(reject("_sort", "unknown parameter '" + key + "' for " + type));
+            continue;
+          }
+          k.kind = KindOf(p->type);
+        }
+        out.query.sort.push_back(k);
+      }
+      out.used.emplace_back(name, value);
+      continue;
+    }
+    std::string code = name, modifier;
+    if (auto colon = name.find(':'); colon != std::string::npos) {
+      code = name.substr(0, colon);
+      modifier = name.substr(colon + 1);
+    }
+    if (code.find('.') != std::string::npos) {
+      RETURN_IF_ERROR(reject(name, "chained parameters are not supported yet"));
+      continue;
+    }
+    if (code == "_include" || code == "_revinclude" || code == "_has" || code == "_text" || code == "_content" ||
+        code == "_list" || code == "_contained" || code == "_containedType") {
+      RETURN_IF_ERROR(reject(name, "not supported yet"));
+      continue;
+    }
+    store::Condition c;
+    c.param = code;
+    c.modifier = modifier;
+    if (code == "_id") {
+      c.kind = ParamKind::kId;
+    } else if (code == "_lastUpdated") {
+      c.kind = ParamKind::kLastUpdated;
+    } else {
+      const fhir::SearchParamDef* p = defs.FindSearchParam(type, code);
+      if (p == nullptr) {
+        RETURN_IF_ERROR(reject(name, "unknown search parameter for " + type));
+        continue;
+      }
+      if (p->type == fhir::SearchParamType::kComposite || p->type == fhir::SearchParamType::kSpecial) {
+        RETURN_IF_ERROR(reject(name, std::string(fhir::SearchParamTypeName(p->type)) + " parameters are not supported yet"));
+        continue;
+      }
+      c.kind = KindOf(p->type);
+    }
+    if (modifier == "missing") {
+      if (value != "true" && value != "false") {
+        return Status(Code::kInvalid, "search parameter " + name + ": :missing takes true or false", name);
+      }
+      c.missing = value == "true";
+      out.query.all_of.push_back(std::move(c));
+      out.used.emplace_back(name, value);
+      continue;
+    }
+    static const char* kModifiers[] = {"", "exact", "contains", "not", "text", "below"};
+    bool known_mod = false;
+    for (const char* m : kModifiers) known_mod = known_mod || modifier == m;
+    std::string ref_type;
+    if (!known_mod && c.kind == ParamKind::kReference && defs.IsResourceType(modifier)) {
+      ref_type = modifier;
+      c.modifier.clear();
+      known_mod = true;
+    }
+    if (!known_mod) {
+      RETURN_IF_ERROR(reject(name, "modifier ':" + modifier + "' is not supported"));
+      continue;
+    }
+    for (const auto& raw : SplitOr(value)) {
+      store::QueryValue v;
+      std::string s = raw;
+      switch (c.kind) {
+        case ParamKind::kId:
+          v.code = Unescape(s);
+          break;
+        case ParamKind::kString:
+          v.code = c.modifier == "exact" ? text::Nfc(Unescape(s)) : text::Fold(Unescape(s));
+          break;
+        case ParamKind::kToken: {
+          std::string a, b;
+          if (c.modifier == "text") {
+            v.code = text::Fold(Unescape(s));
+          } else if (SplitBar(s, &a, &b)) {
+            v.has_system = true;
+            v.system = Unescape(a);
+            v.code = Unescape(b);
+          } else {
+            v.code = Unescape(s);
+          }
+          break;
+        }
+        case ParamKind::kReference: {
+          std::string u = Unescape(s);
+          v.system = ref_type;
+          if (u.find("://") == std::string::npos) {
+            if (auto h = u.find("/_history/"); h != std::string::npos) u = u.substr(0, h);
+            if (auto slash = u.find('/'); slash != std::string::npos) {
+              v.system = u.substr(0, slash);
+              u = u.substr(slash + 1);
+            }
+          }
+          v.code = u;
+          break;
+        }
+        case ParamKind::kUri:
+          v.code = Unescape(s);
+          break;
+        case ParamKind::kDate:
+        case ParamKind::kLastUpdated: {
+          ParsePrefix(s, &v.prefix);
+          auto r = ParseFhirDateRange(s);
+          if (!r) {
+            return Status(Code::kInvalid, "search parameter " + name + ": '" + raw + "' is not a valid date", name);
+          }
+          v.low = r->low;
+          v.high = r->high;
+          break;
+        }
+        case ParamKind::kNumber: {
+          ParsePrefix(s, &v.prefix);
+          ASSIGN_OR_RETURN(v.number, ParseNumber(name, s));
+          v.code = s;
+          break;
+        }
+        case ParamKind::kQuantity: {
+          ParsePrefix(s, &v.prefix);
+          std::string num = s, rest, sys, unit;
+          if (SplitBar(s, &num, &rest)) {
+            if (!SplitBar(rest, &sys, &unit)) unit = rest;
+            v.system = Unescape(sys);
+          }
+          ASSIGN_OR_RETURN(v.number, ParseNumber(name, num));
+          v.code = num;
+          break;
+        }
+      }
+      c.any_of.push_back(std::move(v));
+    }
+    out.query.all_of.push_back(std::move(c));
+    out.used.emplace_back(name, value);
+  }
+  return out;
+}
+
+}  // namespace benhan::service

@@ -1,0 +1,34 @@
+// Parses FHIR search URL parameters into a store::Query using the R4 SearchParameter definitions.
+// Pure, thread-safe.
+#pragma once
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/status.h"
+#include "fhir/definitions.h"
+#include "fhir/resource.h"
+#include "store/query.h"
+
+namespace benhan::service {
+
+using Params = std::vector<std::pair<std::string, std::string>>;  // decoded name=value pairs, in order
+
+struct ParsedSearch {
+  store::Query query;
+  fhir::SummaryMode summary = fhir::SummaryMode::kFalse;
+  std::vector<std::string> elements;
+  std::vector<std::string> warnings;  // lenient mode: parameters ignored, and why
+  Params used;                        // the parameters applied (for the self link)
+};
+
+// `strict`: Prefer: handling=strict -> an unknown or unsupported parameter is a kInvalid error
+// naming it; otherwise it is ignored and reported in `warnings`.
+Result<ParsedSearch> ParseSearch(const std::string& type, const Params& params, const fhir::Definitions& defs,
+                                 bool strict, int default_count, int max_count);
+
+// Splits "a,b\,c" at unescaped commas.
+std::vector<std::string> SplitOr(const std::string& value);
+
+}  // namespace benhan::service

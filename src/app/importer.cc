@@ -154,9 +154,17 @@ void RunUnit(State& st, Unit& u) {
     return json::object{{"resourceType", "Bundle"}, {"type", "transaction"}, {"entry", std::move(entries)}};
   };
   std::vector<int64_t> lines;
-  auto r = StoreBundle(st, build(0, u.lines.size(), &lines), u.file);
+  auto r = StoreBundle(st, build(0, u.lines.size(), u.retry ? nullptr : &lines), u.file);
   if (r.ok()) {
     st.resources += *r;
+    return;
+  }
+  Code c = r.status().code();
+  if (!u.retry && (c == Code::kPreconditionFailed || c == Code::kMultipleMatches)) {
+    // Probably refers to resources of a file not loaded yet (Immunization before Location): later.
+    std::lock_guard<std::mutex> l(st.mu);
+    u.retry = true;
+    st.deferred.push_back(u);
     return;
   }
   for (size_t i = 0; i < u.lines.size(); ++i) {

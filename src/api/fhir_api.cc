@@ -182,7 +182,7 @@ const std::string& FhirApi::CapabilityStatement() {
              {"resource", std::move(resources)},
              {"interaction", json::array{json::object{{"code", "transaction"}}, json::object{{"code", "batch"}},
                                          json::object{{"code", "history-system"}}}}}}}};
-    cap_json_ = json::serialize(cap);
+    cap_json_ = fhir::Serialize(cap);
   });
   return cap_json_;
 }

@@ -1,6 +1,8 @@
 #include "fhir/resource.h"
 
 #include <boost/json.hpp>
+#include <charconv>
+#include <cmath>
 
 #include "core/clock.h"
 
@@ -27,8 +29,64 @@ json::object StampMeta(const json::object& resource, std::string_view id, int64_
 
 namespace {
 
-void Pretty(const json::value& v, std::string& out, int indent) {
-  auto pad = [&](int n) { out.append(static_cast<size_t>(n) * 2, ' '); };
+// Numbers as FHIR expects them: integers as integers, decimals in the shortest form that reads back
+// to the same double, without an exponent for ordinary magnitudes (36.6, not 3.66E1).
+void AppendNumber(const json::value& v, std::string& out) {
+  char buf[64];
+  if (v.is_int64()) {
+    auto r = std::to_chars(buf, buf + sizeof buf, v.get_int64());
+    out.append(buf, r.ptr);
+    return;
+  }
+  if (v.is_uint64()) {
+    auto r = std::to_chars(buf, buf + sizeof buf, v.get_uint64());
+    out.append(buf, r.ptr);
+    return;
+  }
+  double d = v.get_double();
+  if (!std::isfinite(d)) {
+    out += "null";
+    return;
+  }
+  double a = std::fabs(d);
+  auto r = (a != 0 && (a < 1e-6 || a >= 1e21)) ? std::to_chars(buf, buf + sizeof buf, d)
+                                                : std::to_chars(buf, buf + sizeof buf, d, std::chars_format::fixed);
+  out.append(buf, r.ptr);
+}
+
+void AppendString(std::string_view s, std::string& out) {
+  static const char kHex[] = "0123456789abcdef";
+  out.push_back('"');
+  size_t run = 0;
+  for (size_t i = 0; i < s.size(); ++i) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c != '"' && c != '\\') continue;
+    out.append(s.data() + run, i - run);
+    run = i + 1;
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      case '\b': out += "\\b"; break;
+      case '\f': out += "\\f"; break;
+      default:
+        out += "\\u00";
+        out.push_back(kHex[c >> 4]);
+        out.push_back(kHex[c & 15]);
+    }
+  }
+  out.append(s.data() + run, s.size() - run);
+  out.push_back('"');
+}
+
+void Write(const json::value& v, std::string& out, int indent) {
+  auto newline = [&](int n) {
+    if (indent < 0) return;
+    out.push_back('\n');
+    out.append(static_cast<size_t>(n) * 2, ' ');
+  };
   switch (v.kind()) {
     case json::kind::object: {
       const auto& o = v.get_object();
@@ -36,19 +94,18 @@ void Pretty(const json::value& v, std::string& out, int indent) {
         out += "{}";
         return;
       }
-      out += "{\n";
+      out.push_back('{');
       bool first = true;
       for (const auto& kv : o) {
-        if (!first) out += ",\n";
+        if (!first) out.push_back(',');
         first = false;
-        pad(indent + 1);
-        out += json::serialize(json::string(kv.key()));
-        out += ": ";
-        Pretty(kv.value(), out, indent + 1);
+        newline(indent + 1);
+        AppendString(kv.key(), out);
+        out += indent < 0 ? ":" : ": ";
+        Write(kv.value(), out, indent < 0 ? -1 : indent + 1);
       }
-      out += "\n";
-      pad(indent);
-      out += "}";
+      newline(indent);
+      out.push_back('}');
       return;
     }
     case json::kind::array: {
@@ -57,21 +114,32 @@ void Pretty(const json::value& v, std::string& out, int indent) {
         out += "[]";
         return;
       }
-      out += "[\n";
+      out.push_back('[');
       bool first = true;
       for (const auto& e : a) {
-        if (!first) out += ",\n";
+        if (!first) out.push_back(',');
         first = false;
-        pad(indent + 1);
-        Pretty(e, out, indent + 1);
+        newline(indent + 1);
+        Write(e, out, indent < 0 ? -1 : indent + 1);
       }
-      out += "\n";
-      pad(indent);
-      out += "]";
+      newline(indent);
+      out.push_back(']');
       return;
     }
-    default:
-      out += json::serialize(v);
+    case json::kind::string:
+      AppendString(v.get_string(), out);
+      return;
+    case json::kind::int64:
+    case json::kind::uint64:
+    case json::kind::double_:
+      AppendNumber(v, out);
+      return;
+    case json::kind::bool_:
+      out += v.get_bool() ? "true" : "false";
+      return;
+    case json::kind::null:
+      out += "null";
+      return;
   }
 }
 
@@ -86,10 +154,10 @@ void AddSubsettedTag(json::object& o) {
 }  // namespace
 
 std::string Serialize(const json::value& v, bool pretty) {
-  if (!pretty) return json::serialize(v);
   std::string out;
-  Pretty(v, out, 0);
-  out += "\n";
+  out.reserve(1024);
+  Write(v, out, pretty ? 0 : -1);
+  if (pretty) out.push_back('\n');
   return out;
 }
 

@@ -1,5 +1,7 @@
 #include "fhir/fhirpath/cli.h"
 
+#include "fhir/resource.h"
+
 #include <boost/json.hpp>
 #include <fstream>
 #include <iostream>
@@ -83,7 +85,7 @@ int RunCli(int argc, char** argv) {
     std::cerr << result.status().message() << "\n";
     return 1;
   }
-  std::cout << boost::json::serialize(ToJson(*result)) << "\n";
+  std::cout << benhan::fhir::Serialize(boost::json::value(ToJson(*result))) << "\n";
   return 0;
 }
 

@@ -1,0 +1,168 @@
+#include "support/test_server.h"
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/json.hpp>
+#include <filesystem>
+#include <fstream>
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace json = boost::json;
+
+namespace benhan::testing {
+
+std::string SharedDataDir() {
+  std::string dir = std::string(BENHAN_SOURCE_DIR) + "/../shared/data";
+  return std::filesystem::is_directory(dir) ? dir : std::string();
+}
+
+json::value Response::Json() const {
+  boost::system::error_code ec;
+  json::value v = json::parse(body, ec);
+  return ec ? json::value() : v;
+}
+
+struct HttpClient::Impl {
+  std::string host;
+  uint16_t port;
+  asio::io_context ioc;
+  std::unique_ptr<beast::tcp_stream> stream;
+  beast::flat_buffer buffer;
+
+  void Connect() {
+    asio::ip::tcp::resolver resolver(ioc);
+    stream = std::make_unique<beast::tcp_stream>(ioc);
+    stream->connect(resolver.resolve(host, std::to_string(port)));
+    stream->socket().set_option(asio::ip::tcp::no_delay(true));
+    buffer.clear();
+  }
+};
+
+HttpClient::HttpClient(std::string host, uint16_t port) : impl_(new Impl) {
+  impl_->host = std::move(host);
+  impl_->port = port;
+}
+HttpClient::~HttpClient() = default;
+
+Response HttpClient::Send(const std::string& method, const std::string& target, const std::string& body,
+                          const std::map<std::string, std::string>& headers) {
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    try {
+      if (!impl_->stream) impl_->Connect();
+      http::request<http::string_body> req{http::string_to_verb(method), target, 11};
+      req.set(http::field::host, impl_->host + ":" + std::to_string(impl_->port));
+      req.keep_alive(true);
+      if (!body.empty()) req.set(http::field::content_type, "application/fhir+json");
+      for (const auto& [k, v] : headers) req.set(k, v);
+      req.body() = body;
+      req.prepare_payload();
+      http::write(*impl_->stream, req);
+      http::response_parser<http::string_body> parser;
+      parser.body_limit(1ull << 30);
+      if (method == "HEAD") parser.skip(true);
+      http::read(*impl_->stream, impl_->buffer, parser);
+      auto res = parser.release();
+      Response r;
+      r.status = static_cast<int>(res.result_int());
+      for (const auto& f : res) {
+        std::string name(f.name_string());
+        for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        r.headers[name] = std::string(f.value());
+      }
+      r.body = std::move(res.body());
+      if (!res.keep_alive()) impl_->stream.reset();
+      return r;
+    } catch (const std::exception& e) {
+      impl_->stream.reset();  // server closed the connection: reconnect once
+      if (attempt == 1) {
+        Response r;
+        r.status = -1;
+        r.body = e.what();
+        return r;
+      }
+    }
+  }
+  return Response{};
+}
+
+std::unique_ptr<TestServer> TestServer::Start(const ServerOptions& opts) {
+  std::unique_ptr<TestServer> s(new TestServer());
+  if (opts.data_dir.empty()) {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "benhan-test-XXXXXX").string();
+    char* d = mkdtemp(tmpl.data());
+    if (d == nullptr) return nullptr;
+    s->data_dir_ = d;
+    s->owns_dir_ = true;
+  } else {
+    s->data_dir_ = opts.data_dir;
+  }
+  s->config_.data_dir = s->data_dir_;
+  s->config_.demo = opts.demo;
+  s->config_.sqlite_readers = 2;
+  for (const auto& [k, v] : opts.config) {
+    Status st = s->config_.Set(k, v);
+    EXPECT_TRUE(st.ok()) << st.ToString();
+  }
+  auto node = app::Node::Open(s->config_);
+  EXPECT_TRUE(node.ok()) << node.status().ToString();
+  if (!node.ok()) return nullptr;
+  s->node_ = std::move(*node);
+  if (opts.demo) {
+    s->auth_ = security::MakeDemoAuthenticator();
+  } else {
+    auto ta = security::TokenAuthenticator::Open(s->data_dir_, nullptr);
+    EXPECT_TRUE(ta.ok());
+    s->auth_ = std::move(*ta);
+    std::ifstream in(s->data_dir_ + "/secrets/admin.token");
+    std::getline(in, s->token_);
+  }
+  s->api_ = std::make_unique<api::FhirApi>(s->node_->service(), *s->auth_, "test");
+  api::HttpServerOptions ho;
+  ho.host = "127.0.0.1";
+  ho.port = 0;
+  ho.threads = 4;
+  ho.max_body_bytes = s->config_.max_body_bytes;
+  api::FhirApi* fa = s->api_.get();
+  s->server_ = std::make_unique<api::HttpServer>(
+      ho, [fa](const api::HttpRequest& req, api::HttpResponse& res) { fa->Handle(req, res); },
+      api::FhirApi::ErrorResponse);
+  auto port = s->server_->Start();
+  EXPECT_TRUE(port.ok()) << port.status().ToString();
+  if (!port.ok()) return nullptr;
+  s->port_ = *port;
+  s->client_ = std::make_unique<HttpClient>("127.0.0.1", s->port_);
+  return s;
+}
+
+void TestServer::Stop() {
+  client_.reset();
+  if (server_) server_->Stop();
+  server_.reset();
+  api_.reset();
+  node_.reset();
+}
+
+TestServer::~TestServer() {
+  Stop();
+  bool failed = ::testing::Test::HasFailure();
+  if (owns_dir_ && !keep_ && !failed) {
+    std::error_code ec;
+    std::filesystem::remove_all(data_dir_, ec);
+  } else if (owns_dir_) {
+    std::fprintf(stderr, "test data directory kept: %s\n", data_dir_.c_str());
+  }
+}
+
+Response TestServer::Request(const std::string& method, const std::string& path, const std::string& body,
+                             std::map<std::string, std::string> headers, bool auth) {
+  if (auth && !token_.empty() && !headers.count("Authorization")) headers["Authorization"] = "Bearer " + token_;
+  return client_->Send(method, path, body, headers);
+}
+
+}  // namespace benhan::testing

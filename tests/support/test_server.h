@@ -1,0 +1,76 @@
+// Test support: a benhan server started in-process on 127.0.0.1:0 with a temporary data directory
+// (kept when the test failed), and a small keep-alive HTTP client.
+#pragma once
+
+#include <boost/json/value.hpp>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "app/node.h"
+#include "api/fhir_api.h"
+#include "api/http_server.h"
+
+namespace benhan::testing {
+
+// The external test data folder (../shared/data next to the checkout), or "" if absent.
+std::string SharedDataDir();
+
+struct Response {
+  int status = 0;
+  std::map<std::string, std::string> headers;  // lower-case names
+  std::string body;
+  boost::json::value Json() const;  // null if the body is not JSON
+};
+
+class HttpClient {
+ public:
+  HttpClient(std::string host, uint16_t port);
+  ~HttpClient();
+  Response Send(const std::string& method, const std::string& target, const std::string& body = {},
+                const std::map<std::string, std::string>& headers = {});
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+struct ServerOptions {
+  bool demo = false;                       // false: bearer token required (the client sends it)
+  std::map<std::string, std::string> config;  // extra config keys ("http.max_body_bytes": "100000")
+  std::string data_dir;                    // reuse a directory (restart tests); empty: new temp dir
+};
+
+class TestServer {
+ public:
+  static std::unique_ptr<TestServer> Start(const ServerOptions& opts = {});
+  ~TestServer();
+
+  uint16_t port() const { return port_; }
+  const std::string& data_dir() const { return data_dir_; }
+  const std::string& token() const { return token_; }
+  app::Node& node() { return *node_; }
+  // Sends a request with the bearer token (unless `auth` is false). `path` starts with "/".
+  Response Request(const std::string& method, const std::string& path, const std::string& body = {},
+                   std::map<std::string, std::string> headers = {}, bool auth = true);
+  // Stops the server and closes the store (the data directory stays until destruction).
+  void Stop();
+  void KeepDataDir() { keep_ = true; }
+
+ private:
+  TestServer() = default;
+  std::string data_dir_;
+  bool owns_dir_ = false;
+  bool keep_ = false;
+  std::string token_;
+  uint16_t port_ = 0;
+  Config config_;
+  std::unique_ptr<app::Node> node_;
+  std::unique_ptr<security::Authenticator> auth_;
+  std::unique_ptr<api::FhirApi> api_;
+  std::unique_ptr<api::HttpServer> server_;
+  std::unique_ptr<HttpClient> client_;
+};
+
+}  // namespace benhan::testing

@@ -1,0 +1,21 @@
+# End-to-end tests (tests/e2e/): node --test scripts that start the benhan binary on a temp dir
+# (port 0, token mode) and drive it over HTTP. Each keeps its temp dir on failure and says where.
+find_program(BENHAN_NODE node)
+if(NOT BENHAN_NODE)
+  message(STATUS "node not found: e2e tests (tests/e2e) are not registered")
+  return()
+endif()
+
+set(_benhan_e2e_env "BENHAN_BIN=$<TARGET_FILE:benhan>;BENHAN_SOURCE_DIR=${CMAKE_SOURCE_DIR}")
+
+# A real FHIR client (fhir-kit-client, vendored in third_party/npm) against the server.
+add_test(NAME e2e.fhir_kit_client COMMAND node --test ${CMAKE_CURRENT_SOURCE_DIR}/e2e/fhir_kit_client.test.mjs)
+set_tests_properties(e2e.fhir_kit_client PROPERTIES ENVIRONMENT "${_benhan_e2e_env}" TIMEOUT 300)
+
+# kill -9 mid-load, restart, check every acknowledged write (3 rounds).
+add_test(NAME e2e.crash_restart COMMAND node --test ${CMAKE_CURRENT_SOURCE_DIR}/e2e/crash_restart.test.mjs)
+set_tests_properties(e2e.crash_restart PROPERTIES ENVIRONMENT "${_benhan_e2e_env}" TIMEOUT 300)
+
+# Regression: SIGTERM/SIGINT must stop the server through its shutdown path, exit status 0.
+add_test(NAME e2e.sigterm_clean_exit COMMAND node --test ${CMAKE_CURRENT_SOURCE_DIR}/e2e/sigterm_clean_exit.test.mjs)
+set_tests_properties(e2e.sigterm_clean_exit PROPERTIES ENVIRONMENT "${_benhan_e2e_env}" TIMEOUT 120)

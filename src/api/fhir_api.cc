@@ -234,7 +234,8 @@ void FhirApi::Dispatch(const HttpRequest& req, HttpResponse& res, const service:
   bool has_body = m == "POST" || m == "PUT" || m == "PATCH";
   std::string_view ctype = req.Header("content-type");
   bool form = ctype.find("application/x-www-form-urlencoded") != std::string_view::npos;
-  if (has_body && !ctype.empty() && ctype.find("json") == std::string_view::npos && !form) {
+  bool search_post = parts.size() == 2 && parts[1] == "_search";
+  if (has_body && !ctype.empty() && ctype.find("json") == std::string_view::npos && !(form && search_post)) {
     SendStatus(res, Status(Code::kUnsupportedMedia, "send FHIR JSON (Content-Type: application/fhir+json), not " + std::string(ctype)));
     return;
   }
@@ -325,7 +326,15 @@ void FhirApi::Dispatch(const HttpRequest& req, HttpResponse& res, const service:
   auto history = [&](store::HistoryQuery q) {
     q.count = service_.config().default_page_size;
     for (const auto& [k, v] : params) {
-      if (k == "_count") q.count = std::clamp(std::atoi(v.c_str()), 1, service_.config().max_page_size);
+      if (k == "_count") {
+        char* end = nullptr;
+        long c = std::strtol(v.c_str(), &end, 10);
+        if (v.empty() || *end != '\0' || c < 1) {
+          SendStatus(res, Status(Code::kInvalid, "_count must be a positive integer, not '" + v + "'", "_count"));
+          return;
+        }
+        q.count = static_cast<int>(std::min<long>(c, service_.config().max_page_size));
+      }
       if (k == "_since" || k == "_at") {
         auto r = ParseFhirDateRange(v);
         if (!r) {
@@ -335,7 +344,14 @@ void FhirApi::Dispatch(const HttpRequest& req, HttpResponse& res, const service:
         if (k == "_since") q.since_us = r->low;
         else q.at_or_before_us = r->high;
       }
-      if (k == "_before_seq") q.before_seq = std::atoll(v.c_str());
+      if (k == "_before_seq") {
+        char* end = nullptr;
+        q.before_seq = std::strtoll(v.c_str(), &end, 10);
+        if (v.empty() || *end != '\0' || q.before_seq < 0) {
+          SendStatus(res, Status(Code::kInvalid, "bad paging cursor _before_seq='" + v + "'", "_before_seq"));
+          return;
+        }
+      }
     }
     auto page = service_.History(ctx, q);
     if (!page.ok()) {
@@ -391,7 +407,7 @@ void FhirApi::Dispatch(const HttpRequest& req, HttpResponse& res, const service:
       return self + "?" + service::EncodeQueryString(p);
     };
     json::array links{json::object{{"relation", "self"}, {"url", link(parsed->query.offset)}}};
-    if (r->has_more) links.push_back(json::object{{"relation", "next"}, {"url", link(parsed->query.offset + parsed->query.count)}});
+    if (r->has_more && parsed->query.count > 0) links.push_back(json::object{{"relation", "next"}, {"url", link(parsed->query.offset + parsed->query.count)}});
     if (parsed->query.offset > 0) {
       links.push_back(json::object{{"relation", "previous"},
                                    {"url", link(std::max<int64_t>(0, parsed->query.offset - parsed->query.count))}});
@@ -483,6 +499,9 @@ void FhirApi::Dispatch(const HttpRequest& req, HttpResponse& res, const service:
     return history(q);
   }
   const std::string& id = second;
+  if (!id.empty() && (id[0] == '_' || id[0] == '$')) {
+    return SendStatus(res, Status(Code::kMethodNotAllowed, m + " is not supported on /" + type + "/" + id));
+  }
   if (n == 2) {
     if (m == "GET" || m == "HEAD") {
       auto r = service_.Read(ctx, type, id);

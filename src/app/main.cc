@@ -181,12 +181,11 @@ int Serve(int argc, char** argv) {
         res = api::FhirApi::ErrorResponse(404, "không tìm thấy / not found: " + req.path);
       },
       api::FhirApi::ErrorResponse);
-  // Signals: stop cleanly on SIGINT/SIGTERM.
+  // Signals: stop cleanly on SIGINT/SIGTERM (blocked in every thread since main()).
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
   auto bound = server.Start();
   if (!bound.ok()) {
     std::fprintf(stderr, "benhan serve: %s\n", bound.status().message().c_str());
@@ -204,6 +203,7 @@ int Serve(int argc, char** argv) {
   });
   server.Wait();
   sig.join();
+  log::Info("stopped");
   return 0;
 }
 
@@ -237,13 +237,23 @@ int ImportCmd(int argc, char** argv) {
 
 int main(int argc, char** argv) {
   using namespace benhan::app;
+  // Block SIGINT/SIGTERM before any thread starts, so every thread inherits the mask and `serve`
+  // receives them in its sigwait thread (a clean stop that flushes the audit log).
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   if (argc < 2) {
     Usage();
     return 2;
   }
   std::string cmd = argv[1];
   if (cmd == "serve") return Serve(argc, argv);
-  if (cmd == "import") return ImportCmd(argc, argv);
+  if (cmd == "import") {
+    pthread_sigmask(SIG_UNBLOCK, &stop_signals, nullptr);  // Ctrl-C stops an import at once;
+    return ImportCmd(argc, argv);                          // committed transactions stay.
+  }
   if (cmd == "fhirpath") return benhan::fhir::fhirpath::RunCli(argc - 1, argv + 1);
   if (cmd == "version" || cmd == "--version") {
     std::printf("benhan %s (FHIR R4 4.0.1)\n", kVersion);

@@ -7,6 +7,7 @@
 #include <map>
 #include <set>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "core/clock.h"
 #include "core/ids.h"
@@ -498,6 +499,7 @@ Result<json::object> ResourceService::ProcessTransaction(const RequestContext& c
   std::vector<BundleEntry> entries(raw_entries.size());
   std::unordered_map<std::string, std::string> full_url_map;  // fullUrl -> "Type/id"
   std::set<std::string> targets;
+  std::unordered_set<std::string> seen_full_urls;
   // Phase 1 (no lock): parse every entry, assign ids, map fullUrls.
   for (size_t i = 0; i < raw_entries.size(); ++i) {
     BundleEntry& e = entries[i];
@@ -552,6 +554,10 @@ Result<json::object> ResourceService::ProcessTransaction(const RequestContext& c
         return Status(Code::kInvalid, "two entries write " + key + " in one transaction", where);
       }
       if (!e.full_url.empty()) full_url_map[e.full_url] = key;
+    }
+    if (!e.full_url.empty() && !seen_full_urls.insert(e.full_url).second) {  // bdl-7
+      return Status(Code::kInvalid, "fullUrl '" + e.full_url + "' appears in more than one entry (it must be unique)",
+                    where + ".fullUrl");
     }
   }
   // Rewrites references to other entries; conditional references are left for phase 2.

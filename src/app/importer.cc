@@ -91,8 +91,13 @@ Result<int64_t> StoreBundle(State& st, json::value bundle, const std::string& wh
 
 void RunUnit(State& st, Unit& u) {
   if (u.lines.empty()) {  // a JSON file
-    std::ifstream in(u.file, std::ios::binary);
-    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::string text;
+    {
+      std::ifstream in(u.file, std::ios::binary | std::ios::ate);
+      text.resize(static_cast<size_t>(std::max<std::streamoff>(0, in.tellg())));
+      in.seekg(0);
+      in.read(text.data(), static_cast<std::streamsize>(text.size()));
+    }
     json::value v;
     Status ps = api::ParseJsonBody(text, &v);
     if (!ps.ok()) return st.Error(u.file, ps.message());

@@ -225,7 +225,13 @@ int ImportCmd(int argc, char** argv) {
   ImportOptions io;
   io.jobs = flags->jobs;
   ImportSummary s = Import(**node, flags->positional, io);
-  for (const auto& m : s.error_messages) std::fprintf(stderr, "error: %s\n", m.c_str());
+  const size_t kShown = 50;
+  for (size_t i = 0; i < s.error_messages.size() && i < kShown; ++i) {
+    std::fprintf(stderr, "error: %s\n", s.error_messages[i].c_str());
+  }
+  if (s.errors > static_cast<int64_t>(kShown)) {
+    std::fprintf(stderr, "... and %lld more errors\n", static_cast<long long>(s.errors) - static_cast<long long>(kShown));
+  }
   std::printf("imported %lld resources from %lld files in %.2f s (%.0f resources/s), %lld errors\n",
               static_cast<long long>(s.resources), static_cast<long long>(s.files), s.seconds,
               s.seconds > 0 ? s.resources / s.seconds : 0.0, static_cast<long long>(s.errors));

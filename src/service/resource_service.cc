@@ -4,6 +4,7 @@
 #include <boost/url/decode_view.hpp>
 #include <boost/url/encode.hpp>
 #include <boost/url/rfc/unreserved_chars.hpp>
+#include <atomic>
 #include <map>
 #include <set>
 #include <unordered_map>
@@ -114,6 +115,18 @@ std::string StatusLine(int code) {
   }
 }
 
+// Version timestamps never go backwards, even if the system clock does (history scans rely on
+// last_updated rising with the change sequence). Taken inside the write transaction.
+int64_t MonotonicNowMicros() {
+  static std::atomic<int64_t> last{0};
+  int64_t now = SystemClock().NowMicros();
+  int64_t prev = last.load();
+  while (true) {
+    int64_t next = now > prev ? now : prev + 1;
+    if (last.compare_exchange_weak(prev, next)) return next;
+  }
+}
+
 }  // namespace
 
 Params ParseQueryString(std::string_view qs) {
@@ -192,7 +205,7 @@ Result<WriteOutcome> ResourceService::WriteVersion(store::Transaction& txn, cons
   nv.type = type;
   nv.id = id;
   nv.version = cur ? cur->version + 1 : 1;
-  nv.last_updated_us = SystemClock().NowMicros();
+  nv.last_updated_us = MonotonicNowMicros();
   nv.method = method;
   nv.deleted = false;
   nv.json = fhir::Serialize(fhir::StampMeta(body, id, nv.version, nv.last_updated_us));
@@ -347,7 +360,7 @@ Result<WriteOutcome> ResourceService::Delete(const RequestContext& ctx, const st
     nv.type = type;
     nv.id = id;
     nv.version = cur->version + 1;
-    nv.last_updated_us = SystemClock().NowMicros();
+    nv.last_updated_us = MonotonicNowMicros();
     nv.method = "DELETE";
     nv.deleted = true;
     ASSIGN_OR_RETURN(int64_t seq, txn.Put(nv));
@@ -678,7 +691,7 @@ Result<json::object> ResourceService::ProcessTransaction(const RequestContext& c
           }
           e.status = 204;
           if (cur && !cur->deleted) {
-            store::NewVersion nv{e.url.type, e.id, cur->version + 1, SystemClock().NowMicros(), true, "DELETE", "", {}};
+            store::NewVersion nv{e.url.type, e.id, cur->version + 1, MonotonicNowMicros(), true, "DELETE", "", {}};
             ASSIGN_OR_RETURN(int64_t seq, txn.Put(nv));
             RETURN_IF_ERROR(txn.Audit(store::AuditRecord{nv.last_updated_us, ctx.principal, "delete", e.url.type, e.id,
                                                          nv.version, 200, ctx.remote, "transaction"}));

@@ -6,7 +6,10 @@
 #include <cstdio>
 #include <cstdlib>
 #include <map>
+#include <cstring>
+#include <chrono>
 #include <mutex>
+#include <thread>
 #include <unordered_map>
 
 #include "store/search_sql.h"
@@ -38,6 +41,10 @@ class Stmt {
   Stmt(const Stmt&) = delete;
   Stmt& operator=(const Stmt&) = delete;
 
+  void Reset() {
+    sqlite3_reset(s_);
+    sqlite3_clear_bindings(s_);
+  }
   Stmt& Bind(int i, int64_t v) { sqlite3_bind_int64(s_, i, v); return *this; }
   Stmt& Bind(int i, double v) { sqlite3_bind_double(s_, i, v); return *this; }
   Stmt& Bind(int i, const std::string& v) {
@@ -149,6 +156,74 @@ VersionRecord RowToVersion(const Stmt& s, int first = 0) {
   return r;
 }
 
+// The lookup key of a search parameter: "Type\x1fcode", built in a per-thread buffer (no
+// allocation on the hot path). The reference is valid until the next call on the same thread.
+const std::string& ParamKey(const std::string& type, const std::string& code) {
+  thread_local std::string key;
+  key.assign(type);
+  key.push_back('\x1f');
+  key.append(code);
+  return key;
+}
+
+// Encoding of a resource's index-row keys (resource.index_keys): a sequence of
+// [table byte][fields], integers as 8 raw bytes, strings as a 4-byte length then bytes.
+enum IndexTable : char { kString = 's', kToken = 't', kRef = 'r', kDate = 'd', kNumber = 'n', kQuantity = 'q', kUri = 'u' };
+
+class KeyWriter {
+ public:
+  explicit KeyWriter(std::string* out) : out_(out) {}
+  KeyWriter& Tag(IndexTable t) { out_->push_back(static_cast<char>(t)); return *this; }
+  KeyWriter& Int(int64_t v) { out_->append(reinterpret_cast<const char*>(&v), 8); return *this; }
+  KeyWriter& Real(double v) { out_->append(reinterpret_cast<const char*>(&v), 8); return *this; }
+  KeyWriter& Str(const std::string& v) {
+    uint32_t n = static_cast<uint32_t>(v.size());
+    out_->append(reinterpret_cast<const char*>(&n), 4);
+    out_->append(v);
+    return *this;
+  }
+
+ private:
+  std::string* out_;
+};
+
+class KeyReader {
+ public:
+  explicit KeyReader(std::string_view in) : in_(in) {}
+  bool done() const { return pos_ >= in_.size(); }
+  bool ok() const { return ok_; }
+  char Tag() { return Need(1) ? in_[pos_++] : 0; }
+  int64_t Int() {
+    int64_t v = 0;
+    if (Need(8)) std::memcpy(&v, in_.data() + pos_, 8), pos_ += 8;
+    return v;
+  }
+  double Real() {
+    double v = 0;
+    if (Need(8)) std::memcpy(&v, in_.data() + pos_, 8), pos_ += 8;
+    return v;
+  }
+  std::string Str() {
+    uint32_t n = 0;
+    if (!Need(4)) return {};
+    std::memcpy(&n, in_.data() + pos_, 4);
+    pos_ += 4;
+    if (!Need(n)) return {};
+    std::string s(in_.substr(pos_, n));
+    pos_ += n;
+    return s;
+  }
+
+ private:
+  bool Need(size_t n) {
+    if (pos_ + n > in_.size()) ok_ = false;
+    return ok_;
+  }
+  std::string_view in_;
+  size_t pos_ = 0;
+  bool ok_ = true;
+};
+
 class SqliteStore;
 
 class SqliteTransaction final : public Transaction {
@@ -166,8 +241,10 @@ class SqliteTransaction final : public Transaction {
 
  private:
   Result<int64_t> ParamId(const std::string& type, const std::string& code);
-  Status WriteIndex(int64_t rid, const std::string& type, const fhir::IndexEntries& ix);
-  Status DeleteIndex(int64_t rid);
+  // Writes the index rows (INSERT OR IGNORE: duplicates collapse) and returns their keys, encoded.
+  Result<std::string> WriteIndex(int64_t rid, const std::string& type, const fhir::IndexEntries& ix);
+  // Deletes the index rows whose keys `keys` (from WriteIndex) lists.
+  Status DeleteIndex(int64_t rid, std::string_view keys);
 
   SqliteStore* store_;
   std::unique_lock<std::mutex> lock_;
@@ -176,7 +253,7 @@ class SqliteTransaction final : public Transaction {
   // Resource rows seen in this transaction: key type/id -> (rid, version, deleted).
   struct Known { int64_t rid; int64_t version; bool deleted; };
   std::unordered_map<std::string, Known> known_;
-  std::map<std::pair<std::string, std::string>, int64_t> new_params_;
+  std::unordered_map<std::string, int64_t> new_params_;  // key: ParamKey(type, code)
   int64_t next_seq_ = 0;
 };
 
@@ -193,7 +270,7 @@ class SqliteStore final : public Store {
       while (true) {
         ASSIGN_OR_RETURN(bool row, s->Step());
         if (!row) break;
-        params_[{s->Text(1), s->Text(2)}] = s->Int(0);
+        params_[ParamKey(s->Text(1), s->Text(2))] = s->Int(0);
       }
     }
     {
@@ -207,7 +284,54 @@ class SqliteStore final : public Store {
       readers_.push_back(std::move(c));
       free_readers_.push_back(readers_.back().get());
     }
+    // Checkpoints run on their own connection and thread, so commits only append to the WAL:
+    // the writer's hook wakes the checkpointer once the WAL holds kCheckpointPages pages.
+    ASSIGN_OR_RETURN(checkpointer_, Conn::Open(opts_, false));
+    RETURN_IF_ERROR(writer_->Exec("PRAGMA wal_autocheckpoint=0"));
+    RETURN_IF_ERROR(checkpointer_->Exec("PRAGMA wal_autocheckpoint=0"));
+    sqlite3_wal_hook(writer_->db(), &SqliteStore::WalHook, this);
+    checkpoint_thread_ = std::thread([this] { CheckpointLoop(); });
     return Status::Ok();
+  }
+
+  ~SqliteStore() override {
+    {
+      std::lock_guard<std::mutex> l(ckpt_mu_);
+      ckpt_stop_ = true;
+    }
+    ckpt_cv_.notify_all();
+    if (checkpoint_thread_.joinable()) checkpoint_thread_.join();
+    if (writer_) sqlite3_wal_hook(writer_->db(), nullptr, nullptr);
+  }
+
+  static constexpr int kCheckpointPages = 4000;  // ~16 MB of WAL
+
+  static int WalHook(void* self, sqlite3*, const char*, int pages) {
+    auto* store = static_cast<SqliteStore*>(self);
+    if (pages >= kCheckpointPages) {
+      std::lock_guard<std::mutex> l(store->ckpt_mu_);
+      store->ckpt_wanted_ = true;
+      store->ckpt_cv_.notify_one();
+    }
+    return SQLITE_OK;
+  }
+
+  void CheckpointLoop() {
+    std::unique_lock<std::mutex> l(ckpt_mu_);
+    while (!ckpt_stop_) {
+      ckpt_cv_.wait_for(l, std::chrono::seconds(5), [&] { return ckpt_stop_ || ckpt_wanted_; });
+      if (ckpt_stop_) break;
+      ckpt_wanted_ = false;
+      l.unlock();
+      // PASSIVE: copies what it can without blocking writers or readers. The WAL file is reused
+      // from the start once a checkpoint has caught up with it.
+      int log = 0, done = 0;
+      sqlite3_wal_checkpoint_v2(checkpointer_->db(), nullptr, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
+      l.lock();
+    }
+    l.unlock();
+    int log = 0, done = 0;
+    sqlite3_wal_checkpoint_v2(checkpointer_->db(), nullptr, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
   }
 
   std::string_view backend_name() const override { return "sqlite"; }
@@ -375,11 +499,12 @@ class SqliteStore final : public Store {
   }
 
   int64_t LookupParam(const std::string& type, const std::string& code) {
+    const std::string& key = ParamKey(type, code);
     std::lock_guard<std::mutex> l(params_mu_);
-    auto it = params_.find({type, code});
+    auto it = params_.find(key);
     return it == params_.end() ? -1 : it->second;
   }
-  void PublishParams(const std::map<std::pair<std::string, std::string>, int64_t>& p) {
+  void PublishParams(const std::unordered_map<std::string, int64_t>& p) {
     std::lock_guard<std::mutex> l(params_mu_);
     for (const auto& [k, v] : p) params_[k] = v;
   }
@@ -440,7 +565,13 @@ class SqliteStore final : public Store {
   std::vector<std::unique_ptr<Conn>> readers_;
   std::vector<Conn*> free_readers_;
   std::mutex params_mu_;
-  std::map<std::pair<std::string, std::string>, int64_t> params_;
+  std::unordered_map<std::string, int64_t> params_;  // key: ParamKey(type, code)
+  std::unique_ptr<Conn> checkpointer_;
+  std::thread checkpoint_thread_;
+  std::mutex ckpt_mu_;
+  std::condition_variable ckpt_cv_;
+  bool ckpt_wanted_ = false;  // guarded by ckpt_mu_
+  bool ckpt_stop_ = false;    // guarded by ckpt_mu_
 };
 
 SqliteTransaction::~SqliteTransaction() {
@@ -472,56 +603,135 @@ Result<VersionRecord> SqliteTransaction::Read(const std::string& type, const std
 Result<int64_t> SqliteTransaction::ParamId(const std::string& type, const std::string& code) {
   int64_t pid = store_->LookupParam(type, code);
   if (pid >= 0) return pid;
-  auto it = new_params_.find({type, code});
+  const std::string& key = ParamKey(type, code);
+  auto it = new_params_.find(key);
   if (it != new_params_.end()) return it->second;
+  std::string owned_key = key;
   ASSIGN_OR_RETURN(auto s, conn_->Prepare("INSERT INTO search_param (rtype, code) VALUES (?, ?)"));
   s->Bind(1, type).Bind(2, code);
   RETURN_IF_ERROR(s->Run());
   pid = sqlite3_last_insert_rowid(conn_->db());
-  new_params_[{type, code}] = pid;
+  new_params_[owned_key] = pid;
   return pid;
 }
 
-Status SqliteTransaction::DeleteIndex(int64_t rid) {
-  for (const char* t : {"idx_string", "idx_token", "idx_reference", "idx_date", "idx_number", "idx_quantity", "idx_uri"}) {
-    ASSIGN_OR_RETURN(auto s, conn_->Prepare(std::string("DELETE FROM ") + t + " WHERE rid = ?"));
-    s->Bind(1, rid);
-    RETURN_IF_ERROR(s->Run());
+Status SqliteTransaction::DeleteIndex(int64_t rid, std::string_view keys) {
+  KeyReader r(keys);
+  while (!r.done() && r.ok()) {
+    char tag = r.Tag();
+    int64_t pid = r.Int();
+    std::unique_ptr<Stmt> s;
+    switch (tag) {
+      case kString: {
+        ASSIGN_OR_RETURN(s, conn_->Prepare("DELETE FROM idx_string WHERE pid = ? AND folded = ? AND exact = ? AND rid = ?"));
+        std::string a = r.Str(), b = r.Str();
+        s->Bind(1, pid).Bind(2, a).Bind(3, b).Bind(4, rid);
+        RETURN_IF_ERROR(s->Run());
+        break;
+      }
+      case kToken: {
+        ASSIGN_OR_RETURN(s, conn_->Prepare("DELETE FROM idx_token WHERE pid = ? AND code = ? AND system = ? AND text = ? AND rid = ?"));
+        std::string a = r.Str(), b = r.Str(), c = r.Str();
+        s->Bind(1, pid).Bind(2, a).Bind(3, b).Bind(4, c).Bind(5, rid);
+        RETURN_IF_ERROR(s->Run());
+        break;
+      }
+      case kRef: {
+        ASSIGN_OR_RETURN(s, conn_->Prepare("DELETE FROM idx_reference WHERE pid = ? AND target_id = ? AND target_type = ? AND url = ? AND rid = ?"));
+        std::string a = r.Str(), b = r.Str(), c = r.Str();
+        s->Bind(1, pid).Bind(2, a).Bind(3, b).Bind(4, c).Bind(5, rid);
+        RETURN_IF_ERROR(s->Run());
+        break;
+      }
+      case kDate: {
+        ASSIGN_OR_RETURN(s, conn_->Prepare("DELETE FROM idx_date WHERE pid = ? AND low = ? AND high = ? AND rid = ?"));
+        int64_t lo = r.Int(), hi = r.Int();
+        s->Bind(1, pid).Bind(2, lo).Bind(3, hi).Bind(4, rid);
+        RETURN_IF_ERROR(s->Run());
+        break;
+      }
+      case kNumber: {
+        ASSIGN_OR_RETURN(s, conn_->Prepare("DELETE FROM idx_number WHERE pid = ? AND value = ? AND rid = ?"));
+        double v = r.Real();
+        s->Bind(1, pid).Bind(2, v).Bind(3, rid);
+        RETURN_IF_ERROR(s->Run());
+        break;
+      }
+      case kQuantity: {
+        ASSIGN_OR_RETURN(s, conn_->Prepare("DELETE FROM idx_quantity WHERE pid = ? AND value = ? AND system = ? AND code = ? AND unit = ? AND rid = ?"));
+        double v = r.Real();
+        std::string a = r.Str(), b = r.Str(), c = r.Str();
+        s->Bind(1, pid).Bind(2, v).Bind(3, a).Bind(4, b).Bind(5, c).Bind(6, rid);
+        RETURN_IF_ERROR(s->Run());
+        break;
+      }
+      case kUri: {
+        ASSIGN_OR_RETURN(s, conn_->Prepare("DELETE FROM idx_uri WHERE pid = ? AND uri = ? AND rid = ?"));
+        std::string a = r.Str();
+        s->Bind(1, pid).Bind(2, a).Bind(3, rid);
+        RETURN_IF_ERROR(s->Run());
+        break;
+      }
+      default:
+        return Status(Code::kInternal, "corrupt index_keys of resource " + std::to_string(rid));
+    }
   }
+  if (!r.ok()) return Status(Code::kInternal, "corrupt index_keys of resource " + std::to_string(rid));
   return Status::Ok();
 }
 
-Status SqliteTransaction::WriteIndex(int64_t rid, const std::string& type, const fhir::IndexEntries& ix) {
-  auto each = [&](const char* sql, auto& rows, auto bind) -> Status {
-    if (rows.empty()) return Status::Ok();
-    for (const auto& e : rows) {
+Result<std::string> SqliteTransaction::WriteIndex(int64_t rid, const std::string& type, const fhir::IndexEntries& ix) {
+  std::string keys;
+  KeyWriter w(&keys);
+  // One prepared statement per table, reset between rows.
+  auto rows = [&](const char* sql, const auto& list, auto bind) -> Status {
+    if (list.empty()) return Status::Ok();
+    ASSIGN_OR_RETURN(auto s, conn_->Prepare(sql));
+    for (const auto& e : list) {
       ASSIGN_OR_RETURN(int64_t pid, ParamId(type, e.param));
-      ASSIGN_OR_RETURN(auto s, conn_->Prepare(sql));
-      s->Bind(1, rid).Bind(2, pid);
-      bind(*s, e);
+      s->Bind(1, pid);
+      bind(*s, e, pid);
       RETURN_IF_ERROR(s->Run());
+      s->Reset();
     }
     return Status::Ok();
   };
-  RETURN_IF_ERROR(each("INSERT INTO idx_string VALUES (?, ?, ?, ?)", ix.strings,
-                       [](Stmt& s, const fhir::IndexEntries::String& e) { s.Bind(3, e.folded).Bind(4, e.exact); }));
-  RETURN_IF_ERROR(each("INSERT INTO idx_token VALUES (?, ?, ?, ?, ?)", ix.tokens,
-                       [](Stmt& s, const fhir::IndexEntries::Token& e) { s.Bind(3, e.system).Bind(4, e.code).Bind(5, e.text); }));
-  RETURN_IF_ERROR(each("INSERT INTO idx_reference VALUES (?, ?, ?, ?, ?)", ix.references,
-                       [](Stmt& s, const fhir::IndexEntries::Reference& e) {
-                         s.Bind(3, e.target_type).Bind(4, e.target_id).Bind(5, e.url);
+  RETURN_IF_ERROR(rows("INSERT OR IGNORE INTO idx_string (pid, folded, exact, rid) VALUES (?, ?, ?, ?)", ix.strings,
+                       [&](Stmt& s, const fhir::IndexEntries::String& e, int64_t pid) {
+                         s.Bind(2, e.folded).Bind(3, e.exact).Bind(4, rid);
+                         w.Tag(kString).Int(pid).Str(e.folded).Str(e.exact);
                        }));
-  RETURN_IF_ERROR(each("INSERT INTO idx_date VALUES (?, ?, ?, ?)", ix.dates,
-                       [](Stmt& s, const fhir::IndexEntries::Date& e) { s.Bind(3, e.low).Bind(4, e.high); }));
-  RETURN_IF_ERROR(each("INSERT INTO idx_number VALUES (?, ?, ?)", ix.numbers,
-                       [](Stmt& s, const fhir::IndexEntries::Number& e) { s.Bind(3, e.value); }));
-  RETURN_IF_ERROR(each("INSERT INTO idx_quantity VALUES (?, ?, ?, ?, ?, ?)", ix.quantities,
-                       [](Stmt& s, const fhir::IndexEntries::Quantity& e) {
-                         s.Bind(3, e.value).Bind(4, e.system).Bind(5, e.code).Bind(6, e.unit);
+  RETURN_IF_ERROR(rows("INSERT OR IGNORE INTO idx_token (pid, code, system, text, rid) VALUES (?, ?, ?, ?, ?)", ix.tokens,
+                       [&](Stmt& s, const fhir::IndexEntries::Token& e, int64_t pid) {
+                         s.Bind(2, e.code).Bind(3, e.system).Bind(4, e.text).Bind(5, rid);
+                         w.Tag(kToken).Int(pid).Str(e.code).Str(e.system).Str(e.text);
                        }));
-  RETURN_IF_ERROR(each("INSERT INTO idx_uri VALUES (?, ?, ?)", ix.uris,
-                       [](Stmt& s, const fhir::IndexEntries::Uri& e) { s.Bind(3, e.uri); }));
-  return Status::Ok();
+  RETURN_IF_ERROR(rows("INSERT OR IGNORE INTO idx_reference (pid, target_id, target_type, url, rid) VALUES (?, ?, ?, ?, ?)",
+                       ix.references, [&](Stmt& s, const fhir::IndexEntries::Reference& e, int64_t pid) {
+                         s.Bind(2, e.target_id).Bind(3, e.target_type).Bind(4, e.url).Bind(5, rid);
+                         w.Tag(kRef).Int(pid).Str(e.target_id).Str(e.target_type).Str(e.url);
+                       }));
+  RETURN_IF_ERROR(rows("INSERT OR IGNORE INTO idx_date (pid, low, high, rid) VALUES (?, ?, ?, ?)", ix.dates,
+                       [&](Stmt& s, const fhir::IndexEntries::Date& e, int64_t pid) {
+                         s.Bind(2, e.low).Bind(3, e.high).Bind(4, rid);
+                         w.Tag(kDate).Int(pid).Int(e.low).Int(e.high);
+                       }));
+  RETURN_IF_ERROR(rows("INSERT OR IGNORE INTO idx_number (pid, value, rid) VALUES (?, ?, ?)", ix.numbers,
+                       [&](Stmt& s, const fhir::IndexEntries::Number& e, int64_t pid) {
+                         s.Bind(2, e.value).Bind(3, rid);
+                         w.Tag(kNumber).Int(pid).Real(e.value);
+                       }));
+  RETURN_IF_ERROR(rows("INSERT OR IGNORE INTO idx_quantity (pid, value, system, code, unit, rid) VALUES (?, ?, ?, ?, ?, ?)",
+                       ix.quantities, [&](Stmt& s, const fhir::IndexEntries::Quantity& e, int64_t pid) {
+                         s.Bind(2, e.value).Bind(3, e.system).Bind(4, e.code).Bind(5, e.unit).Bind(6, rid);
+                         w.Tag(kQuantity).Int(pid).Real(e.value).Str(e.system).Str(e.code).Str(e.unit);
+                       }));
+  RETURN_IF_ERROR(rows("INSERT OR IGNORE INTO idx_uri (pid, uri, rid) VALUES (?, ?, ?)", ix.uris,
+                       [&](Stmt& s, const fhir::IndexEntries::Uri& e, int64_t pid) {
+                         s.Bind(2, e.uri).Bind(3, rid);
+                         w.Tag(kUri).Int(pid).Str(e.uri);
+                       }));
+  return keys;
 }
 
 Result<int64_t> SqliteTransaction::Put(const NewVersion& v) {
@@ -535,17 +745,31 @@ Result<int64_t> SqliteTransaction::Put(const NewVersion& v) {
   int64_t seq = next_seq_++;
   Known& k = known_[v.type + "/" + v.id];
   if (!cur) {
-    ASSIGN_OR_RETURN(auto s, conn_->Prepare(
-                                 "INSERT INTO resource (rtype, id, version, seq, last_updated, deleted) VALUES (?, ?, ?, ?, ?, ?)"));
+    // A new resource: the row first (its rid keys the index rows), then the index rows and keys.
+    ASSIGN_OR_RETURN(auto s, conn_->Prepare("INSERT INTO resource (rtype, id, version, seq, last_updated, deleted, index_keys)"
+                                            " VALUES (?, ?, ?, ?, ?, ?, x'')"));
     s->Bind(1, v.type).Bind(2, v.id).Bind(3, v.version).Bind(4, seq).Bind(5, v.last_updated_us).Bind(6, int64_t{v.deleted});
     RETURN_IF_ERROR(s->Run());
     k.rid = sqlite3_last_insert_rowid(conn_->db());
   } else {
+    ASSIGN_OR_RETURN(auto s, conn_->Prepare("SELECT index_keys FROM resource WHERE rid = ?"));
+    s->Bind(1, k.rid);
+    ASSIGN_OR_RETURN(bool row, s->Step());
+    if (row) {
+      std::string old_keys = s->Text(0);
+      s.reset();
+      RETURN_IF_ERROR(DeleteIndex(k.rid, old_keys));
+    }
+  }
+  std::string keys;
+  if (!v.deleted) {
+    ASSIGN_OR_RETURN(keys, WriteIndex(k.rid, v.type, v.index));
+  }
+  if (cur || !keys.empty()) {
     ASSIGN_OR_RETURN(auto s, conn_->Prepare(
-                                 "UPDATE resource SET version = ?, seq = ?, last_updated = ?, deleted = ? WHERE rid = ?"));
-    s->Bind(1, v.version).Bind(2, seq).Bind(3, v.last_updated_us).Bind(4, int64_t{v.deleted}).Bind(5, k.rid);
+                                 "UPDATE resource SET version = ?, seq = ?, last_updated = ?, deleted = ?, index_keys = ? WHERE rid = ?"));
+    s->Bind(1, v.version).Bind(2, seq).Bind(3, v.last_updated_us).Bind(4, int64_t{v.deleted}).BindBlob(5, keys).Bind(6, k.rid);
     RETURN_IF_ERROR(s->Run());
-    RETURN_IF_ERROR(DeleteIndex(k.rid));
   }
   k.version = v.version;
   k.deleted = v.deleted;
@@ -556,7 +780,6 @@ Result<int64_t> SqliteTransaction::Put(const NewVersion& v) {
     s->Bind(6, int64_t{v.deleted}).BindBlob(7, v.json);
     RETURN_IF_ERROR(s->Run());
   }
-  if (!v.deleted) RETURN_IF_ERROR(WriteIndex(k.rid, v.type, v.index));
   return seq;
 }
 
@@ -565,7 +788,7 @@ Result<std::vector<std::string>> SqliteTransaction::FindIds(const std::string& t
   auto pid = [&](const std::string& code) -> int64_t {
     int64_t p = store_->LookupParam(type, code);
     if (p >= 0) return p;
-    auto it = new_params_.find({type, code});
+    auto it = new_params_.find(ParamKey(type, code));
     return it == new_params_.end() ? -1 : it->second;
   };
   ASSIGN_OR_RETURN(CompiledQuery cq, CompileQuery(query, SqliteDialect(), pid));

@@ -8,6 +8,7 @@ CREATE TABLE resource (
   seq          INTEGER NOT NULL,   -- resource_version.seq of the current version
   last_updated INTEGER NOT NULL,   -- epoch microseconds, UTC
   deleted      INTEGER NOT NULL,
+  index_keys   BLOB    NOT NULL,   -- keys of this resource's index rows (to replace them on update)
   UNIQUE (rtype, id)
 );
 CREATE INDEX resource_type_updated ON resource (rtype, last_updated);
@@ -16,13 +17,12 @@ CREATE TABLE resource_version (
   seq          INTEGER PRIMARY KEY,  -- global change sequence: history order and outbox cursor
   rid          INTEGER NOT NULL,
   version      INTEGER NOT NULL,
-  last_updated INTEGER NOT NULL,
+  last_updated INTEGER NOT NULL,     -- never decreases with seq (history _since scans by seq)
   method       TEXT    NOT NULL,
   deleted      INTEGER NOT NULL,
   json         BLOB    NOT NULL      -- canonical JSON with id and meta; empty for tombstones
 );
 CREATE UNIQUE INDEX resource_version_rid ON resource_version (rid, version);
-CREATE INDEX resource_version_updated ON resource_version (last_updated);
 
 -- Search parameters in use: (resource type, code) -> small integer.
 CREATE TABLE search_param (
@@ -32,28 +32,23 @@ CREATE TABLE search_param (
   UNIQUE (rtype, code)
 );
 
--- Search index rows of the current version of each resource (replaced on every write).
-CREATE TABLE idx_string (rid INTEGER NOT NULL, pid INTEGER NOT NULL, folded TEXT NOT NULL, exact TEXT NOT NULL);
-CREATE INDEX idx_string_rid ON idx_string (rid);
-CREATE INDEX idx_string_val ON idx_string (pid, folded);
-CREATE TABLE idx_token (rid INTEGER NOT NULL, pid INTEGER NOT NULL, system TEXT NOT NULL, code TEXT NOT NULL, text TEXT NOT NULL);
-CREATE INDEX idx_token_rid ON idx_token (rid);
-CREATE INDEX idx_token_val ON idx_token (pid, code, system);
-CREATE TABLE idx_reference (rid INTEGER NOT NULL, pid INTEGER NOT NULL, target_type TEXT NOT NULL, target_id TEXT NOT NULL, url TEXT NOT NULL);
-CREATE INDEX idx_reference_rid ON idx_reference (rid);
-CREATE INDEX idx_reference_val ON idx_reference (pid, target_id, target_type);
-CREATE TABLE idx_date (rid INTEGER NOT NULL, pid INTEGER NOT NULL, low INTEGER NOT NULL, high INTEGER NOT NULL);
-CREATE INDEX idx_date_rid ON idx_date (rid);
-CREATE INDEX idx_date_val ON idx_date (pid, low, high);
-CREATE TABLE idx_number (rid INTEGER NOT NULL, pid INTEGER NOT NULL, value REAL NOT NULL);
-CREATE INDEX idx_number_rid ON idx_number (rid);
-CREATE INDEX idx_number_val ON idx_number (pid, value);
-CREATE TABLE idx_quantity (rid INTEGER NOT NULL, pid INTEGER NOT NULL, value REAL NOT NULL, system TEXT NOT NULL, code TEXT NOT NULL, unit TEXT NOT NULL);
-CREATE INDEX idx_quantity_rid ON idx_quantity (rid);
-CREATE INDEX idx_quantity_val ON idx_quantity (pid, value);
-CREATE TABLE idx_uri (rid INTEGER NOT NULL, pid INTEGER NOT NULL, uri TEXT NOT NULL);
-CREATE INDEX idx_uri_rid ON idx_uri (rid);
-CREATE INDEX idx_uri_val ON idx_uri (pid, uri);
+-- Search index rows of the current version of each resource. Each table is one clustered b-tree
+-- keyed by (parameter, value..., rid): one b-tree insert per row. Rows of the previous version are
+-- deleted by key, from resource.index_keys.
+CREATE TABLE idx_string (pid INTEGER NOT NULL, folded TEXT NOT NULL, exact TEXT NOT NULL, rid INTEGER NOT NULL,
+  PRIMARY KEY (pid, folded, exact, rid)) WITHOUT ROWID;
+CREATE TABLE idx_token (pid INTEGER NOT NULL, code TEXT NOT NULL, system TEXT NOT NULL, text TEXT NOT NULL, rid INTEGER NOT NULL,
+  PRIMARY KEY (pid, code, system, text, rid)) WITHOUT ROWID;
+CREATE TABLE idx_reference (pid INTEGER NOT NULL, target_id TEXT NOT NULL, target_type TEXT NOT NULL, url TEXT NOT NULL, rid INTEGER NOT NULL,
+  PRIMARY KEY (pid, target_id, target_type, url, rid)) WITHOUT ROWID;
+CREATE TABLE idx_date (pid INTEGER NOT NULL, low INTEGER NOT NULL, high INTEGER NOT NULL, rid INTEGER NOT NULL,
+  PRIMARY KEY (pid, low, high, rid)) WITHOUT ROWID;
+CREATE TABLE idx_number (pid INTEGER NOT NULL, value REAL NOT NULL, rid INTEGER NOT NULL,
+  PRIMARY KEY (pid, value, rid)) WITHOUT ROWID;
+CREATE TABLE idx_quantity (pid INTEGER NOT NULL, value REAL NOT NULL, system TEXT NOT NULL, code TEXT NOT NULL, unit TEXT NOT NULL, rid INTEGER NOT NULL,
+  PRIMARY KEY (pid, value, system, code, unit, rid)) WITHOUT ROWID;
+CREATE TABLE idx_uri (pid INTEGER NOT NULL, uri TEXT NOT NULL, rid INTEGER NOT NULL,
+  PRIMARY KEY (pid, uri, rid)) WITHOUT ROWID;
 
 -- Audit trail: every read and write of patient data (security/ adds the hash chain).
 CREATE TABLE audit_event (

@@ -153,6 +153,14 @@ void RunUnit(State& st, Unit& u) {
                               ps.ok() ? "not a FHIR resource" : ps.message());
         continue;
       }
+      std::string_view rt = v.get_object().at("resourceType").get_string();
+      if (!st.node.defs()->IsResourceType(rt)) {
+        if (line_of) {
+          st.Error(u.file + ":" + std::to_string(u.first_line + static_cast<int64_t>(i)),
+                   "'" + std::string(rt) + "' is not a FHIR R4 resource type");
+        }
+        continue;
+      }
       entries.push_back(EntryFor(std::move(v)));
       if (line_of) line_of->push_back(u.first_line + static_cast<int64_t>(i));
     }

@@ -4,7 +4,7 @@ namespace benhan {
 
 int HttpStatusOf(Code code) {
   switch (code) {
-#define BENHAN_ERROR(name, http, issue, action) \
+#define BENHAN_ERROR(name, http, issue, action, vi) \
   case Code::name:                              \
     return http;
 #include "core/error_codes.def"
@@ -15,7 +15,7 @@ int HttpStatusOf(Code code) {
 
 std::string_view IssueCodeOf(Code code) {
   switch (code) {
-#define BENHAN_ERROR(name, http, issue, action) \
+#define BENHAN_ERROR(name, http, issue, action, vi) \
   case Code::name:                              \
     return issue;
 #include "core/error_codes.def"
@@ -26,13 +26,24 @@ std::string_view IssueCodeOf(Code code) {
 
 std::string_view CodeName(Code code) {
   switch (code) {
-#define BENHAN_ERROR(name, http, issue, action) \
+#define BENHAN_ERROR(name, http, issue, action, vi) \
   case Code::name:                              \
     return #name;
 #include "core/error_codes.def"
 #undef BENHAN_ERROR
   }
   return "kUnknown";
+}
+
+std::string_view VietnameseTextOf(Code code) {
+  switch (code) {
+#define BENHAN_ERROR(name, http, issue, action, vi) \
+  case Code::name:                                  \
+    return vi;
+#include "core/error_codes.def"
+#undef BENHAN_ERROR
+  }
+  return "Lỗi";
 }
 
 Status::Status(Code code, std::string message, std::string expression) {

@@ -16,7 +16,7 @@
 namespace benhan {
 
 enum class Code {
-#define BENHAN_ERROR(name, http, issue, action) name,
+#define BENHAN_ERROR(name, http, issue, action, vi) name,
 #include "core/error_codes.def"
 #undef BENHAN_ERROR
 };
@@ -25,6 +25,8 @@ enum class Code {
 int HttpStatusOf(Code code);
 std::string_view IssueCodeOf(Code code);
 std::string_view CodeName(Code code);
+// Short Vietnamese text for users ("Không tìm thấy"), from the same table.
+std::string_view VietnameseTextOf(Code code);
 
 // One problem found in the input. `severity` is "error", "warning" or "information".
 struct Issue {

@@ -225,6 +225,7 @@ json::object MakeOperationOutcome(const Status& status, std::string_view ok_mess
     json::object o;
     o["severity"] = i.severity;
     o["code"] = IssueCodeOf(i.code);
+    o["details"] = json::object{{"text", VietnameseTextOf(i.code)}};  // Vietnamese first, for users
     o["diagnostics"] = i.message;
     if (!i.expression.empty()) o["expression"] = json::array{json::string(i.expression)};
     issues.push_back(std::move(o));

@@ -82,7 +82,7 @@ Result<std::optional<int64_t>> IfMatch(const HttpRequest& req) {
 Status ParseJsonBody(std::string_view body, json::value* out) {
   json::parse_options po;
   po.max_depth = 256;
-  json::stream_parser p({}, po);
+  json::stream_parser p(json::make_shared_resource<json::monotonic_resource>(), po);
   boost::system::error_code ec;
   size_t used = p.write_some(body.data(), body.size(), ec);
   if (!ec && used < body.size()) {

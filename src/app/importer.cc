@@ -62,7 +62,10 @@ json::object EntryFor(json::value resource) {
   } else {
     req = json::object{{"method", "POST"}, {"url", type}};
   }
-  return json::object{{"resource", std::move(resource)}, {"request", std::move(req)}};
+  json::object entry(resource.storage());
+  entry.emplace("resource", std::move(resource));  // moved, not copied (same storage)
+  entry.emplace("request", std::move(req));
+  return entry;
 }
 
 // Stores `bundle` (transaction/batch). Returns the entries stored; reports entry errors of batches.

@@ -161,6 +161,45 @@ std::string Serialize(const json::value& v, bool pretty) {
   return out;
 }
 
+std::string SerializeStamped(const json::object& resource, std::string_view id, int64_t version,
+                             int64_t last_updated_us, size_t* last_updated_offset) {
+  std::string out;
+  out.reserve(2048);
+  out.push_back('{');
+  if (const auto* rt = resource.if_contains("resourceType")) {
+    out += "\"resourceType\":";
+    Write(*rt, out, -1);
+    out.push_back(',');
+  }
+  out += "\"id\":";
+  AppendString(id, out);
+  out += ",\"meta\":{";
+  if (const auto* m = resource.if_contains("meta"); m && m->is_object()) {
+    for (const auto& kv : m->get_object()) {
+      if (kv.key() == "versionId" || kv.key() == "lastUpdated") continue;
+      AppendString(kv.key(), out);
+      out.push_back(':');
+      Write(kv.value(), out, -1);
+      out.push_back(',');
+    }
+  }
+  out += "\"versionId\":";
+  AppendString(std::to_string(version), out);
+  out += ",\"lastUpdated\":";
+  if (last_updated_offset) *last_updated_offset = out.size() + 1;  // after the opening quote
+  AppendString(FormatInstant(last_updated_us), out);
+  out.push_back('}');
+  for (const auto& kv : resource) {
+    if (kv.key() == "resourceType" || kv.key() == "id" || kv.key() == "meta") continue;
+    out.push_back(',');
+    AppendString(kv.key(), out);
+    out.push_back(':');
+    Write(kv.value(), out, -1);
+  }
+  out.push_back('}');
+  return out;
+}
+
 Result<SummaryMode> ParseSummary(std::string_view s) {
   if (s == "true") return SummaryMode::kTrue;
   if (s == "false") return SummaryMode::kFalse;

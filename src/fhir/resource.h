@@ -19,6 +19,13 @@ namespace benhan::fhir {
 boost::json::object StampMeta(const boost::json::object& resource, std::string_view id, int64_t version,
                               int64_t last_updated_us);
 
+// The canonical stored form of `resource` stamped with id and meta (same result as
+// Serialize(StampMeta(...)) without copying the resource).
+// `last_updated_offset`, if given, receives the offset of the lastUpdated text (27 characters, see
+// FormatInstant) so that a caller can restamp the result in place.
+std::string SerializeStamped(const boost::json::object& resource, std::string_view id, int64_t version,
+                             int64_t last_updated_us, size_t* last_updated_offset = nullptr);
+
 // Compact JSON (the stored, canonical form) or pretty JSON (2-space indent).
 std::string Serialize(const boost::json::value& v, bool pretty = false);
 

@@ -117,8 +117,10 @@ std::string StatusLine(int code) {
 
 // Version timestamps never go backwards, even if the system clock does (history scans rely on
 // last_updated rising with the change sequence). Taken inside the write transaction.
+std::atomic<int64_t> g_last_stamp{0};  // last timestamp handed out
+
 int64_t MonotonicNowMicros() {
-  static std::atomic<int64_t> last{0};
+  std::atomic<int64_t>& last = g_last_stamp;
   int64_t now = SystemClock().NowMicros();
   int64_t prev = last.load();
   while (true) {
@@ -159,7 +161,13 @@ std::string EncodeQueryString(const Params& p) {
 ResourceService::ResourceService(std::shared_ptr<const fhir::Definitions> defs, store::Store& store,
                                  const fhir::Validator& validator, const fhir::Indexer& indexer, AuditLog& audit,
                                  const Config& config)
-    : defs_(std::move(defs)), store_(store), validator_(validator), indexer_(indexer), audit_(audit), config_(config) {}
+    : defs_(std::move(defs)),
+      store_(store),
+      validator_(validator),
+      indexer_(indexer),
+      audit_(audit),
+      config_(config),
+      committer_(store) {}
 
 Status ResourceService::CheckResource(const json::value& body, const std::string& type) const {
   if (!body.is_object()) return Status(Code::kInvalid, "the body must be a JSON object (a FHIR resource)");
@@ -187,11 +195,17 @@ Result<std::vector<std::string>> ResourceService::FindIdsIn(store::Transaction& 
   return txn.FindIds(type, ps.query, 2);
 }
 
+ResourceService::Prestamped ResourceService::Prestamp(const json::object& body, const std::string& id) {
+  Prestamped p;
+  p.json = fhir::SerializeStamped(body, id, 1, SystemClock().NowMicros(), &p.last_updated_offset);
+  return p;
+}
+
 Result<WriteOutcome> ResourceService::WriteVersion(store::Transaction& txn, const RequestContext& ctx,
                                                    const std::string& type, const std::string& id,
                                                    const json::object& body, const fhir::IndexEntries& index,
                                                    std::optional<int64_t> if_match, const std::string& method,
-                                                   const std::string& action) {
+                                                   const std::string& action, Prestamped* pre) {
   ASSIGN_OR_RETURN(std::optional<store::CurrentInfo> cur, txn.LockCurrent(type, id));
   if (if_match) {
     int64_t have = cur ? cur->version : 0;
@@ -205,11 +219,18 @@ Result<WriteOutcome> ResourceService::WriteVersion(store::Transaction& txn, cons
   nv.type = type;
   nv.id = id;
   nv.version = cur ? cur->version + 1 : 1;
-  nv.last_updated_us = MonotonicNowMicros();
   nv.method = method;
   nv.deleted = false;
-  nv.json = fhir::Serialize(fhir::StampMeta(body, id, nv.version, nv.last_updated_us));
-  nv.index = index;
+  // Timestamps rise with the change sequence: they are taken here, under the write lock. A
+  // prestamped new resource only has its lastUpdated text overwritten (fixed width).
+  nv.last_updated_us = MonotonicNowMicros();
+  if (pre != nullptr && !pre->json.empty() && !cur && pre->last_updated_offset + 27 < pre->json.size()) {
+    nv.json = std::move(pre->json);
+    nv.json.replace(pre->last_updated_offset, 27, FormatInstant(nv.last_updated_us));  // fixed width
+  } else {
+    nv.json = fhir::SerializeStamped(body, id, nv.version, nv.last_updated_us);
+  }
+  nv.index = &index;
   ASSIGN_OR_RETURN(int64_t seq, txn.Put(nv));
   RETURN_IF_ERROR(txn.Audit(store::AuditRecord{nv.last_updated_us, ctx.principal, action, type, id, nv.version,
                                                (cur && !cur->deleted) ? 200 : 201, ctx.remote, ""}));
@@ -225,8 +246,9 @@ Result<WriteOutcome> ResourceService::Create(const RequestContext& ctx, const st
   RETURN_IF_ERROR(Validate(body));
   std::string id = NewUuid();  // a client-supplied id is ignored on create, as FHIR specifies
   fhir::IndexEntries index = indexer_.Extract(body);
+  Prestamped pre = Prestamp(body.get_object(), id);
   Result<WriteOutcome> result = Status(Code::kInternal, "not run");
-  Status st = store::RunInTransaction(store_, [&](store::Transaction& txn) -> Status {
+  Status st = committer_.Run([&](store::Transaction& txn) -> Status {
     if (!opts.if_none_exist.empty()) {
       ASSIGN_OR_RETURN(auto ids, FindIdsIn(txn, type, ParseQueryString(opts.if_none_exist)));
       if (ids.size() > 1) {
@@ -242,8 +264,10 @@ Result<WriteOutcome> ResourceService::Create(const RequestContext& ctx, const st
         return Status::Ok();
       }
     }
+    // (On a retry the prestamped JSON has been moved out, and WriteVersion stamps anew.)
+    txn.AssumeNew(type, id);  // a fresh random UUID
     ASSIGN_OR_RETURN(WriteOutcome out, WriteVersion(txn, ctx, type, id, body.get_object(), index, std::nullopt,
-                                                    "POST", "create"));
+                                                    "POST", "create", &pre));
     result = std::move(out);
     return Status::Ok();
   });
@@ -264,7 +288,7 @@ Result<WriteOutcome> ResourceService::Update(const RequestContext& ctx, const st
   RETURN_IF_ERROR(Validate(body));
   fhir::IndexEntries index = indexer_.Extract(body);
   Result<WriteOutcome> result = Status(Code::kInternal, "not run");
-  Status st = store::RunInTransaction(store_, [&](store::Transaction& txn) -> Status {
+  Status st = committer_.Run([&](store::Transaction& txn) -> Status {
     ASSIGN_OR_RETURN(WriteOutcome out, WriteVersion(txn, ctx, type, id, body.get_object(), index, opts.if_match, "PUT",
                                                     "update"));
     result = std::move(out);
@@ -281,7 +305,7 @@ Result<WriteOutcome> ResourceService::ConditionalUpdate(const RequestContext& ct
   RETURN_IF_ERROR(Validate(body));
   fhir::IndexEntries index = indexer_.Extract(body);
   Result<WriteOutcome> result = Status(Code::kInternal, "not run");
-  Status st = store::RunInTransaction(store_, [&](store::Transaction& txn) -> Status {
+  Status st = committer_.Run([&](store::Transaction& txn) -> Status {
     ASSIGN_OR_RETURN(auto ids, FindIdsIn(txn, type, query));
     if (ids.size() > 1) return Status(Code::kMultipleMatches, "the condition matched more than one " + type);
     std::string body_id(StrField(body.get_object(), "id"));
@@ -323,7 +347,7 @@ Result<WriteOutcome> ResourceService::Patch(const RequestContext& ctx, const std
     RETURN_IF_ERROR(Validate(doc));
     fhir::IndexEntries index = indexer_.Extract(doc);
     Result<WriteOutcome> result = Status(Code::kInternal, "not run");
-    Status st = store::RunInTransaction(store_, [&](store::Transaction& txn) -> Status {
+    Status st = committer_.Run([&](store::Transaction& txn) -> Status {
       ASSIGN_OR_RETURN(WriteOutcome out, WriteVersion(txn, ctx, type, id, doc.get_object(), index, cur->version,
                                                       "PATCH", "patch"));
       result = std::move(out);
@@ -340,7 +364,7 @@ Result<WriteOutcome> ResourceService::Delete(const RequestContext& ctx, const st
                                              const WriteOptions& opts) {
   if (!defs_->IsResourceType(type)) return Status(Code::kNotFound, "unknown resource type " + type);
   Result<WriteOutcome> result = Status(Code::kInternal, "not run");
-  Status st = store::RunInTransaction(store_, [&](store::Transaction& txn) -> Status {
+  Status st = committer_.Run([&](store::Transaction& txn) -> Status {
     ASSIGN_OR_RETURN(std::optional<store::CurrentInfo> cur, txn.LockCurrent(type, id));
     if (opts.if_match && (!cur || cur->version != *opts.if_match)) {
       return Status(Code::kPreconditionFailed, "version conflict deleting " + type + "/" + id);
@@ -447,13 +471,14 @@ struct ResourceService::BundleEntry {
   std::string method;
   EntryUrl url;
   std::string full_url;
-  json::value resource;  // request resource (POST/PUT) or patch (PATCH)
+  json::value* res = nullptr;  // request resource (POST/PUT) or patch (PATCH), inside the Bundle
   std::string if_none_exist;
   std::optional<int64_t> if_match;
   std::string id;          // target id (assigned for POST)
   bool noop = false;       // conditional create matched an existing resource
   bool prepared = false;   // validated and indexed with final references
   fhir::IndexEntries rows;
+  Prestamped pre;          // POST: stored JSON made before the lock
   // response
   int status = 0;
   store::VersionRecord record;
@@ -536,9 +561,9 @@ Result<json::object> ResourceService::ProcessTransaction(const RequestContext& c
     if (e.method == "POST" || e.method == "PUT" || e.method == "PATCH") {
       json::value* res = eo.if_contains("resource");
       if (!res) return Status(Code::kRequired, e.method + " entry needs a resource", where + ".resource");
-      e.resource = std::move(*res);
+      e.res = res;  // used in place: the Bundle is ours and outlives the processing
       if (e.method != "PATCH") {
-        Status st = CheckResource(e.resource, e.url.type);
+        Status st = CheckResource(*e.res, e.url.type);
         if (!st.ok()) return st.WithContext(where);
       }
     }
@@ -551,9 +576,9 @@ Result<json::object> ResourceService::ProcessTransaction(const RequestContext& c
       e.id = e.url.id;
       if (!e.id.empty() && !IsValidId(e.id)) return Status(Code::kInvalid, "bad id '" + e.id + "'", where + ".request.url");
       if (e.method == "PUT" && !e.id.empty()) {
-        std::string_view body_id = StrField(e.resource.get_object(), "id");
+        std::string_view body_id = StrField(e.res->get_object(), "id");
         if (body_id.empty()) {
-          e.resource.get_object()["id"] = e.id;
+          e.res->get_object()["id"] = e.id;
         } else if (body_id != e.id) {
           return Status(Code::kInvalid, "resource id '" + std::string(body_id) + "' differs from request.url", where);
         }
@@ -576,7 +601,7 @@ Result<json::object> ResourceService::ProcessTransaction(const RequestContext& c
   // Rewrites references to other entries; conditional references are left for phase 2.
   auto rewrite = [&](BundleEntry& e, store::Transaction* txn, bool* has_conditional) -> Status {
     std::string where = "Bundle.entry[" + std::to_string(e.index) + "].resource";
-    return ForEachReference(e.resource, [&](json::string& ref) -> Status {
+    return ForEachReference(*e.res, [&](json::string& ref) -> Status {
       std::string_view r = ref;
       auto it = full_url_map.find(std::string(r));
       if (it != full_url_map.end()) {
@@ -613,9 +638,10 @@ Result<json::object> ResourceService::ProcessTransaction(const RequestContext& c
       e.prepared = true;
       return Status::Ok();
     }
-    Status st = Validate(e.resource);
+    Status st = Validate(*e.res);
     if (!st.ok()) return st.WithContext("Bundle.entry[" + std::to_string(e.index) + "]");
-    e.rows = indexer_.Extract(e.resource);
+    e.rows = indexer_.Extract(*e.res);
+    if (e.method == "POST") e.pre = Prestamp(e.res->get_object(), e.id);
     e.prepared = true;
     return Status::Ok();
   };
@@ -633,7 +659,7 @@ Result<json::object> ResourceService::ProcessTransaction(const RequestContext& c
   (void)any_deferred;
 
   // Phase 2 (write lock): resolve conditions, finish preparing, write everything in one commit.
-  Status st = store::RunInTransaction(store_, [&](store::Transaction& txn) -> Status {
+  Status st = committer_.Run([&](store::Transaction& txn) -> Status {
     bool map_changed = false;
     for (auto& e : entries) {
       e.noop = false;
@@ -657,14 +683,14 @@ Result<json::object> ResourceService::ProcessTransaction(const RequestContext& c
         if (ids.size() == 1) {
           e.id = ids[0];
         } else if (e.method == "PUT") {
-          std::string_view body_id = StrField(e.resource.get_object(), "id");
+          std::string_view body_id = StrField(e.res->get_object(), "id");
           e.id = body_id.empty() ? NewUuid() : std::string(body_id);
         }
         if (!e.id.empty() && !e.full_url.empty()) {
           full_url_map[e.full_url] = e.url.type + "/" + e.id;
           map_changed = true;
         }
-        if (e.method == "PUT") e.resource.get_object()["id"] = e.id;
+        if (e.method == "PUT") e.res->get_object()["id"] = e.id;
       }
     }
     for (auto& e : entries) {
@@ -704,13 +730,14 @@ Result<json::object> ResourceService::ProcessTransaction(const RequestContext& c
             e.status = 200;
             continue;
           }
-          auto w = WriteVersion(txn, ctx, e.url.type, e.id, e.resource.get_object(), e.rows, std::nullopt, "POST",
-                                "create");
+          txn.AssumeNew(e.url.type, e.id);  // a fresh random UUID
+          auto w = WriteVersion(txn, ctx, e.url.type, e.id, e.res->get_object(), e.rows, std::nullopt, "POST",
+                                "create", &e.pre);
           if (!w.ok()) return Status(w.status()).WithContext(where);
           e.status = 201;
           e.record = std::move(w->record);
         } else if (e.method == "PUT") {
-          auto w = WriteVersion(txn, ctx, e.url.type, e.id, e.resource.get_object(), e.rows, e.if_match, "PUT", "update");
+          auto w = WriteVersion(txn, ctx, e.url.type, e.id, e.res->get_object(), e.rows, e.if_match, "PUT", "update");
           if (!w.ok()) return Status(w.status()).WithContext(where);
           e.status = w->http_status;
           e.record = std::move(w->record);
@@ -718,7 +745,7 @@ Result<json::object> ResourceService::ProcessTransaction(const RequestContext& c
           ASSIGN_OR_RETURN(store::VersionRecord cur, txn.Read(e.url.type, e.id));
           if (cur.deleted) return Status(Code::kGone, e.url.type + "/" + e.id + " is deleted", where);
           json::value doc = json::parse(cur.json);
-          RETURN_IF_ERROR(fhir::ApplyJsonPatch(e.resource, doc));
+          RETURN_IF_ERROR(fhir::ApplyJsonPatch(*e.res, doc));
           Status vs = Validate(doc);
           if (!vs.ok()) return vs.WithContext(where);
           auto w = WriteVersion(txn, ctx, e.url.type, e.id, doc.get_object(), indexer_.Extract(doc),
@@ -796,8 +823,7 @@ Result<json::object> ResourceService::ProcessBatch(const RequestContext& ctx, js
       continue;
     }
     wo.if_match = *etag;
-    json::value resource;
-    if (auto* r = eo.if_contains("resource")) resource = std::move(*r);
+    json::value resource(eo.contains("resource") ? std::move(eo["resource"]) : json::value());  // keeps its storage
     Result<WriteOutcome> w = Status(Code::kNotSupported, "unsupported request.method '" + method + "'");
     if (method == "POST") {
       w = Create(ctx, url.type, std::move(resource), wo);

@@ -89,10 +89,18 @@ class ResourceService {
   struct BundleEntry;
   Status CheckResource(const boost::json::value& body, const std::string& type) const;
   Status Validate(const boost::json::value& body) const;
+  // A new resource's stored JSON made before taking the write lock (version 1 is known in advance
+  // for a new id): under the lock WriteVersion only overwrites its fixed-width lastUpdated text.
+  struct Prestamped {
+    std::string json;              // stamped with version 1 and a provisional lastUpdated
+    size_t last_updated_offset = 0;  // where the lastUpdated text is, restamped under the lock
+  };
+  static Prestamped Prestamp(const boost::json::object& body, const std::string& id);
   Result<WriteOutcome> WriteVersion(store::Transaction& txn, const RequestContext& ctx, const std::string& type,
                                     const std::string& id, const boost::json::object& body,
                                     const fhir::IndexEntries& index, std::optional<int64_t> if_match,
-                                    const std::string& method, const std::string& action);
+                                    const std::string& method, const std::string& action,
+                                    Prestamped* pre = nullptr);
   Result<std::vector<std::string>> FindIdsIn(store::Transaction& txn, const std::string& type, const Params& query);
   Result<boost::json::object> ProcessTransaction(const RequestContext& ctx, boost::json::array& entries,
                                                  bool return_resources);
@@ -107,6 +115,7 @@ class ResourceService {
   const fhir::Indexer& indexer_;
   AuditLog& audit_;
   const Config& config_;
+  store::GroupCommitter committer_;  // all writes: concurrent requests share commits
 };
 
 // Parses "a=b&c=d" (URL-encoded) into decoded pairs.

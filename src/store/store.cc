@@ -1,6 +1,7 @@
 #include "store/store.h"
 
 #include <chrono>
+#include <exception>
 #include <random>
 #include <thread>
 
@@ -26,6 +27,66 @@ Status RunInTransaction(Store& store, const std::function<Status(Transaction&)>&
     if (last.code() != Code::kConflict && last.code() != Code::kUnavailable) return last;
   }
   return last;
+}
+
+struct GroupCommitter::Item {
+  const std::function<Status(Transaction&)>* work;
+  Status status;
+  bool done = false;
+};
+
+GroupCommitter::GroupCommitter(Store& store, size_t max_group) : store_(store), max_group_(max_group) {}
+GroupCommitter::~GroupCommitter() = default;
+
+Status GroupCommitter::Run(const std::function<Status(Transaction&)>& work) {
+  Item me{&work, {}, false};
+  std::unique_lock<std::mutex> lock(mu_);
+  queue_.push_back(&me);
+  while (!me.done) {
+    if (leading_) {
+      cv_.wait(lock);
+      continue;
+    }
+    // Lead: take a group (in arrival order, including our own item) and commit it.
+    leading_ = true;
+    std::vector<Item*> group;
+    while (!queue_.empty() && group.size() < max_group_) {
+      group.push_back(queue_.front());
+      queue_.pop_front();
+    }
+    lock.unlock();
+    Status commit;
+    for (int attempt = 0; attempt < 5; ++attempt) {
+      commit = RunInTransaction(
+          store_,
+          [&](Transaction& txn) -> Status {
+            for (Item* it : group) {
+              RETURN_IF_ERROR(txn.Savepoint());
+              try {
+                it->status = (*it->work)(txn);
+              } catch (const std::exception& e) {  // a bug in one unit must not strand the others
+                it->status = Status(Code::kInternal, std::string("unit of work failed: ") + e.what());
+              }
+              if (it->status.ok()) {
+                RETURN_IF_ERROR(txn.ReleaseSavepoint());
+              } else {
+                RETURN_IF_ERROR(txn.RollbackToSavepoint());
+              }
+            }
+            return Status::Ok();
+          },
+          1);
+      if (commit.ok() || (commit.code() != Code::kConflict && commit.code() != Code::kUnavailable)) break;
+    }
+    lock.lock();
+    for (Item* it : group) {
+      if (!commit.ok()) it->status = commit;
+      it->done = true;
+    }
+    leading_ = false;
+    cv_.notify_all();
+  }
+  return me.status;
 }
 
 }  // namespace benhan::store

@@ -233,10 +233,14 @@ class SqliteTransaction final : public Transaction {
   ~SqliteTransaction() override;
 
   Result<std::optional<CurrentInfo>> LockCurrent(const std::string& type, const std::string& id) override;
+  void AssumeNew(const std::string& type, const std::string& id) override { known_[type + "/" + id] = Known{-1, 0, false}; }
   Result<VersionRecord> Read(const std::string& type, const std::string& id) override;
   Result<int64_t> Put(const NewVersion& v) override;
   Result<std::vector<std::string>> FindIds(const std::string& type, const Query& query, int limit) override;
   Status Audit(const AuditRecord& rec) override;
+  Status Savepoint() override;
+  Status ReleaseSavepoint() override;
+  Status RollbackToSavepoint() override;
   Status Commit() override;
 
  private:
@@ -254,7 +258,10 @@ class SqliteTransaction final : public Transaction {
   struct Known { int64_t rid; int64_t version; bool deleted; };
   std::unordered_map<std::string, Known> known_;
   std::unordered_map<std::string, int64_t> new_params_;  // key: ParamKey(type, code)
+  std::vector<std::string> params_since_savepoint_;        // new_params_ keys added in the savepoint
+  bool in_savepoint_ = false;
   int64_t next_seq_ = 0;
+  int64_t next_rid_ = 0;
 };
 
 class SqliteStore final : public Store {
@@ -278,6 +285,12 @@ class SqliteStore final : public Store {
       ASSIGN_OR_RETURN(bool row, s->Step());
       (void)row;
       last_seq_ = s->Int(0);
+    }
+    {
+      ASSIGN_OR_RETURN(auto s, writer_->Prepare("SELECT COALESCE(MAX(rid), 0) FROM resource"));
+      ASSIGN_OR_RETURN(bool row, s->Step());
+      (void)row;
+      last_rid_ = s->Int(0);
     }
     for (int i = 0; i < opts_.readers; ++i) {
       ASSIGN_OR_RETURN(auto c, Conn::Open(opts_, true));
@@ -304,7 +317,7 @@ class SqliteStore final : public Store {
     if (writer_) sqlite3_wal_hook(writer_->db(), nullptr, nullptr);
   }
 
-  static constexpr int kCheckpointPages = 4000;  // ~16 MB of WAL
+  static constexpr int kCheckpointPages = 16000;  // ~64 MB of WAL: pages rewritten by many commits are copied once
 
   static int WalHook(void* self, sqlite3*, const char*, int pages) {
     auto* store = static_cast<SqliteStore*>(self);
@@ -510,6 +523,8 @@ class SqliteStore final : public Store {
   }
   int64_t last_seq() const { return last_seq_; }
   void set_last_seq(int64_t s) { last_seq_ = s; }
+  int64_t last_rid() const { return last_rid_; }
+  void set_last_rid(int64_t r) { last_rid_ = r; }
 
  private:
   friend class SqliteTransaction;
@@ -560,6 +575,7 @@ class SqliteStore final : public Store {
   std::mutex write_mu_;
   std::unique_ptr<Conn> writer_;
   int64_t last_seq_ = 0;  // guarded by write_mu_
+  int64_t last_rid_ = 0;  // guarded by write_mu_
   std::mutex readers_mu_;
   std::condition_variable readers_cv_;
   std::vector<std::unique_ptr<Conn>> readers_;
@@ -611,6 +627,7 @@ Result<int64_t> SqliteTransaction::ParamId(const std::string& type, const std::s
   s->Bind(1, type).Bind(2, code);
   RETURN_IF_ERROR(s->Run());
   pid = sqlite3_last_insert_rowid(conn_->db());
+  if (in_savepoint_) params_since_savepoint_.push_back(owned_key);
   new_params_[owned_key] = pid;
   return pid;
 }
@@ -744,28 +761,34 @@ Result<int64_t> SqliteTransaction::Put(const NewVersion& v) {
   if (next_seq_ == 0) next_seq_ = store_->last_seq() + 1;
   int64_t seq = next_seq_++;
   Known& k = known_[v.type + "/" + v.id];
-  if (!cur) {
-    // A new resource: the row first (its rid keys the index rows), then the index rows and keys.
-    ASSIGN_OR_RETURN(auto s, conn_->Prepare("INSERT INTO resource (rtype, id, version, seq, last_updated, deleted, index_keys)"
-                                            " VALUES (?, ?, ?, ?, ?, ?, x'')"));
-    s->Bind(1, v.type).Bind(2, v.id).Bind(3, v.version).Bind(4, seq).Bind(5, v.last_updated_us).Bind(6, int64_t{v.deleted});
-    RETURN_IF_ERROR(s->Run());
-    k.rid = sqlite3_last_insert_rowid(conn_->db());
-  } else {
-    ASSIGN_OR_RETURN(auto s, conn_->Prepare("SELECT index_keys FROM resource WHERE rid = ?"));
-    s->Bind(1, k.rid);
-    ASSIGN_OR_RETURN(bool row, s->Step());
-    if (row) {
-      std::string old_keys = s->Text(0);
-      s.reset();
-      RETURN_IF_ERROR(DeleteIndex(k.rid, old_keys));
-    }
-  }
   std::string keys;
-  if (!v.deleted) {
-    ASSIGN_OR_RETURN(keys, WriteIndex(k.rid, v.type, v.index));
-  }
-  if (cur || !keys.empty()) {
+  if (!cur) {
+    // A new resource: rids are assigned here (one writer), so the index rows and their keys are
+    // written first and the resource row is inserted once, complete.
+    if (next_rid_ == 0) next_rid_ = store_->last_rid() + 1;
+    k.rid = next_rid_++;
+    if (!v.deleted && v.index != nullptr) {
+      ASSIGN_OR_RETURN(keys, WriteIndex(k.rid, v.type, *v.index));
+    }
+    ASSIGN_OR_RETURN(auto s, conn_->Prepare("INSERT INTO resource (rid, rtype, id, version, seq, last_updated, deleted, index_keys)"
+                                            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"));
+    s->Bind(1, k.rid).Bind(2, v.type).Bind(3, v.id).Bind(4, v.version).Bind(5, seq).Bind(6, v.last_updated_us);
+    s->Bind(7, int64_t{v.deleted}).BindBlob(8, keys);
+    RETURN_IF_ERROR(s->Run());
+  } else {
+    {
+      ASSIGN_OR_RETURN(auto s, conn_->Prepare("SELECT index_keys FROM resource WHERE rid = ?"));
+      s->Bind(1, k.rid);
+      ASSIGN_OR_RETURN(bool row, s->Step());
+      if (row) {
+        std::string old_keys = s->Text(0);
+        s.reset();
+        RETURN_IF_ERROR(DeleteIndex(k.rid, old_keys));
+      }
+    }
+    if (!v.deleted && v.index != nullptr) {
+      ASSIGN_OR_RETURN(keys, WriteIndex(k.rid, v.type, *v.index));
+    }
     ASSIGN_OR_RETURN(auto s, conn_->Prepare(
                                  "UPDATE resource SET version = ?, seq = ?, last_updated = ?, deleted = ?, index_keys = ? WHERE rid = ?"));
     s->Bind(1, v.version).Bind(2, seq).Bind(3, v.last_updated_us).Bind(4, int64_t{v.deleted}).BindBlob(5, keys).Bind(6, k.rid);
@@ -816,6 +839,28 @@ Status SqliteTransaction::Audit(const AuditRecord& r) {
   return s->Run();
 }
 
+Status SqliteTransaction::Savepoint() {
+  params_since_savepoint_.clear();
+  in_savepoint_ = true;
+  return conn_->Exec("SAVEPOINT unit");
+}
+
+Status SqliteTransaction::ReleaseSavepoint() {
+  in_savepoint_ = false;
+  params_since_savepoint_.clear();
+  return conn_->Exec("RELEASE unit");
+}
+
+Status SqliteTransaction::RollbackToSavepoint() {
+  in_savepoint_ = false;
+  // Undo this transaction's caches of what the savepoint wrote.
+  for (const auto& k : params_since_savepoint_) new_params_.erase(k);
+  params_since_savepoint_.clear();
+  known_.clear();
+  RETURN_IF_ERROR(conn_->Exec("ROLLBACK TO unit"));
+  return conn_->Exec("RELEASE unit");
+}
+
 Status SqliteTransaction::Commit() {
   Status st = conn_->Exec("COMMIT");
   if (!st.ok()) {
@@ -826,6 +871,7 @@ Status SqliteTransaction::Commit() {
   done_ = true;
   store_->PublishParams(new_params_);
   if (next_seq_ > 0) store_->set_last_seq(next_seq_ - 1);
+  if (next_rid_ > 0) store_->set_last_rid(next_rid_ - 1);
   return Status::Ok();
 }
 

@@ -1,0 +1,147 @@
+// store/: the SQLite backend's version model, index replacement and group commit.
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <filesystem>
+#include <thread>
+
+#include "store/sqlite/sqlite_store.h"
+
+namespace benhan::store {
+namespace {
+
+class StoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "benhan-store-XXXXXX").string();
+    dir_ = mkdtemp(tmpl.data());
+    Reopen();
+  }
+  void TearDown() override {
+    store_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+  void Reopen() {
+    store_.reset();
+    SqliteOptions o;
+    o.path = dir_ + "/benhan.db";
+    o.readers = 2;
+    auto s = OpenSqliteStore(o);
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
+    store_ = std::move(*s);
+  }
+  static NewVersion Version(const std::string& id, int64_t v, const fhir::IndexEntries* ix, bool deleted = false) {
+    NewVersion nv;
+    nv.type = "Patient";
+    nv.id = id;
+    nv.version = v;
+    nv.last_updated_us = 1000 + v;
+    nv.method = v == 1 ? "POST" : "PUT";
+    nv.deleted = deleted;
+    nv.json = deleted ? "" : "{\"resourceType\":\"Patient\",\"id\":\"" + id + "\",\"v\":" + std::to_string(v) + "}";
+    nv.index = ix;
+    return nv;
+  }
+  int64_t CountByFamily(const std::string& folded) {
+    Query q;
+    Condition c;
+    c.param = "family";
+    c.kind = ParamKind::kString;
+    QueryValue v;
+    v.code = folded;
+    c.any_of.push_back(v);
+    q.all_of.push_back(c);
+    q.want_total = true;
+    auto r = store_->Search("Patient", q);
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    return r.ok() ? r->total.value_or(-1) : -1;
+  }
+  std::string dir_;
+  std::unique_ptr<Store> store_;
+};
+
+TEST_F(StoreTest, VersionsHistoryAndTombstones) {
+  ASSERT_TRUE(RunInTransaction(*store_, [&](Transaction& t) { return t.Put(Version("a", 1, nullptr)).status(); }).ok());
+  ASSERT_TRUE(RunInTransaction(*store_, [&](Transaction& t) { return t.Put(Version("a", 2, nullptr)).status(); }).ok());
+  // Skipping a version is refused.
+  Status st = RunInTransaction(*store_, [&](Transaction& t) { return t.Put(Version("a", 4, nullptr)).status(); });
+  EXPECT_EQ(st.code(), Code::kPreconditionFailed);
+  ASSERT_TRUE(RunInTransaction(*store_, [&](Transaction& t) { return t.Put(Version("a", 3, nullptr, true)).status(); }).ok());
+  auto cur = store_->Read("Patient", "a");
+  ASSERT_TRUE(cur.ok());
+  EXPECT_TRUE(cur->deleted);
+  EXPECT_EQ(cur->version, 3);
+  auto v1 = store_->VRead("Patient", "a", 1);
+  ASSERT_TRUE(v1.ok());
+  EXPECT_NE(v1->json.find("\"v\":1"), std::string::npos);
+  HistoryQuery hq;
+  hq.type = "Patient";
+  hq.id = "a";
+  auto h = store_->History(hq);
+  ASSERT_TRUE(h.ok());
+  ASSERT_EQ(h->entries.size(), 3u);
+  EXPECT_EQ(h->entries[0].version, 3);  // newest first
+  EXPECT_EQ(store_->Read("Patient", "nope").status().code(), Code::kNotFound);
+}
+
+TEST_F(StoreTest, UpdateReplacesIndexRowsAndSurvivesReopen) {
+  fhir::IndexEntries a, b;
+  a.strings.push_back({"family", "nguyen", "Nguyễn"});
+  b.strings.push_back({"family", "tran", "Trần"});
+  ASSERT_TRUE(RunInTransaction(*store_, [&](Transaction& t) { return t.Put(Version("p", 1, &a)).status(); }).ok());
+  EXPECT_EQ(CountByFamily("nguyen"), 1);
+  ASSERT_TRUE(RunInTransaction(*store_, [&](Transaction& t) { return t.Put(Version("p", 2, &b)).status(); }).ok());
+  EXPECT_EQ(CountByFamily("nguyen"), 0);
+  EXPECT_EQ(CountByFamily("tran"), 1);
+  Reopen();
+  EXPECT_EQ(CountByFamily("tran"), 1);
+  ASSERT_TRUE(RunInTransaction(*store_, [&](Transaction& t) { return t.Put(Version("p", 3, &a)).status(); }).ok());
+  EXPECT_EQ(CountByFamily("tran"), 0);
+  EXPECT_EQ(CountByFamily("nguyen"), 1);
+  // A tombstone removes the resource from search.
+  ASSERT_TRUE(RunInTransaction(*store_, [&](Transaction& t) { return t.Put(Version("p", 4, nullptr, true)).status(); }).ok());
+  EXPECT_EQ(CountByFamily("nguyen"), 0);
+}
+
+TEST_F(StoreTest, GroupCommitIsolatesFailingUnits) {
+  GroupCommitter gc(*store_);
+  fhir::IndexEntries ix;
+  ix.strings.push_back({"family", "le", "Lê"});
+  constexpr int kThreads = 8, kPerThread = 25;
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        std::string id = "g" + std::to_string(t) + "-" + std::to_string(i);
+        bool bad = i % 5 == 4;  // every fifth unit writes, then fails: it must leave nothing behind
+        Status st = gc.Run([&](Transaction& txn) -> Status {
+          auto r = txn.Put(Version(id, 1, &ix));
+          if (!r.ok()) return r.status();
+          if (bad) return Status(Code::kProcessing, "deliberate failure");
+          return Status::Ok();
+        });
+        if (bad) {
+          EXPECT_EQ(st.code(), Code::kProcessing);
+          failures++;
+        } else {
+          EXPECT_TRUE(st.ok()) << st.ToString();
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  int good = kThreads * kPerThread - failures.load();
+  EXPECT_EQ(CountByFamily("le"), good);
+  for (int t = 0; t < kThreads; ++t) {
+    for (int i = 0; i < kPerThread; ++i) {
+      auto r = store_->Read("Patient", "g" + std::to_string(t) + "-" + std::to_string(i));
+      EXPECT_EQ(r.ok(), i % 5 != 4) << t << "/" << i;
+    }
+  }
+  Reopen();  // what was committed is durable and consistent
+  EXPECT_EQ(CountByFamily("le"), good);
+}
+
+}  // namespace
+}  // namespace benhan::store

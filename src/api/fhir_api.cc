@@ -79,44 +79,6 @@ Result<std::optional<int64_t>> IfMatch(const HttpRequest& req) {
 
 }  // namespace
 
-Status ParseJsonBody(std::string_view body, json::value* out) {
-  json::parse_options po;
-  po.max_depth = 256;
-  json::stream_parser p(json::make_shared_resource<json::monotonic_resource>(), po);
-  boost::system::error_code ec;
-  size_t used = p.write_some(body.data(), body.size(), ec);
-  if (!ec && used < body.size()) {
-    // Only whitespace may follow the value.
-    for (size_t i = used; i < body.size(); ++i) {
-      char c = body[i];
-      if (c != ' ' && c != '\n' && c != '\r' && c != '\t') {
-        ec = json::make_error_code(json::error::extra_data);
-        used = i;
-        break;
-      }
-    }
-  }
-  if (!ec && !p.done()) {
-    p.finish(ec);
-    used = body.size();
-  }
-  if (ec) {
-    size_t line = 1, col = 1;
-    for (size_t i = 0; i < used && i < body.size(); ++i) {
-      if (body[i] == '\n') {
-        ++line;
-        col = 1;
-      } else {
-        ++col;
-      }
-    }
-    return Status(Code::kInvalid, "the body is not valid JSON: " + ec.message() + " at line " + std::to_string(line) +
-                                      ", column " + std::to_string(col) + " (byte " + std::to_string(used) + ")");
-  }
-  *out = p.release();
-  return Status::Ok();
-}
-
 FhirApi::FhirApi(service::ResourceService& service, const security::Authenticator& auth, std::string software_version)
     : service_(service), auth_(auth), version_(std::move(software_version)) {}
 
@@ -248,7 +210,7 @@ void FhirApi::Dispatch(const HttpRequest& req, HttpResponse& res, const service:
 
   auto parse_body = [&](json::value* out) -> Status {
     if (req.body.empty()) return Status(Code::kInvalid, "the request has no body");
-    return ParseJsonBody(req.body, out);
+    return fhir::ParseJson(req.body, out);
   };
   auto send_record = [&](int status, const store::VersionRecord& rec, bool with_location) {
     res.Set("ETag", "W/\"" + std::to_string(rec.version) + "\"");

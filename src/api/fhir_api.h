@@ -26,11 +26,6 @@
 
 namespace benhan::api {
 
-// Parses a request body as JSON. Errors: kInvalid naming the line, column and byte of the problem.
-// The tree is allocated from one arena (a monotonic resource owned by the value's storage), which
-// makes parsing and freeing a large Bundle cheap; `out` owns it.
-Status ParseJsonBody(std::string_view body, boost::json::value* out);
-
 class FhirApi {
  public:
   FhirApi(service::ResourceService& service, const security::Authenticator& auth, std::string software_version);

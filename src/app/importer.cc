@@ -12,7 +12,7 @@
 #include <sstream>
 #include <thread>
 
-#include "api/fhir_api.h"
+#include "fhir/resource.h"
 
 namespace json = boost::json;
 namespace fs = std::filesystem;
@@ -102,7 +102,7 @@ void RunUnit(State& st, Unit& u) {
       in.read(text.data(), static_cast<std::streamsize>(text.size()));
     }
     json::value v;
-    Status ps = api::ParseJsonBody(text, &v);
+    Status ps = fhir::ParseJson(text, &v);
     if (!ps.ok()) return st.Error(u.file, ps.message());
     if (!v.is_object() || !v.get_object().contains("resourceType")) {
       return st.Error(u.file, "not a FHIR resource (no resourceType)");
@@ -149,7 +149,7 @@ void RunUnit(State& st, Unit& u) {
       const std::string& line = u.lines[i];
       if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
       json::value v;
-      Status ps = api::ParseJsonBody(line, &v);
+      Status ps = fhir::ParseJson(line, &v);
       if (!ps.ok() || !v.is_object() || !v.get_object().contains("resourceType") ||
           !v.get_object().at("resourceType").is_string()) {
         if (line_of) st.Error(u.file + ":" + std::to_string(u.first_line + static_cast<int64_t>(i)),

@@ -26,6 +26,12 @@ boost::json::object StampMeta(const boost::json::object& resource, std::string_v
 std::string SerializeStamped(const boost::json::object& resource, std::string_view id, int64_t version,
                              int64_t last_updated_us, size_t* last_updated_offset = nullptr);
 
+// Parses JSON from outside (request bodies, import files). Errors: kInvalid naming the line, column
+// and byte of the problem; trailing non-whitespace is an error. The tree is allocated from one
+// arena (a monotonic resource owned by the value's storage), which makes parsing and freeing a
+// large Bundle cheap; `out` owns it.
+Status ParseJson(std::string_view text, boost::json::value* out);
+
 // Compact JSON (the stored, canonical form) or pretty JSON (2-space indent).
 std::string Serialize(const boost::json::value& v, bool pretty = false);
 

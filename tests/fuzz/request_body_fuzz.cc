@@ -1,4 +1,4 @@
-// Fuzz target for the request-body path of the FHIR API: bytes -> ParseJsonBody (the parser used
+// Fuzz target for the request-body path of the FHIR API: bytes -> fhir::ParseJson (the parser used
 // for every request body) -> Validator -> Indexer (search-parameter extraction), exactly as a POST
 // does before it reaches the store. Must never crash, leak or hang.
 #include <cstddef>
@@ -6,7 +6,6 @@
 #include <memory>
 #include <string_view>
 
-#include "api/fhir_api.h"
 #include "fhir/indexer.h"
 #include "fhir/resource.h"
 #include "fhir/validator.h"
@@ -23,7 +22,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static Env* env = new Env();
   std::string_view body(reinterpret_cast<const char*>(data), size);
   boost::json::value v;
-  if (!benhan::api::ParseJsonBody(body, &v).ok()) return 0;
+  if (!benhan::fhir::ParseJson(body, &v).ok()) return 0;
   benhan::Status st = env->validator.Validate(v);
   (void)benhan::fhir::MakeOperationOutcome(st);
   if (v.is_object()) {

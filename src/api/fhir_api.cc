@@ -2,6 +2,7 @@
 
 #include <boost/json.hpp>
 #include <ctime>
+#include <set>
 
 #include "core/clock.h"
 #include "core/ids.h"
@@ -79,6 +80,28 @@ Result<std::optional<int64_t>> IfMatch(const HttpRequest& req) {
 
 }  // namespace
 
+const std::vector<Route>& Routes() {
+  static const std::vector<Route> kRoutes = {
+      {"GET", "/metadata", "", true},
+      {"POST", "/", "transaction", true},
+      {"POST", "/", "batch", true},
+      {"GET", "/_history", "history-system", true},
+      {"GET", "/{type}", "search-type", false},
+      {"POST", "/{type}/_search", "search-type", false},
+      {"POST", "/{type}", "create", false},
+      {"PUT", "/{type}?{params}", "update", false},
+      {"DELETE", "/{type}?{params}", "delete", false},
+      {"GET", "/{type}/_history", "history-type", false},
+      {"GET", "/{type}/{id}", "read", false},
+      {"PUT", "/{type}/{id}", "update", false},
+      {"PATCH", "/{type}/{id}", "patch", false},
+      {"DELETE", "/{type}/{id}", "delete", false},
+      {"GET", "/{type}/{id}/_history", "history-instance", false},
+      {"GET", "/{type}/{id}/_history/{vid}", "vread", false},
+  };
+  return kRoutes;
+}
+
 FhirApi::FhirApi(service::ResourceService& service, const security::Authenticator& auth, std::string software_version)
     : service_(service), auth_(auth), version_(std::move(software_version)) {}
 
@@ -103,9 +126,11 @@ const std::string& FhirApi::CapabilityStatement() {
     json::array resources;
     for (const auto& type : defs.ResourceTypeNames()) {
       json::array interactions;
-      for (const char* i : {"read", "vread", "update", "patch", "delete", "history-instance", "history-type", "create",
-                            "search-type"}) {
-        interactions.push_back(json::object{{"code", i}});
+      std::set<std::string> seen;
+      for (const Route& r : Routes()) {
+        if (!r.system_level && *r.interaction && seen.insert(r.interaction).second) {
+          interactions.push_back(json::object{{"code", r.interaction}});
+        }
       }
       json::array params;
       for (const auto* p : defs.SearchParamsFor(type)) {
@@ -122,6 +147,10 @@ const std::string& FhirApi::CapabilityStatement() {
                                        {"conditionalUpdate", true},
                                        {"conditionalDelete", "single"},
                                        {"searchParam", std::move(params)}});
+    }
+    json::array system_interactions;
+    for (const Route& r : Routes()) {
+      if (r.system_level && *r.interaction) system_interactions.push_back(json::object{{"code", r.interaction}});
     }
     json::object cap{
         {"resourceType", "CapabilityStatement"},
@@ -142,8 +171,7 @@ const std::string& FhirApi::CapabilityStatement() {
                             "Bearer tokens (Authorization: Bearer ...); the administrator token is created on first "
                             "start in DATA/secrets/admin.token. Demo mode (--demo, loopback only) needs none."}}},
              {"resource", std::move(resources)},
-             {"interaction", json::array{json::object{{"code", "transaction"}}, json::object{{"code", "batch"}},
-                                         json::object{{"code", "history-system"}}}}}}}};
+             {"interaction", system_interactions}}}}};
     cap_json_ = fhir::Serialize(cap);
   });
   return cap_json_;

@@ -18,6 +18,7 @@
 #include <boost/json/value.hpp>
 #include <memory>
 #include <mutex>
+#include <vector>
 #include <string>
 
 #include "api/http_server.h"
@@ -25,6 +26,16 @@
 #include "service/resource_service.h"
 
 namespace benhan::api {
+
+// One REST route: what FhirApi::Dispatch serves and /metadata advertises (one table, so the
+// CapabilityStatement cannot drift from the code; tests/conformance checks each route answers).
+struct Route {
+  const char* method;       // "GET", "POST"...
+  const char* path;         // pattern: "/{type}/{id}/_history/{vid}"
+  const char* interaction;  // CapabilityStatement interaction code ("vread"), "" for none
+  bool system_level;        // a system interaction (rest.interaction) rather than per resource type
+};
+const std::vector<Route>& Routes();
 
 class FhirApi {
  public:

@@ -108,3 +108,30 @@ TEST(FhirPath, CacheReturnsSameExpression) {
 
 }  // namespace
 }  // namespace benhan::fhir::fhirpath
+
+namespace benhan::fhir::fhirpath {
+namespace {
+
+// Regression (found by ASan on the official suite): items navigated from a computed value (here the
+// children of a resolve() stub) must keep that value alive after the expression that made it ends.
+TEST(FhirPathRegression, ChildrenOfComputedValuesStayAlive) {
+  auto defs = Definitions::LoadEmbedded();
+  ASSERT_TRUE(defs.ok());
+  boost::json::value obs = boost::json::parse(
+      R"({"resourceType":"Observation","status":"final","code":{"text":"x"},"subject":{"reference":"Patient/p1"}})");
+  EvalOptions opts;
+  opts.stub_unresolved_references = true;
+  for (const char* text : {"Observation.subject.resolve().id", "(Observation.subject.resolve() | {}).id = 'p1'",
+                           "Observation.subject.resolve().children().count() > 0"}) {
+    auto e = Compile(text);
+    ASSERT_TRUE(e.ok()) << text;
+    auto r = Evaluate(**e, obs, **defs, opts);
+    ASSERT_TRUE(r.ok()) << text << ": " << r.status().ToString();
+    ASSERT_FALSE(r->empty()) << text;
+    // Touch every result after the evaluation's temporaries are gone.
+    for (const auto& it : *r) EXPECT_FALSE(boost::json::serialize(it.json()).empty());
+  }
+}
+
+}  // namespace
+}  // namespace benhan::fhir::fhirpath

@@ -477,7 +477,20 @@ class Evaluator {
     return "BackboneElement";
   }
 
+  // Children of a computed value keep it alive (they point into it).
+  struct KeepChildrenAlive {
+    const Item& parent;
+    Collection& out;
+    size_t start;
+    ~KeepChildrenAlive() {
+      if (parent.owner()) {
+        for (size_t i = start; i < out.size(); ++i) out[i].KeepAlive(parent.owner());
+      }
+    }
+  };
+
   void Member(const Item& it, const std::string& name, Collection& out) const {
+    KeepChildrenAlive keep{it, out, out.size()};
     const json::value& v = it.json();
     if (!name.empty() && IsUpper(name[0])) {
       // A type name at the start of a path selects the focus if it is of that type.
@@ -560,6 +573,7 @@ class Evaluator {
 
   // All child items (children()).
   void AllChildren(const Item& it, Collection& out) const {
+    KeepChildrenAlive keep{it, out, out.size()};
     const json::value& v = it.json();
     if (!v.is_object()) {
       if (it.primitive_extension() != nullptr) {

@@ -113,6 +113,14 @@ class Item {
 
   bool valid() const { return node_ != nullptr; }
 
+  // The computed value this item lives in (itself, or the computed parent it was navigated from),
+  // kept alive by the item; null for nodes of the input.
+  const std::shared_ptr<const boost::json::value>& owner() const { return owned_ ? owned_ : keep_; }
+  // Makes a node navigated from a computed value keep that value alive.
+  void KeepAlive(const std::shared_ptr<const boost::json::value>& owner) {
+    if (!owned_ && !keep_) keep_ = owner;
+  }
+
   // For computed System.Decimal values: digits after the decimal point as written or computed
   // ("1.50" -> 2), so that toString() and precision() keep trailing zeros; -1 if unknown.
   int decimal_scale() const { return scale_; }
@@ -121,6 +129,7 @@ class Item {
  private:
   const boost::json::value* node_ = nullptr;
   std::shared_ptr<const boost::json::value> owned_;
+  std::shared_ptr<const boost::json::value> keep_;  // owner of a node inside a computed value
   std::string_view type_;
   const boost::json::object* ext_ = nullptr;
   const TypeDef* def_type_ = nullptr;

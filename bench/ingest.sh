@@ -3,7 +3,7 @@
 #
 # usage: bench/ingest.sh [REPEATS=3]
 # env:   BENHAN=path/to/benhan (default build-bench/src/app/benhan, built if missing),
-#        SYNTHEA=DIR (default /work/shared/data/synthea/r4-bundles), CONNS=2, IMPORT_JOBS=2
+#        SYNTHEA=DIR (default ../shared/data/synthea/r4-bundles next to the checkout), CONNS=2, IMPORT_JOBS=2
 #
 # Each repeat, on a fresh data dir each time, interleaved so machine noise hits every path alike:
 #   server  POST every bundle to `benhan serve` (token auth) over CONNS keep-alive connections

@@ -8,7 +8,6 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BUILD_DIR="${BUILD_DIR:-$ROOT/build-bench}"
 SYNTHEA="${SYNTHEA:-$ROOT/../shared/data/synthea/r4-bundles}"
-[[ -d "$SYNTHEA" ]] || SYNTHEA=/work/shared/data/synthea/r4-bundles
 PY="${PYTHON:-python3}"
 
 # The Release binary: $BENHAN if set, else build-bench/src/app/benhan, brought up to date with the

@@ -92,6 +92,17 @@ Result<int64_t> StoreBundle(State& st, json::value bundle, const std::string& wh
   return ok;
 }
 
+// A unit whose conditional references matched nothing probably refers to resources of a file not
+// loaded yet (Immunization before Location): it is queued to run once more at the end.
+bool DeferIfUnresolved(State& st, Unit& u, const Status& status) {
+  Code c = status.code();
+  if (u.retry || (c != Code::kPreconditionFailed && c != Code::kMultipleMatches)) return false;
+  std::lock_guard<std::mutex> l(st.mu);
+  u.retry = true;
+  st.deferred.push_back(u);
+  return true;
+}
+
 void RunUnit(State& st, Unit& u) {
   if (u.lines.empty()) {  // a JSON file
     std::string text;
@@ -129,13 +140,7 @@ void RunUnit(State& st, Unit& u) {
     }
     auto r = StoreBundle(st, std::move(bundle), u.file);
     if (!r.ok()) {
-      Code c = r.status().code();
-      if (!u.retry && (c == Code::kPreconditionFailed || c == Code::kMultipleMatches)) {
-        std::lock_guard<std::mutex> l(st.mu);
-        u.retry = true;
-        st.deferred.push_back(u);
-        return;
-      }
+      if (DeferIfUnresolved(st, u, r.status())) return;
       return st.Error(u.file, r.status().ToString());
     }
     st.resources += *r;
@@ -175,14 +180,7 @@ void RunUnit(State& st, Unit& u) {
     st.resources += *r;
     return;
   }
-  Code c = r.status().code();
-  if (!u.retry && (c == Code::kPreconditionFailed || c == Code::kMultipleMatches)) {
-    // Probably refers to resources of a file not loaded yet (Immunization before Location): later.
-    std::lock_guard<std::mutex> l(st.mu);
-    u.retry = true;
-    st.deferred.push_back(u);
-    return;
-  }
+  if (DeferIfUnresolved(st, u, r.status())) return;
   for (size_t i = 0; i < u.lines.size(); ++i) {
     json::value one = build(i, i + 1, nullptr);
     if (one.at("entry").get_array().empty()) continue;

@@ -14,7 +14,7 @@
 namespace benhan::app {
 
 struct ImportOptions {
-  int jobs = 2;
+  int jobs = 4;  // 2 x cores: while one unit holds the write lock others prepare (group commit)
   bool progress = true;  // progress line on stderr when it is a terminal
   int ndjson_chunk = 1000;
 };

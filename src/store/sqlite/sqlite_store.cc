@@ -18,6 +18,10 @@
 namespace benhan::store {
 namespace {
 
+// Page size of new databases. Larger pages mean fewer WAL frames (one write each) per commit and
+// shallower index b-trees; measured in docs/benchmarks.md.
+constexpr int kPageSize = 16384;
+
 Status SqlError(sqlite3* db, int rc, std::string_view what) {
   std::string msg = std::string(what) + ": " + (db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
   int primary = rc & 0xff;
@@ -100,6 +104,7 @@ class Conn {
     std::string pragmas = "PRAGMA cache_size=-" + std::to_string(o.cache_mib * 1024) +
                           "; PRAGMA temp_store=MEMORY; PRAGMA mmap_size=268435456;";
     if (!readonly) {
+      pragmas = "PRAGMA page_size=" + std::to_string(kPageSize) + ";" + pragmas;  // new databases only
       pragmas += "PRAGMA journal_mode=WAL; PRAGMA foreign_keys=OFF;";
       pragmas += o.synchronous_full ? "PRAGMA synchronous=FULL;" : "PRAGMA synchronous=NORMAL;";
     }

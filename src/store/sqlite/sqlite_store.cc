@@ -319,7 +319,12 @@ class SqliteStore final : public Store {
     }
     ckpt_cv_.notify_all();
     if (checkpoint_thread_.joinable()) checkpoint_thread_.join();
-    if (writer_) sqlite3_wal_hook(writer_->db(), nullptr, nullptr);
+    if (writer_) {
+      sqlite3_wal_hook(writer_->db(), nullptr, nullptr);
+      // Query-planner statistics (sqlite_stat1): without them searches that combine parameters
+      // scan by type. analysis_limit bounds the work to a sample per index (milliseconds).
+      (void)writer_->Exec("PRAGMA analysis_limit=1000; ANALYZE; PRAGMA optimize;");
+    }
   }
 
   static constexpr int kCheckpointPages = 16000;  // ~64 MB of WAL: pages rewritten by many commits are copied once
@@ -883,6 +888,13 @@ Status SqliteTransaction::Commit() {
 }  // namespace
 
 Result<std::unique_ptr<Store>> OpenSqliteStore(const SqliteOptions& options) {
+  // Process-wide, before SQLite initialises: no memory-usage accounting (a global mutex taken on
+  // every SQLite allocation; benhan does not use sqlite3_memory_used).
+  static const int configured = [] {
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+    return sqlite3_initialize();
+  }();
+  (void)configured;
   auto s = std::make_unique<SqliteStore>(options);
   RETURN_IF_ERROR(s->Init());
   return std::unique_ptr<Store>(std::move(s));

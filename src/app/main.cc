@@ -42,7 +42,7 @@ struct Flags {
   bool listen_given = false;
   std::string config_file;
   std::vector<std::string> positional;
-  int jobs = 4;
+  int jobs = 8;
 };
 
 // Parses common flags; config file first, then flags override it.

@@ -84,7 +84,8 @@ Result<int64_t> StoreBundle(State& st, json::value bundle, const std::string& wh
     } else {
       std::string msg(status);
       if (const auto* oo = resp.if_contains("outcome")) {
-        msg += " " + std::string(oo->at("issue").at(0).at("diagnostics").get_string());
+        msg.push_back(' ');
+        msg.append(std::string_view(oo->at("issue").at(0).at("diagnostics").get_string()));
       }
       st.Error(where + " entry " + std::to_string(i), msg);
     }

@@ -472,7 +472,7 @@ std::optional<Quantity> QuantityOf(const Item& it) {
   } else if (unit != nullptr && unit->is_string()) {
     q.unit = std::string(unit->get_string());
   } else {
-    q.unit = "1";
+    q.unit.assign(1, '1');  // (not = "1": GCC 12 -O3 raises a false -Wrestrict there)
   }
   return q;
 }

@@ -98,6 +98,8 @@ const std::vector<Route>& Routes() {
       {"DELETE", "/{type}/{id}", "delete", false},
       {"GET", "/{type}/{id}/_history", "history-instance", false},
       {"GET", "/{type}/{id}/_history/{vid}", "vread", false},
+      {"GET", "/{compartment}/{id}/{type}", "search-type", false},
+      {"GET", "/Patient/{id}/$everything", "", false},
   };
   return kRoutes;
 }
@@ -138,7 +140,11 @@ const std::string& FhirApi::CapabilityStatement() {
         if (p->code.find('-') == 0) continue;
         params.push_back(json::object{{"name", p->code}, {"definition", p->url}, {"type", fhir::SearchParamTypeName(p->type)}});
       }
-      resources.push_back(json::object{{"type", type},
+      json::array includes;
+      for (const auto* p : defs.SearchParamsFor(type)) {
+        if (p->type == fhir::SearchParamType::kReference) includes.push_back(json::string(type + ":" + p->code));
+      }
+      json::object res_cap{{"type", type},
                                        {"interaction", std::move(interactions)},
                                        {"versioning", "versioned-update"},
                                        {"readHistory", true},
@@ -146,7 +152,13 @@ const std::string& FhirApi::CapabilityStatement() {
                                        {"conditionalCreate", true},
                                        {"conditionalUpdate", true},
                                        {"conditionalDelete", "single"},
-                                       {"searchParam", std::move(params)}});
+                                       {"searchInclude", std::move(includes)},
+                                       {"searchParam", std::move(params)}};
+      if (type == "Patient") {
+        res_cap["operation"] = json::array{json::object{
+            {"name", "everything"}, {"definition", "http://hl7.org/fhir/OperationDefinition/Patient-everything"}}};
+      }
+      resources.push_back(std::move(res_cap));
     }
     json::array system_interactions;
     for (const Route& r : Routes()) {
@@ -171,7 +183,12 @@ const std::string& FhirApi::CapabilityStatement() {
                             "Bearer tokens (Authorization: Bearer ...); the administrator token is created on first "
                             "start in DATA/secrets/admin.token. Demo mode (--demo, loopback only) needs none."}}},
              {"resource", std::move(resources)},
-             {"interaction", system_interactions}}}}};
+             {"interaction", system_interactions},
+             {"compartment", json::array{"http://hl7.org/fhir/CompartmentDefinition/patient",
+                                         "http://hl7.org/fhir/CompartmentDefinition/encounter",
+                                         "http://hl7.org/fhir/CompartmentDefinition/relatedPerson",
+                                         "http://hl7.org/fhir/CompartmentDefinition/practitioner",
+                                         "http://hl7.org/fhir/CompartmentDefinition/device"}}}}}};
     cap_json_ = fhir::Serialize(cap);
   });
   return cap_json_;
@@ -363,12 +380,22 @@ void FhirApi::Dispatch(const HttpRequest& req, HttpResponse& res, const service:
     b["link"] = std::move(links);
     SendJson(res, 200, b, fmt);
   };
-  auto search = [&](const std::string& type, service::Params sp) {
+  // `compartment`: "Patient/123" for a compartment search (/Patient/123/Observation), else empty.
+  auto search = [&](const std::string& type, service::Params sp, const std::string& compartment) {
     auto parsed = service::ParseSearch(type, sp, service_.defs(), ctx.strict, service_.config().default_page_size,
                                        service_.config().max_page_size);
     if (!parsed.ok()) {
       SendStatus(res, parsed.status());
       return;
+    }
+    if (!compartment.empty()) {
+      auto slash = compartment.find('/');
+      auto cond = service_.CompartmentCondition(compartment.substr(0, slash), compartment.substr(slash + 1), type);
+      if (!cond) {
+        SendStatus(res, Status(Code::kNotFound, type + " is not in the " + compartment.substr(0, slash) + " compartment"));
+        return;
+      }
+      parsed->query.all_of.push_back(std::move(*cond));
     }
     fmt.summary = parsed->summary;
     fmt.elements = parsed->elements;
@@ -379,12 +406,21 @@ void FhirApi::Dispatch(const HttpRequest& req, HttpResponse& res, const service:
       return;
     }
     json::object b = bundle_of("searchset", r->total, r->matches, false);
-    std::string self = ctx.base_url + "/" + type;
-    service::Params base = parsed->used;
-    for (const auto& [k, v] : sp) {
-      (void)v;
-      (void)k;
+    if (!parsed->includes.empty()) {
+      auto inc = service_.ResolveIncludes(ctx, r->matches, parsed->includes,
+                                          static_cast<size_t>(service_.config().max_page_size));
+      if (!inc.ok()) {
+        SendStatus(res, inc.status());
+        return;
+      }
+      json::object ib = bundle_of("searchset", std::nullopt, *inc, false);
+      json::array& entries = b["entry"].get_array();
+      for (auto& e : ib["entry"].get_array()) {
+        e.get_object()["search"] = json::object{{"mode", "include"}};
+        entries.push_back(std::move(e));
+      }
     }
+    std::string self = ctx.base_url + "/" + (compartment.empty() ? type : compartment + "/" + type);
     auto link = [&](int64_t offset) {
       service::Params p;
       for (const auto& kv : parsed->used) p.push_back(kv);
@@ -446,7 +482,7 @@ void FhirApi::Dispatch(const HttpRequest& req, HttpResponse& res, const service:
     return SendStatus(res, Status(Code::kNotFound, "'" + type + "' is not a FHIR R4 resource type"));
   }
   if (n == 1) {
-    if (m == "GET" || m == "HEAD") return search(type, params);
+    if (m == "GET" || m == "HEAD") return search(type, params, "");
     if (m == "POST") {
       json::value body;
       Status st = parse_body(&body);
@@ -481,7 +517,7 @@ void FhirApi::Dispatch(const HttpRequest& req, HttpResponse& res, const service:
     if (form) {
       for (auto& kv : service::ParseQueryString(req.body)) sp.push_back(kv);
     }
-    return search(type, sp);
+    return search(type, sp, "");
   }
   if (n == 2 && second == "_history" && m == "GET") {
     store::HistoryQuery q;
@@ -520,6 +556,26 @@ void FhirApi::Dispatch(const HttpRequest& req, HttpResponse& res, const service:
     }
     if (m == "DELETE") return send_write(service_.Delete(ctx, type, id, {*if_match, {}}), false);
     return SendStatus(res, Status(Code::kMethodNotAllowed, m + " is not allowed on /" + type + "/" + id));
+  }
+  if (n == 3 && m == "GET" && type == "Patient" && parts[2] == "$everything") {
+    bool truncated = false;
+    auto all = service_.Everything(ctx, id, &truncated);
+    if (!all.ok()) return SendStatus(res, all.status(), fmt.pretty);
+    json::object b = bundle_of("searchset", static_cast<int64_t>(all->size()), *all, false);
+    if (truncated) {
+      Status warn;
+      warn.AddIssue(Issue{Code::kTooLarge, "warning",
+                          "some resource types have more than " + std::to_string(service_.config().max_page_size) +
+                              " resources in this compartment; only that many of each are included",
+                          ""});
+      b["entry"].get_array().push_back(json::object{{"resource", fhir::MakeOperationOutcome(warn)},
+                                                    {"search", json::object{{"mode", "outcome"}}}});
+    }
+    return SendJson(res, 200, b, fmt);
+  }
+  if (n == 3 && (m == "GET" || m == "HEAD") && service_.defs().IsResourceType(parts[2]) &&
+      service_.defs().CompartmentParams(type, parts[2]) != nullptr) {
+    return search(parts[2], params, type + "/" + id);
   }
   if (parts[2] == "_history" && m == "GET") {
     if (n == 3) {

@@ -13,6 +13,7 @@
 #include "core/clock.h"
 #include "core/ids.h"
 #include "fhir/json_patch.h"
+#include "fhir/fhirpath/fhirpath.h"
 #include "fhir/resource.h"
 
 namespace json = boost::json;
@@ -461,6 +462,140 @@ Result<store::SearchResult> ResourceService::Search(const RequestContext& ctx, c
   std::string detail = EncodeQueryString(search.used);
   AuditRead(ctx, "search", type, "", 0, r.ok() ? 200 : HttpStatusOf(r.status().code()), detail);
   return r;
+}
+
+std::optional<store::Condition> ResourceService::CompartmentCondition(const std::string& compartment,
+                                                                      const std::string& id,
+                                                                      const std::string& type) const {
+  const std::vector<std::string>* params = defs_->CompartmentParams(compartment, type);
+  if (params == nullptr || params->empty()) return std::nullopt;
+  store::Condition c;
+  c.kind = store::ParamKind::kReference;
+  for (const auto& p : *params) {
+    const fhir::SearchParamDef* def = defs_->FindSearchParam(type, p);
+    if (def == nullptr || def->type != fhir::SearchParamType::kReference) continue;  // e.g. "{def}"
+    if (c.param.empty()) {
+      c.param = p;
+    } else {
+      c.also_params.push_back(p);
+    }
+  }
+  if (c.param.empty()) return std::nullopt;
+  store::QueryValue v;
+  v.system = compartment;
+  v.code = id;
+  c.any_of.push_back(v);
+  return c;
+}
+
+Result<std::vector<store::VersionRecord>> ResourceService::ResolveIncludes(
+    const RequestContext& ctx, const std::vector<store::VersionRecord>& matches, const std::vector<Include>& includes,
+    size_t limit) {
+  std::vector<store::VersionRecord> added;
+  if (includes.empty()) return added;
+  std::set<std::string> seen;
+  for (const auto& m : matches) seen.insert(m.type + "/" + m.id);
+  std::vector<const store::VersionRecord*> frontier;
+  for (const auto& m : matches) frontier.push_back(&m);
+  for (int round = 0; round < 4 && !frontier.empty() && added.size() < limit; ++round) {
+    std::vector<store::VersionRecord> found;
+    auto add = [&](store::VersionRecord r) {
+      if (r.deleted || found.size() + added.size() >= limit) return;
+      if (seen.insert(r.type + "/" + r.id).second) {
+        AuditRead(ctx, "read", r.type, r.id, r.version, 200, "_include");
+        found.push_back(std::move(r));
+      }
+    };
+    for (const Include& inc : includes) {
+      if (round > 0 && !inc.iterate) continue;
+      if (!inc.reverse) {
+        // Follow the references of each resource through the parameter's FHIRPath expression.
+        for (const store::VersionRecord* r : frontier) {
+          if (!inc.source_type.empty() && r->type != inc.source_type) continue;
+          json::value doc = json::parse(r->json);
+          std::vector<const fhir::SearchParamDef*> params;
+          if (inc.param == "*") {
+            for (const auto* p : defs_->SearchParamsFor(r->type)) {
+              if (p->type == fhir::SearchParamType::kReference) params.push_back(p);
+            }
+          } else if (const auto* p = defs_->FindSearchParam(r->type, inc.param)) {
+            params.push_back(p);
+          }
+          for (const auto* p : params) {
+            std::string expr = fhir::ExpressionFor(p->expression, r->type, *defs_);
+            if (expr.empty()) continue;
+            auto compiled = fhir::fhirpath::CompileCached(expr);
+            if (!compiled.ok()) continue;
+            fhir::fhirpath::EvalOptions opts;
+            opts.stub_unresolved_references = true;
+            auto items = fhir::fhirpath::Evaluate(**compiled, doc, *defs_, opts);
+            if (!items.ok()) continue;
+            for (const auto& it : *items) {
+              const json::value& v = it.json();
+              std::string_view ref = v.is_object() ? StrField(v.get_object(), "reference") : std::string_view();
+              if (auto h = ref.find("/_history/"); h != std::string_view::npos) ref = ref.substr(0, h);
+              auto slash = ref.find('/');
+              if (ref.empty() || slash == std::string_view::npos || ref.find("://") != std::string_view::npos) continue;
+              std::string t(ref.substr(0, slash)), id(ref.substr(slash + 1));
+              if (!inc.target_type.empty() && t != inc.target_type) continue;
+              if (!defs_->IsResourceType(t) || seen.count(t + "/" + id)) continue;
+              auto target = store_.Read(t, id);
+              if (target.ok()) add(std::move(*target));
+            }
+          }
+        }
+      } else {
+        // Resources of the source type whose parameter refers to any resource of the frontier.
+        store::Query q;
+        store::Condition c;
+        c.kind = store::ParamKind::kReference;
+        c.param = inc.param;
+        if (inc.param == "*" || inc.source_type.empty()) continue;  // needs a concrete Type:param
+        for (const store::VersionRecord* r : frontier) {
+          if (!inc.target_type.empty() && r->type != inc.target_type) continue;
+          store::QueryValue v;
+          v.system = r->type;
+          v.code = r->id;
+          c.any_of.push_back(v);
+        }
+        if (c.any_of.empty()) continue;
+        q.all_of.push_back(std::move(c));
+        q.count = static_cast<int>(limit);
+        q.want_total = false;
+        ASSIGN_OR_RETURN(store::SearchResult res, store_.Search(inc.source_type, q));
+        for (auto& r : res.matches) add(std::move(r));
+      }
+    }
+    size_t first_new = added.size();
+    for (auto& r : found) added.push_back(std::move(r));
+    frontier.clear();
+    for (size_t i = first_new; i < added.size(); ++i) frontier.push_back(&added[i]);
+  }
+  return added;
+}
+
+Result<std::vector<store::VersionRecord>> ResourceService::Everything(const RequestContext& ctx, const std::string& id,
+                                                                      bool* truncated) {
+  *truncated = false;
+  ASSIGN_OR_RETURN(store::VersionRecord patient, Read(ctx, "Patient", id));
+  std::vector<store::VersionRecord> out;
+  out.push_back(std::move(patient));
+  for (const auto& type : defs_->ResourceTypeNames()) {
+    if (type == "Patient") continue;
+    auto cond = CompartmentCondition("Patient", id, type);
+    if (!cond) continue;
+    store::Query q;
+    q.all_of.push_back(std::move(*cond));
+    q.count = config_.max_page_size;
+    q.want_total = false;
+    ASSIGN_OR_RETURN(store::SearchResult res, store_.Search(type, q));
+    if (res.has_more) *truncated = true;
+    for (auto& r : res.matches) {
+      AuditRead(ctx, "read", r.type, r.id, r.version, 200, "$everything");
+      out.push_back(std::move(r));
+    }
+  }
+  return out;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -75,6 +75,20 @@ class ResourceService {
   Result<store::HistoryPage> History(const RequestContext& ctx, const store::HistoryQuery& q);
   Result<store::SearchResult> Search(const RequestContext& ctx, const std::string& type, const ParsedSearch& search);
 
+  // The resources that the search's _include / _revinclude add to `matches` (no duplicates of
+  // matches or of each other). Each is audited as a read. At most `limit` resources.
+  Result<std::vector<store::VersionRecord>> ResolveIncludes(const RequestContext& ctx,
+                                                            const std::vector<store::VersionRecord>& matches,
+                                                            const std::vector<Include>& includes, size_t limit);
+  // A compartment condition: references to compartment/id through any of the parameters the
+  // R4 CompartmentDefinition lists for `type`. nullopt if `type` is not in that compartment.
+  std::optional<store::Condition> CompartmentCondition(const std::string& compartment, const std::string& id,
+                                                       const std::string& type) const;
+  // Patient/$everything: the patient and every resource in its compartment (up to max_page_size
+  // of each type; `truncated` tells if a type had more).
+  Result<std::vector<store::VersionRecord>> Everything(const RequestContext& ctx, const std::string& id,
+                                                       bool* truncated);
+
   // Processes a batch or transaction Bundle; returns the response Bundle. A transaction is atomic:
   // on any error nothing is stored and the error is returned.
   Result<boost::json::object> ProcessBundle(const RequestContext& ctx, boost::json::value bundle,

@@ -180,7 +180,47 @@ Result<ParsedSearch> ParseSearch(const std::string& type, const Params& params, 
       RETURN_IF_ERROR(reject(name, "chained parameters are not supported yet"));
       continue;
     }
-    if (code == "_include" || code == "_revinclude" || code == "_has" || code == "_text" || code == "_content" ||
+    if (code == "_include" || code == "_revinclude") {
+      Include inc;
+      inc.reverse = code == "_revinclude";
+      if (!modifier.empty() && modifier != "iterate" && modifier != "recurse") {
+        RETURN_IF_ERROR(reject(name, "modifier ':" + modifier + "' is not supported"));
+        continue;
+      }
+      inc.iterate = !modifier.empty();
+      std::vector<std::string> parts;
+      for (size_t start = 0;;) {
+        size_t colon = value.find(':', start);
+        parts.push_back(value.substr(start, colon - start));
+        if (colon == std::string::npos) break;
+        start = colon + 1;
+      }
+      bool ok = true;
+      if (parts.size() == 1 && parts[0] == "*") {
+        inc.param = "*";
+      } else if (parts.size() >= 2 && parts.size() <= 3 && defs.IsResourceType(parts[0])) {
+        inc.source_type = parts[0];
+        inc.param = parts[1];
+        if (parts.size() == 3) {
+          inc.target_type = parts[2];
+          ok = defs.IsResourceType(inc.target_type);
+        }
+        if (ok && inc.param != "*") {
+          const fhir::SearchParamDef* p = defs.FindSearchParam(inc.source_type, inc.param);
+          ok = p != nullptr && p->type == fhir::SearchParamType::kReference;
+        }
+      } else {
+        ok = false;
+      }
+      if (!ok) {
+        RETURN_IF_ERROR(reject(name, "'" + value + "' is not Type:referenceParameter[:TargetType]"));
+        continue;
+      }
+      out.includes.push_back(std::move(inc));
+      out.used.emplace_back(name, value);
+      continue;
+    }
+    if (code == "_has" || code == "_text" || code == "_content" ||
         code == "_list" || code == "_contained" || code == "_containedType") {
       RETURN_IF_ERROR(reject(name, "not supported yet"));
       continue;

@@ -15,8 +15,18 @@ namespace benhan::service {
 
 using Params = std::vector<std::pair<std::string, std::string>>;  // decoded name=value pairs, in order
 
+// One _include / _revinclude: "Source:param[:Target]", "Source:*", or "*" (every reference).
+struct Include {
+  bool reverse = false;      // _revinclude
+  bool iterate = false;      // :iterate (also applies to resources that were themselves included)
+  std::string source_type;   // empty with "*"
+  std::string param;         // reference search parameter code, or "*"
+  std::string target_type;   // optional target type filter
+};
+
 struct ParsedSearch {
   store::Query query;
+  std::vector<Include> includes;
   fhir::SummaryMode summary = fhir::SummaryMode::kFalse;
   std::vector<std::string> elements;
   std::vector<std::string> warnings;  // lenient mode: parameters ignored, and why

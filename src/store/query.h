@@ -28,6 +28,9 @@ struct Condition {
   std::string modifier;   // "", "exact", "contains", "missing", "not", "text", "below", "above"...
   bool missing = false;   // value of :missing
   std::vector<QueryValue> any_of;  // OR
+  // More parameters the values may match through (OR), e.g. a compartment: Observation in
+  // Patient/1's compartment matches on `subject` or `performer`.
+  std::vector<std::string> also_params;
 };
 
 struct SortKey {

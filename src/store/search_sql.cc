@@ -8,9 +8,24 @@ namespace {
 class Builder {
  public:
   Builder(const Dialect& d, std::vector<SqlArg>* args) : d_(d), args_(args) {}
-  std::string Arg(SqlArg v) {
-    args_->push_back(std::move(v));
+  // One overload per alternative, constructed in place (GCC 12 warns falsely on converting
+  // temporaries of the variant).
+  std::string Arg(int64_t v) {
+    args_->emplace_back(std::in_place_type<int64_t>, v);
     return d_.placeholder(static_cast<int>(args_->size()));
+  }
+  std::string Arg(double v) {
+    args_->emplace_back(std::in_place_type<double>, v);
+    return d_.placeholder(static_cast<int>(args_->size()));
+  }
+  std::string Arg(std::string v) {
+    args_->emplace_back(std::in_place_type<std::string>, std::move(v));
+    return d_.placeholder(static_cast<int>(args_->size()));
+  }
+  std::string Arg(const SqlArg& v) {
+    if (std::holds_alternative<int64_t>(v)) return Arg(std::get<int64_t>(v));
+    if (std::holds_alternative<double>(v)) return Arg(std::get<double>(v));
+    return Arg(std::get<std::string>(v));
   }
 
  private:
@@ -161,11 +176,31 @@ Result<CompiledQuery> CompileQuery(const Query& q, const Dialect& dialect,
                                   : "r.rid IN (SELECT rid FROM " + std::string(table) + " WHERE pid = " +
                                         b.Arg(pid) + ")";
         cond = c.missing ? "NOT " + sub : sub;
-      } else if (pid < 0) {
-        cond = c.modifier == "not" ? "1=1" : "0=1";
       } else {
-        // Placeholders are numbered in text order: bind pid before the values.
-        std::string sub = "r.rid IN (SELECT rid FROM " + std::string(table) + " WHERE pid = " + b.Arg(pid) + " AND (";
+        std::vector<int64_t> pids;
+        if (pid >= 0) pids.push_back(pid);
+        for (const auto& p : c.also_params) {
+          int64_t other = param_id(p);
+          if (other >= 0) pids.push_back(other);
+        }
+        if (pids.empty()) {
+          cond = c.modifier == "not" ? "1=1" : "0=1";
+          where += " AND " + cond;
+          continue;
+        }
+        // Placeholders are numbered in text order: bind the pids before the values.
+        std::string sub = "r.rid IN (SELECT rid FROM " + std::string(table) + " WHERE ";
+        if (pids.size() == 1) {
+          sub += "pid = " + b.Arg(pids[0]);
+        } else {
+          sub += "pid IN (";
+          for (size_t i = 0; i < pids.size(); ++i) {
+            if (i) sub += ", ";
+            sub += b.Arg(pids[i]);
+          }
+          sub += ")";
+        }
+        sub += " AND (";
         std::string ors;
         for (const auto& v : c.any_of) {
           ASSIGN_OR_RETURN(std::string one, ValueSql(b, c, v));

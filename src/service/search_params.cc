@@ -84,6 +84,189 @@ Result<int> ParseCount(const std::string& name, const std::string& v, int lo, in
   return std::min(n, hi);
 }
 
+// One search condition `name=value` on resource type `type`, including chains
+// (`subject:Patient.name`) and reverse chains (`_has:Observation:patient:code`). Errors:
+// kNotSupported for unknown or unsupported parameters (the caller decides strict or lenient),
+// kInvalid for malformed values.
+Result<store::Condition> ParseCondition(const std::string& type, const std::string& name, const std::string& value,
+                                        const fhir::Definitions& defs, int depth) {
+  if (depth > 4) return Status(Code::kNotSupported, "search chains deeper than 4 are not supported", name);
+  if (name.rfind("_has:", 0) == 0) {
+    // _has:Type:param:rest
+    size_t a = name.find(':', 5);
+    size_t b2 = a == std::string::npos ? a : name.find(':', a + 1);
+    if (b2 == std::string::npos) return Status(Code::kInvalid, "_has must be _has:Type:parameter:criterion", name);
+    std::string src = name.substr(5, a - 5), param = name.substr(a + 1, b2 - a - 1), rest = name.substr(b2 + 1);
+    if (!defs.IsResourceType(src)) return Status(Code::kNotSupported, "'" + src + "' is not a resource type", name);
+    const fhir::SearchParamDef* p = defs.FindSearchParam(src, param);
+    if (p == nullptr || p->type != fhir::SearchParamType::kReference) {
+      return Status(Code::kNotSupported, "'" + param + "' is not a reference parameter of " + src, name);
+    }
+    ASSIGN_OR_RETURN(store::Condition sub, ParseCondition(src, rest, value, defs, depth + 1));
+    store::Condition c;
+    c.param = param;
+    c.kind = ParamKind::kReference;
+    c.reverse = true;
+    c.chains.push_back(store::Chain{src, {std::move(sub)}});
+    return c;
+  }
+  if (size_t dot = name.find('.'); dot != std::string::npos) {
+    // Chain: ref[:Type].rest
+    std::string head = name.substr(0, dot), rest = name.substr(dot + 1), target;
+    if (size_t colon = head.find(':'); colon != std::string::npos) {
+      target = head.substr(colon + 1);
+      head = head.substr(0, colon);
+      if (!defs.IsResourceType(target)) return Status(Code::kNotSupported, "'" + target + "' is not a resource type", name);
+    }
+    const fhir::SearchParamDef* p = defs.FindSearchParam(type, head);
+    if (p == nullptr || p->type != fhir::SearchParamType::kReference) {
+      return Status(Code::kNotSupported, "'" + head + "' is not a reference parameter of " + type + " (chains need one)",
+                    name);
+    }
+    std::vector<std::string> targets;
+    if (!target.empty()) {
+      targets.push_back(target);
+    } else {
+      for (const auto& t : p->targets) {
+        if (defs.IsResourceType(t)) targets.push_back(t);
+      }
+    }
+    store::Condition c;
+    c.param = head;
+    c.kind = ParamKind::kReference;
+    std::string rest_code = rest.substr(0, rest.find_first_of(":."));
+    Status last;
+    for (const auto& t : targets) {
+      // Only target types that have the next parameter take part (subject.name: Patient, not Device).
+      if (rest_code.rfind("_has", 0) != 0 && rest_code != "_id" && rest_code != "_lastUpdated" &&
+          defs.FindSearchParam(t, rest_code) == nullptr) {
+        continue;
+      }
+      auto sub = ParseCondition(t, rest, value, defs, depth + 1);
+      if (!sub.ok()) {
+        if (sub.status().code() == Code::kInvalid) return sub.status();
+        last = sub.status();
+        continue;
+      }
+      c.chains.push_back(store::Chain{t, {std::move(*sub)}});
+    }
+    if (c.chains.empty()) {
+      return last.ok() ? Status(Code::kNotSupported, "no target of '" + head + "' has the parameter '" + rest_code + "'", name)
+                       : last;
+    }
+    return c;
+  }
+  std::string code = name, modifier;
+  if (auto colon = name.find(':'); colon != std::string::npos) {
+    code = name.substr(0, colon);
+    modifier = name.substr(colon + 1);
+  }
+  store::Condition c;
+  c.param = code;
+  c.modifier = modifier;
+  if (code == "_id") {
+    c.kind = ParamKind::kId;
+  } else if (code == "_lastUpdated") {
+    c.kind = ParamKind::kLastUpdated;
+  } else {
+    const fhir::SearchParamDef* p = defs.FindSearchParam(type, code);
+    if (p == nullptr) return Status(Code::kNotSupported, "unknown search parameter for " + type, name);
+    if (p->type == fhir::SearchParamType::kComposite || p->type == fhir::SearchParamType::kSpecial) {
+      return Status(Code::kNotSupported,
+                    std::string(fhir::SearchParamTypeName(p->type)) + " parameters are not supported yet", name);
+    }
+    c.kind = KindOf(p->type);
+  }
+  if (modifier == "missing") {
+    if (value != "true" && value != "false") {
+      return Status(Code::kInvalid, "search parameter " + name + ": :missing takes true or false", name);
+    }
+    c.missing = value == "true";
+    return c;
+  }
+  static const char* kModifiers[] = {"", "exact", "contains", "not", "text", "below"};
+  bool known_mod = false;
+  for (const char* m : kModifiers) known_mod = known_mod || modifier == m;
+  std::string ref_type;
+  if (!known_mod && c.kind == ParamKind::kReference && defs.IsResourceType(modifier)) {
+    ref_type = modifier;
+    c.modifier.clear();
+    known_mod = true;
+  }
+  if (!known_mod) return Status(Code::kNotSupported, "modifier ':" + modifier + "' is not supported", name);
+  for (const auto& raw : SplitOr(value)) {
+    store::QueryValue v;
+    std::string s = raw;
+    switch (c.kind) {
+      case ParamKind::kId:
+        v.code = Unescape(s);
+        break;
+      case ParamKind::kString:
+        v.code = c.modifier == "exact" ? text::Nfc(Unescape(s)) : text::Fold(Unescape(s));
+        break;
+      case ParamKind::kToken: {
+        std::string a, b;
+        if (c.modifier == "text") {
+          v.code = text::Fold(Unescape(s));
+        } else if (SplitBar(s, &a, &b)) {
+          v.has_system = true;
+          v.system = Unescape(a);
+          v.code = Unescape(b);
+        } else {
+          v.code = Unescape(s);
+        }
+        break;
+      }
+      case ParamKind::kReference: {
+        std::string u = Unescape(s);
+        v.system = ref_type;
+        if (u.find("://") == std::string::npos) {
+          if (auto h = u.find("/_history/"); h != std::string::npos) u = u.substr(0, h);
+          if (auto slash = u.find('/'); slash != std::string::npos) {
+            v.system = u.substr(0, slash);
+            u = u.substr(slash + 1);
+          }
+        }
+        v.code = u;
+        break;
+      }
+      case ParamKind::kUri:
+        v.code = Unescape(s);
+        break;
+      case ParamKind::kDate:
+      case ParamKind::kLastUpdated: {
+        ParsePrefix(s, &v.prefix);
+        auto r = ParseFhirDateRange(s);
+        if (!r) {
+          return Status(Code::kInvalid, "search parameter " + name + ": '" + raw + "' is not a valid date", name);
+        }
+        v.low = r->low;
+        v.high = r->high;
+        break;
+      }
+      case ParamKind::kNumber: {
+        ParsePrefix(s, &v.prefix);
+        ASSIGN_OR_RETURN(v.number, ParseNumber(name, s));
+        v.code = s;
+        break;
+      }
+      case ParamKind::kQuantity: {
+        ParsePrefix(s, &v.prefix);
+        std::string num = s, rest, sys, unit;
+        if (SplitBar(s, &num, &rest)) {
+          if (!SplitBar(rest, &sys, &unit)) unit = rest;
+          v.system = Unescape(sys);
+        }
+        ASSIGN_OR_RETURN(v.number, ParseNumber(name, num));
+        v.code = num;
+        break;
+      }
+    }
+    c.any_of.push_back(std::move(v));
+  }
+  return c;
+}
+
 }  // namespace
 
 std::vector<std::string> SplitOr(const std::string& value) {
@@ -176,10 +359,6 @@ Result<ParsedSearch> ParseSearch(const std::string& type, const Params& params, 
       code = name.substr(0, colon);
       modifier = name.substr(colon + 1);
     }
-    if (code.find('.') != std::string::npos) {
-      RETURN_IF_ERROR(reject(name, "chained parameters are not supported yet"));
-      continue;
-    }
     if (code == "_include" || code == "_revinclude") {
       Include inc;
       inc.reverse = code == "_revinclude";
@@ -220,122 +399,20 @@ Result<ParsedSearch> ParseSearch(const std::string& type, const Params& params, 
       out.used.emplace_back(name, value);
       continue;
     }
-    if (code == "_has" || code == "_text" || code == "_content" ||
+    if (code == "_text" || code == "_content" ||
         code == "_list" || code == "_contained" || code == "_containedType") {
       RETURN_IF_ERROR(reject(name, "not supported yet"));
       continue;
     }
-    store::Condition c;
-    c.param = code;
-    c.modifier = modifier;
-    if (code == "_id") {
-      c.kind = ParamKind::kId;
-    } else if (code == "_lastUpdated") {
-      c.kind = ParamKind::kLastUpdated;
-    } else {
-      const fhir::SearchParamDef* p = defs.FindSearchParam(type, code);
-      if (p == nullptr) {
-        RETURN_IF_ERROR(reject(name, "unknown search parameter for " + type));
+    auto parsed = ParseCondition(type, name, value, defs, 0);
+    if (!parsed.ok()) {
+      if (parsed.status().code() == Code::kNotSupported) {
+        RETURN_IF_ERROR(reject(name, parsed.status().message()));
         continue;
       }
-      if (p->type == fhir::SearchParamType::kComposite || p->type == fhir::SearchParamType::kSpecial) {
-        RETURN_IF_ERROR(reject(name, std::string(fhir::SearchParamTypeName(p->type)) + " parameters are not supported yet"));
-        continue;
-      }
-      c.kind = KindOf(p->type);
+      return parsed.status();
     }
-    if (modifier == "missing") {
-      if (value != "true" && value != "false") {
-        return Status(Code::kInvalid, "search parameter " + name + ": :missing takes true or false", name);
-      }
-      c.missing = value == "true";
-      out.query.all_of.push_back(std::move(c));
-      out.used.emplace_back(name, value);
-      continue;
-    }
-    static const char* kModifiers[] = {"", "exact", "contains", "not", "text", "below"};
-    bool known_mod = false;
-    for (const char* m : kModifiers) known_mod = known_mod || modifier == m;
-    std::string ref_type;
-    if (!known_mod && c.kind == ParamKind::kReference && defs.IsResourceType(modifier)) {
-      ref_type = modifier;
-      c.modifier.clear();
-      known_mod = true;
-    }
-    if (!known_mod) {
-      RETURN_IF_ERROR(reject(name, "modifier ':" + modifier + "' is not supported"));
-      continue;
-    }
-    for (const auto& raw : SplitOr(value)) {
-      store::QueryValue v;
-      std::string s = raw;
-      switch (c.kind) {
-        case ParamKind::kId:
-          v.code = Unescape(s);
-          break;
-        case ParamKind::kString:
-          v.code = c.modifier == "exact" ? text::Nfc(Unescape(s)) : text::Fold(Unescape(s));
-          break;
-        case ParamKind::kToken: {
-          std::string a, b;
-          if (c.modifier == "text") {
-            v.code = text::Fold(Unescape(s));
-          } else if (SplitBar(s, &a, &b)) {
-            v.has_system = true;
-            v.system = Unescape(a);
-            v.code = Unescape(b);
-          } else {
-            v.code = Unescape(s);
-          }
-          break;
-        }
-        case ParamKind::kReference: {
-          std::string u = Unescape(s);
-          v.system = ref_type;
-          if (u.find("://") == std::string::npos) {
-            if (auto h = u.find("/_history/"); h != std::string::npos) u = u.substr(0, h);
-            if (auto slash = u.find('/'); slash != std::string::npos) {
-              v.system = u.substr(0, slash);
-              u = u.substr(slash + 1);
-            }
-          }
-          v.code = u;
-          break;
-        }
-        case ParamKind::kUri:
-          v.code = Unescape(s);
-          break;
-        case ParamKind::kDate:
-        case ParamKind::kLastUpdated: {
-          ParsePrefix(s, &v.prefix);
-          auto r = ParseFhirDateRange(s);
-          if (!r) {
-            return Status(Code::kInvalid, "search parameter " + name + ": '" + raw + "' is not a valid date", name);
-          }
-          v.low = r->low;
-          v.high = r->high;
-          break;
-        }
-        case ParamKind::kNumber: {
-          ParsePrefix(s, &v.prefix);
-          ASSIGN_OR_RETURN(v.number, ParseNumber(name, s));
-          v.code = s;
-          break;
-        }
-        case ParamKind::kQuantity: {
-          ParsePrefix(s, &v.prefix);
-          std::string num = s, rest, sys, unit;
-          if (SplitBar(s, &num, &rest)) {
-            if (!SplitBar(rest, &sys, &unit)) unit = rest;
-            v.system = Unescape(sys);
-          }
-          ASSIGN_OR_RETURN(v.number, ParseNumber(name, num));
-          v.code = num;
-          break;
-        }
-      }
-      c.any_of.push_back(std::move(v));
-    }
+    store::Condition c = std::move(*parsed);
     out.query.all_of.push_back(std::move(c));
     out.used.emplace_back(name, value);
   }

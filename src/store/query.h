@@ -22,6 +22,14 @@ struct QueryValue {
   int64_t low = 0, high = 0;  // date range [low, high)
 };
 
+struct Condition;
+
+// A chain step: resources of `type` that match every condition (AND).
+struct Chain {
+  std::string type;
+  std::vector<Condition> all_of;
+};
+
 struct Condition {
   std::string param;      // search parameter code
   ParamKind kind = ParamKind::kString;
@@ -31,6 +39,11 @@ struct Condition {
   // More parameters the values may match through (OR), e.g. a compartment: Observation in
   // Patient/1's compartment matches on `subject` or `performer`.
   std::vector<std::string> also_params;
+  // Chained reference parameter (`subject:Patient.name=an`): the reference must point at a resource
+  // matching one of `chains` (OR across target types). With `reverse` (`_has:Observation:patient:
+  // code=x`): some resource of chains[0].type whose `param` refers to this one matches chains[0].
+  std::vector<Chain> chains;
+  bool reverse = false;
 };
 
 struct SortKey {

@@ -147,21 +147,60 @@ const Dialect& SqliteDialect() {
   return d;
 }
 
-Result<CompiledQuery> CompileQuery(const Query& q, const Dialect& dialect,
-                                   const std::function<int64_t(const std::string&)>& param_id) {
-  CompiledQuery out;
-  Builder b(dialect, &out.args);
+namespace {
+
+constexpr int kMaxChainDepth = 4;
+
+// The SQL (over `alias`, a row of table resource of resource type `type`) for all conditions.
+Result<std::string> CompileConditions(const std::vector<Condition>& conds, const std::string& type,
+                                      const std::string& alias, Builder& b, const ParamIdFn& param_id, int depth) {
+  if (depth > kMaxChainDepth) return Status(Code::kNotSupported, "search chains deeper than 4 are not supported");
+  const std::string A = alias + ".";
   std::string where = "1=1";
-  for (const auto& c : q.all_of) {
+  for (const auto& c : conds) {
     std::string cond;
+    if (!c.chains.empty()) {
+      int64_t pid = param_id(c.reverse ? c.chains[0].type : type, c.param);
+      if (pid < 0) {
+        where += " AND 0=1";
+        continue;
+      }
+      std::string inner = "b" + std::to_string(depth + 1);
+      if (c.reverse) {
+        // _has: a resource of chains[0].type refers to this one through `param` and matches.
+        std::string p_pid = b.Arg(pid);
+        std::string p_type = b.Arg(type);
+        ASSIGN_OR_RETURN(std::string sub,
+                         CompileConditions(c.chains[0].all_of, c.chains[0].type, inner, b, param_id, depth + 1));
+        cond = A + "id IN (SELECT ir.target_id FROM idx_reference ir JOIN resource " + inner + " ON " + inner +
+               ".rid = ir.rid WHERE ir.pid = " + p_pid + " AND ir.target_type = " + p_type + " AND " + inner +
+               ".deleted = 0 AND " + sub + ")";
+      } else {
+        std::string ors;
+        for (const Chain& ch : c.chains) {
+          std::string p_pid = b.Arg(pid);
+          std::string p_type = b.Arg(ch.type);
+          std::string p_rtype = b.Arg(ch.type);
+          ASSIGN_OR_RETURN(std::string sub, CompileConditions(ch.all_of, ch.type, inner, b, param_id, depth + 1));
+          std::string one = A + "rid IN (SELECT ir.rid FROM idx_reference ir WHERE ir.pid = " + p_pid +
+                            " AND ir.target_type = " + p_type + " AND ir.target_id IN (SELECT " + inner +
+                            ".id FROM resource " + inner + " WHERE " + inner + ".rtype = " + p_rtype + " AND " +
+                            inner + ".deleted = 0 AND " + sub + "))";
+          ors += ors.empty() ? one : " OR " + one;
+        }
+        cond = "(" + ors + ")";
+      }
+      where += " AND " + cond;
+      continue;
+    }
     if (c.kind == ParamKind::kId || c.kind == ParamKind::kLastUpdated) {
       std::string ors;
       for (const auto& v : c.any_of) {
         std::string one;
         if (c.kind == ParamKind::kId) {
-          one = "r.id = " + b.Arg(v.code);
+          one = A + "id = " + b.Arg(v.code);
         } else {
-          one = RangeCompare(b, v, "r.last_updated", "(r.last_updated + 1)", v.low, v.high);
+          one = RangeCompare(b, v, A + "last_updated", "(" + A + "last_updated + 1)", v.low, v.high);
         }
         ors += ors.empty() ? one : " OR " + one;
       }
@@ -170,17 +209,17 @@ Result<CompiledQuery> CompileQuery(const Query& q, const Dialect& dialect,
     } else {
       const char* table = TableOf(c.kind);
       if (table == nullptr) return Status(Code::kNotSupported, "unsupported parameter " + c.param);
-      int64_t pid = param_id(c.param);
+      int64_t pid = param_id(type, c.param);
       if (c.modifier == "missing") {
         std::string sub = pid < 0 ? std::string("0=1")
-                                  : "r.rid IN (SELECT rid FROM " + std::string(table) + " WHERE pid = " +
+                                  : A + "rid IN (SELECT rid FROM " + std::string(table) + " WHERE pid = " +
                                         b.Arg(pid) + ")";
         cond = c.missing ? "NOT " + sub : sub;
       } else {
         std::vector<int64_t> pids;
         if (pid >= 0) pids.push_back(pid);
         for (const auto& p : c.also_params) {
-          int64_t other = param_id(p);
+          int64_t other = param_id(type, p);
           if (other >= 0) pids.push_back(other);
         }
         if (pids.empty()) {
@@ -189,7 +228,7 @@ Result<CompiledQuery> CompileQuery(const Query& q, const Dialect& dialect,
           continue;
         }
         // Placeholders are numbered in text order: bind the pids before the values.
-        std::string sub = "r.rid IN (SELECT rid FROM " + std::string(table) + " WHERE ";
+        std::string sub = A + "rid IN (SELECT rid FROM " + std::string(table) + " WHERE ";
         if (pids.size() == 1) {
           sub += "pid = " + b.Arg(pids[0]);
         } else {
@@ -212,6 +251,16 @@ Result<CompiledQuery> CompileQuery(const Query& q, const Dialect& dialect,
     }
     where += " AND " + cond;
   }
+  return where;
+}
+
+}  // namespace
+
+Result<CompiledQuery> CompileQuery(const Query& q, const std::string& type, const Dialect& dialect,
+                                   const ParamIdFn& param_id) {
+  CompiledQuery out;
+  Builder b(dialect, &out.args);
+  ASSIGN_OR_RETURN(std::string where, CompileConditions(q.all_of, type, "r", b, param_id, 0));
   out.where = where;
   Builder ob(dialect, &out.order_args);
   std::string order;
@@ -223,7 +272,7 @@ Result<CompiledQuery> CompileQuery(const Query& q, const Dialect& dialect,
       expr = "r.last_updated";
     } else {
       const char* table = TableOf(s.kind);
-      int64_t pid = param_id(s.param);
+      int64_t pid = param_id(type, s.param);
       if (table == nullptr || pid < 0) continue;
       const char* col = s.kind == ParamKind::kString   ? "folded"
                         : s.kind == ParamKind::kToken  ? "code"

@@ -29,9 +29,11 @@ struct CompiledQuery {
   std::vector<SqlArg> order_args;  // arguments of `order_by`, in order (numbered after args)
 };
 
-// `param_id(code)` gives the pid of the resource type's search parameter code, or -1 if the database
-// has never indexed it (then the condition matches nothing, or everything with :missing=true).
-Result<CompiledQuery> CompileQuery(const Query& q, const Dialect& dialect,
-                                   const std::function<int64_t(const std::string&)>& param_id);
+// `param_id(type, code)` gives the pid of a resource type's search parameter, or -1 if the
+// database has never indexed it (then the condition matches nothing, or everything with
+// :missing=true). The conditions apply to alias `r` (table resource) of resource type `type`.
+using ParamIdFn = std::function<int64_t(const std::string& type, const std::string& code)>;
+Result<CompiledQuery> CompileQuery(const Query& q, const std::string& type, const Dialect& dialect,
+                                   const ParamIdFn& param_id);
 
 }  // namespace benhan::store

@@ -462,8 +462,8 @@ class SqliteStore final : public Store {
   }
 
   Result<SearchResult> SearchIn(Conn* c, const std::string& type, const Query& query, int limit, bool full) {
-    auto pid = [&](const std::string& code) -> int64_t { return LookupParam(type, code); };
-    ASSIGN_OR_RETURN(CompiledQuery cq, CompileQuery(query, SqliteDialect(), pid));
+    auto pid = [&](const std::string& t, const std::string& code) -> int64_t { return LookupParam(t, code); };
+    ASSIGN_OR_RETURN(CompiledQuery cq, CompileQuery(query, type, SqliteDialect(), pid));
     SearchResult out;
     std::string from = " FROM resource r JOIN resource_version v ON v.seq = r.seq WHERE r.rtype = ? AND r.deleted = 0 AND " + cq.where;
     if (query.want_total) {
@@ -818,13 +818,13 @@ Result<int64_t> SqliteTransaction::Put(const NewVersion& v) {
 
 Result<std::vector<std::string>> SqliteTransaction::FindIds(const std::string& type, const Query& query, int limit) {
   // Runs on the writer connection so it sees this transaction's own writes.
-  auto pid = [&](const std::string& code) -> int64_t {
-    int64_t p = store_->LookupParam(type, code);
+  auto pid = [&](const std::string& t, const std::string& code) -> int64_t {
+    int64_t p = store_->LookupParam(t, code);
     if (p >= 0) return p;
-    auto it = new_params_.find(ParamKey(type, code));
+    auto it = new_params_.find(ParamKey(t, code));
     return it == new_params_.end() ? -1 : it->second;
   };
-  ASSIGN_OR_RETURN(CompiledQuery cq, CompileQuery(query, SqliteDialect(), pid));
+  ASSIGN_OR_RETURN(CompiledQuery cq, CompileQuery(query, type, SqliteDialect(), pid));
   ASSIGN_OR_RETURN(auto s, conn_->Prepare("SELECT r.id FROM resource r WHERE r.rtype = ? AND r.deleted = 0 AND " +
                                           cq.where + " LIMIT ?"));
   int i = 1;

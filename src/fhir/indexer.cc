@@ -201,6 +201,15 @@ void Indexer::AddValue(const Param& p, const fhirpath::Item& item, IndexEntries&
           const auto* ty = o.if_contains("type");
           out.tokens.push_back({code, std::string(Field(v, "system")), std::string(Field(v, "value")),
                                 ty ? text::Fold(Field(*ty, "text")) : std::string()});
+          // identifier:of-type=typeSystem|typeCode|value
+          if (ty && ty->is_object()) {
+            if (const auto* tc = ty->get_object().if_contains("coding"); tc && tc->is_array()) {
+              for (const auto& cd : tc->get_array()) {
+                out.tokens.push_back({code + ":of-type", std::string(Field(cd, "system")),
+                                      std::string(Field(cd, "code")) + "|" + std::string(Field(v, "value")), ""});
+              }
+            }
+          }
         } else {  // Coding, ContactPoint...
           std::string_view c = Field(v, "code");
           if (c.empty()) c = Field(v, "value");
@@ -217,6 +226,11 @@ void Indexer::AddValue(const Param& p, const fhirpath::Item& item, IndexEntries&
       } else if (v.is_object()) {
         std::string_view ref = Field(v, "reference");
         if (!ref.empty()) ParseReference(code, ref, out);
+        // Reference.identifier (e.g. a patient's personal ID number when the record has no id yet):
+        // searched with the :identifier modifier, kept as a token under "code:identifier".
+        if (const auto* id = v.get_object().if_contains("identifier"); id && id->is_object()) {
+          out.tokens.push_back({code + ":identifier", std::string(Field(*id, "system")), std::string(Field(*id, "value")), ""});
+        }
       }
       break;
     }

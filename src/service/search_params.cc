@@ -184,7 +184,40 @@ Result<store::Condition> ParseCondition(const std::string& type, const std::stri
     c.missing = value == "true";
     return c;
   }
-  static const char* kModifiers[] = {"", "exact", "contains", "not", "text", "below"};
+  // :identifier on a reference and :of-type on an identifier search their own token rows.
+  if ((modifier == "identifier" && c.kind == ParamKind::kReference) ||
+      (modifier == "of-type" && c.kind == ParamKind::kToken)) {
+    c.param = code + ":" + modifier;
+    c.kind = ParamKind::kToken;
+    c.modifier.clear();
+    for (const auto& raw : SplitOr(value)) {
+      store::QueryValue v;
+      std::string a, b;
+      if (modifier == "of-type") {
+        // system|code|value
+        std::string rest;
+        if (!SplitBar(raw, &a, &rest) || !SplitBar(rest, &b, &rest)) {
+          return Status(Code::kInvalid, "search parameter " + name + ": expected typeSystem|typeCode|value", name);
+        }
+        v.has_system = true;
+        v.system = Unescape(a);
+        v.code = Unescape(b) + "|" + Unescape(rest);
+      } else if (SplitBar(raw, &a, &b)) {
+        v.has_system = true;
+        v.system = Unescape(a);
+        v.code = Unescape(b);
+      } else {
+        v.code = Unescape(raw);
+      }
+      c.any_of.push_back(std::move(v));
+    }
+    return c;
+  }
+  if ((modifier == "below" || modifier == "above") && c.kind != ParamKind::kUri) {
+    return Status(Code::kNotSupported, "modifier ':" + modifier + "' needs code hierarchies (terminology): not supported yet",
+                  name);
+  }
+  static const char* kModifiers[] = {"", "exact", "contains", "not", "text", "below", "above"};
   bool known_mod = false;
   for (const char* m : kModifiers) known_mod = known_mod || modifier == m;
   std::string ref_type;

@@ -108,6 +108,8 @@ Result<std::string> ValueSql(Builder& b, const Condition& c, const QueryValue& v
     }
     case ParamKind::kUri: {
       if (c.modifier == "below") return "uri LIKE " + b.Arg(EscapeLike(v.code) + "%") + " ESCAPE '\\'";
+      // above: the stored uri is a prefix of the value (e.g. a profile and its versions).
+      if (c.modifier == "above") return "substr(" + b.Arg(v.code) + ", 1, length(uri)) = uri";
       return "uri = " + b.Arg(v.code);
     }
     case ParamKind::kDate:

@@ -421,22 +421,30 @@ void FhirApi::Dispatch(const HttpRequest& req, HttpResponse& res, const service:
       }
     }
     std::string self = ctx.base_url + "/" + (compartment.empty() ? type : compartment + "/" + type);
-    auto link = [&](int64_t offset) {
+    // Paging: in the default order a keyset cursor (stable while others write); with _sort, offsets.
+    const bool keyset = parsed->query.sort.empty();
+    auto link = [&](const char* key, int64_t position) {
       service::Params p;
       for (const auto& kv : parsed->used) p.push_back(kv);
       for (const auto& [k, v] : sp) {
         bool special = k == "_count" || k == "_total" || k == "_summary" || k == "_elements" || k == "_sort" ||
-                       k == "_offset" || k == "_format" || k == "_pretty";
+                       k == "_offset" || k == "_cursor" || k == "_format" || k == "_pretty";
         if (!special && std::find(p.begin(), p.end(), std::make_pair(k, v)) == p.end()) p.emplace_back(k, v);
       }
-      p.emplace_back("_offset", std::to_string(offset));
+      if (position > 0 || std::string_view(key) == "_offset") p.emplace_back(key, std::to_string(position));
       return self + "?" + service::EncodeQueryString(p);
     };
-    json::array links{json::object{{"relation", "self"}, {"url", link(parsed->query.offset)}}};
-    if (r->has_more && parsed->query.count > 0) links.push_back(json::object{{"relation", "next"}, {"url", link(parsed->query.offset + parsed->query.count)}});
-    if (parsed->query.offset > 0) {
+    json::array links{json::object{
+        {"relation", "self"},
+        {"url", keyset ? link("_cursor", parsed->query.after_key) : link("_offset", parsed->query.offset)}}};
+    if (r->has_more && parsed->query.count > 0) {
+      links.push_back(json::object{
+          {"relation", "next"},
+          {"url", keyset ? link("_cursor", r->last_key) : link("_offset", parsed->query.offset + parsed->query.count)}});
+    }
+    if (!keyset && parsed->query.offset > 0) {
       links.push_back(json::object{{"relation", "previous"},
-                                   {"url", link(std::max<int64_t>(0, parsed->query.offset - parsed->query.count))}});
+                                   {"url", link("_offset", std::max<int64_t>(0, parsed->query.offset - parsed->query.count))}});
     }
     b["link"] = std::move(links);
     if (!parsed->warnings.empty()) {

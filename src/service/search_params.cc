@@ -337,6 +337,15 @@ Result<ParsedSearch> ParseSearch(const std::string& type, const Params& params, 
       out.used.emplace_back(name, value);
       continue;
     }
+    if (name == "_cursor") {  // keyset paging cursor from a next link (default order only)
+      char* end = nullptr;
+      long long k = std::strtoll(value.c_str(), &end, 10);
+      if (value.empty() || *end != '\0' || k < 0) {
+        return Status(Code::kInvalid, "bad paging cursor _cursor='" + value + "'", name);
+      }
+      out.query.after_key = k;
+      continue;
+    }
     if (name == "_offset") {
       ASSIGN_OR_RETURN(int off, ParseCount(name, value, 0, INT32_MAX));
       out.query.offset = off;

@@ -57,6 +57,9 @@ struct Query {
   std::vector<SortKey> sort;
   int count = 50;
   int64_t offset = 0;
+  // Keyset paging for the default order (no sort keys): only resources after this internal key.
+  // Stable under concurrent writes: new resources come later, updates keep their place.
+  int64_t after_key = 0;
   bool want_total = false;
 };
 

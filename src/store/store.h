@@ -93,6 +93,7 @@ struct SearchResult {
   std::vector<VersionRecord> matches;
   std::optional<int64_t> total;  // when requested
   bool has_more = false;
+  int64_t last_key = 0;  // keyset cursor of the last match (Query::after_key of the next page)
 };
 
 class Transaction {

@@ -473,14 +473,20 @@ class SqliteStore final : public Store {
       ASSIGN_OR_RETURN(bool row, cs->Step());
       if (row) out.total = cs->Int(0);
     }
-    std::string cols = full ? std::string(kVersionColumns) : std::string("r.rtype, r.id");
-    ASSIGN_OR_RETURN(auto s, c->Prepare("SELECT " + cols + from + " ORDER BY " + cq.order_by + " LIMIT ? OFFSET ?"));
+    // The rid column last: the keyset cursor.
+    std::string cols = (full ? std::string(kVersionColumns) : std::string("r.rtype, r.id")) + ", r.rid";
+    const int rid_col = full ? 8 : 2;
+    bool keyset = query.sort.empty() && query.after_key > 0;
+    ASSIGN_OR_RETURN(auto s, c->Prepare("SELECT " + cols + from + (keyset ? " AND r.rid > ?" : "") + " ORDER BY " +
+                                        cq.order_by + " LIMIT ? OFFSET ?"));
     int i = 1;
     s->Bind(i++, type);
     for (const auto& a : cq.args) s->BindArg(i++, a);
+    if (keyset) s->Bind(i++, query.after_key);
     for (const auto& a : cq.order_args) s->BindArg(i++, a);
     s->Bind(i++, static_cast<int64_t>(limit + 1));
-    s->Bind(i++, query.offset);
+    s->Bind(i++, keyset ? int64_t{0} : query.offset);
+    std::vector<int64_t> keys;
     while (true) {
       ASSIGN_OR_RETURN(bool row, s->Step());
       if (!row) break;
@@ -492,11 +498,14 @@ class SqliteStore final : public Store {
         r.id = s->Text(1);
         out.matches.push_back(std::move(r));
       }
+      keys.push_back(s->Int(rid_col));
     }
     if (out.matches.size() > static_cast<size_t>(limit)) {
       out.matches.pop_back();
+      keys.pop_back();
       out.has_more = true;
     }
+    if (!keys.empty()) out.last_key = keys.back();
     return out;
   }
 

@@ -26,8 +26,10 @@ enum class PreferReturn { kDefault, kMinimal, kRepresentation, kOperationOutcome
 
 PreferReturn ParsePreferReturn(std::string_view prefer) {
   if (prefer.find("return=minimal") != std::string_view::npos) return PreferReturn::kMinimal;
-  if (prefer.find("return=representation") != std::string_view::npos) return PreferReturn::kRepresentation;
-  if (prefer.find("return=OperationOutcome") != std::string_view::npos) return PreferReturn::kOperationOutcome;
+  if (prefer.find("return=representation") != std::string_view::npos)
+    return PreferReturn::kRepresentation;
+  if (prefer.find("return=OperationOutcome") != std::string_view::npos)
+    return PreferReturn::kOperationOutcome;
   return PreferReturn::kDefault;
 }
 
@@ -74,7 +76,8 @@ Result<std::optional<int64_t>> IfMatch(const HttpRequest& req) {
   char* end = nullptr;
   std::string str(s);
   long long v = std::strtoll(str.c_str(), &end, 10);
-  if (str.empty() || *end != '\0') return Status(Code::kInvalid, "If-Match must look like W/\"3\"", "If-Match");
+  if (str.empty() || *end != '\0')
+    return Status(Code::kInvalid, "If-Match must look like W/\"3\"", "If-Match");
   return std::optional<int64_t>(v);
 }
 
@@ -104,12 +107,15 @@ const std::vector<Route>& Routes() {
   return kRoutes;
 }
 
-FhirApi::FhirApi(service::ResourceService& service, const security::Authenticator& auth, std::string software_version)
+FhirApi::FhirApi(service::ResourceService& service, const security::Authenticator& auth,
+                 std::string software_version)
     : service_(service), auth_(auth), version_(std::move(software_version)) {}
 
 HttpResponse FhirApi::ErrorResponse(int http_status, const std::string& message) {
   HttpResponse r;
-  Code code = http_status == 413 ? Code::kTooLarge : http_status >= 500 ? Code::kInternal : Code::kInvalid;
+  Code code = http_status == 413   ? Code::kTooLarge
+              : http_status >= 500 ? Code::kInternal
+                                   : Code::kInvalid;
   r.status = http_status;
   r.Set("Content-Type", kFhirJson);
   r.body = fhir::Serialize(fhir::MakeOperationOutcome(Status(code, message)));
@@ -136,33 +142,40 @@ const std::string& FhirApi::CapabilityStatement() {
       }
       json::array params;
       for (const auto* p : defs.SearchParamsFor(type)) {
-        if (p->type == fhir::SearchParamType::kComposite || p->type == fhir::SearchParamType::kSpecial) continue;
+        if (p->type == fhir::SearchParamType::kComposite ||
+            p->type == fhir::SearchParamType::kSpecial)
+          continue;
         if (p->code.find('-') == 0) continue;
-        params.push_back(json::object{{"name", p->code}, {"definition", p->url}, {"type", fhir::SearchParamTypeName(p->type)}});
+        params.push_back(json::object{{"name", p->code},
+                                      {"definition", p->url},
+                                      {"type", fhir::SearchParamTypeName(p->type)}});
       }
       json::array includes;
       for (const auto* p : defs.SearchParamsFor(type)) {
-        if (p->type == fhir::SearchParamType::kReference) includes.push_back(json::string(type + ":" + p->code));
+        if (p->type == fhir::SearchParamType::kReference)
+          includes.push_back(json::string(type + ":" + p->code));
       }
       json::object res_cap{{"type", type},
-                                       {"interaction", std::move(interactions)},
-                                       {"versioning", "versioned-update"},
-                                       {"readHistory", true},
-                                       {"updateCreate", true},
-                                       {"conditionalCreate", true},
-                                       {"conditionalUpdate", true},
-                                       {"conditionalDelete", "single"},
-                                       {"searchInclude", std::move(includes)},
-                                       {"searchParam", std::move(params)}};
+                           {"interaction", std::move(interactions)},
+                           {"versioning", "versioned-update"},
+                           {"readHistory", true},
+                           {"updateCreate", true},
+                           {"conditionalCreate", true},
+                           {"conditionalUpdate", true},
+                           {"conditionalDelete", "single"},
+                           {"searchInclude", std::move(includes)},
+                           {"searchParam", std::move(params)}};
       if (type == "Patient") {
         res_cap["operation"] = json::array{json::object{
-            {"name", "everything"}, {"definition", "http://hl7.org/fhir/OperationDefinition/Patient-everything"}}};
+            {"name", "everything"},
+            {"definition", "http://hl7.org/fhir/OperationDefinition/Patient-everything"}}};
       }
       resources.push_back(std::move(res_cap));
     }
     json::array system_interactions;
     for (const Route& r : Routes()) {
-      if (r.system_level && *r.interaction) system_interactions.push_back(json::object{{"code", r.interaction}});
+      if (r.system_level && *r.interaction)
+        system_interactions.push_back(json::object{{"code", r.interaction}});
     }
     json::object cap{
         {"resourceType", "CapabilityStatement"},
@@ -171,17 +184,19 @@ const std::string& FhirApi::CapabilityStatement() {
         {"publisher", "benhan"},
         {"kind", "instance"},
         {"software", json::object{{"name", "benhan"}, {"version", version_}}},
-        {"implementation", json::object{{"description", "benhan - bệnh án điện tử / electronic medical record"}}},
+        {"implementation",
+         json::object{{"description", "benhan - bệnh án điện tử / electronic medical record"}}},
         {"fhirVersion", defs.fhir_version()},
         {"format", json::array{"application/fhir+json", "json"}},
         {"patchFormat", json::array{"application/json-patch+json"}},
         {"rest",
          json::array{json::object{
              {"mode", "server"},
-             {"security",
-              json::object{{"description",
-                            "Bearer tokens (Authorization: Bearer ...); the administrator token is created on first "
-                            "start in DATA/secrets/admin.token. Demo mode (--demo, loopback only) needs none."}}},
+             {"security", json::object{{"description",
+                                        "Bearer tokens (Authorization: Bearer ...); the "
+                                        "administrator token is created on first "
+                                        "start in DATA/secrets/admin.token. Demo mode (--demo, "
+                                        "loopback only) needs none."}}},
              {"resource", std::move(resources)},
              {"interaction", system_interactions},
              {"compartment", json::array{"http://hl7.org/fhir/CompartmentDefinition/patient",
@@ -219,7 +234,8 @@ void FhirApi::Handle(const HttpRequest& req, HttpResponse& res) {
   Dispatch(req, res, ctx);
 }
 
-void FhirApi::Dispatch(const HttpRequest& req, HttpResponse& res, const service::RequestContext& ctx) {
+void FhirApi::Dispatch(const HttpRequest& req, HttpResponse& res,
+                       const service::RequestContext& ctx) {
   std::string_view path = req.path;
   path.remove_prefix(std::min<size_t>(5, path.size()));
   auto parts = SplitPath(path);
@@ -228,13 +244,17 @@ void FhirApi::Dispatch(const HttpRequest& req, HttpResponse& res, const service:
   for (const auto& [k, v] : params) {
     if (k == "_pretty") fmt.pretty = v == "true";
     if (k == "_format" && v.find("json") == std::string::npos) {
-      SendStatus(res, Status(Code::kNotAcceptable, "only JSON is supported (_format=" + v + ")", "_format"));
+      SendStatus(res, Status(Code::kNotAcceptable, "only JSON is supported (_format=" + v + ")",
+                             "_format"));
       return;
     }
   }
   std::string_view accept = req.Header("accept");
-  if (!accept.empty() && accept.find("json") == std::string_view::npos && accept.find("*/*") == std::string_view::npos) {
-    SendStatus(res, Status(Code::kNotAcceptable, "only application/fhir+json is supported (Accept: " + std::string(accept) + ")"));
+  if (!accept.empty() && accept.find("json") == std::string_view::npos &&
+      accept.find("*/*") == std::string_view::npos) {
+    SendStatus(res,
+               Status(Code::kNotAcceptable, "only application/fhir+json is supported (Accept: " +
+                                                std::string(accept) + ")"));
     return;
   }
   const std::string& m = req.method;
@@ -242,8 +262,11 @@ void FhirApi::Dispatch(const HttpRequest& req, HttpResponse& res, const service:
   std::string_view ctype = req.Header("content-type");
   bool form = ctype.find("application/x-www-form-urlencoded") != std::string_view::npos;
   bool search_post = parts.size() == 2 && parts[1] == "_search";
-  if (has_body && !ctype.empty() && ctype.find("json") == std::string_view::npos && !(form && search_post)) {
-    SendStatus(res, Status(Code::kUnsupportedMedia, "send FHIR JSON (Content-Type: application/fhir+json), not " + std::string(ctype)));
+  if (has_body && !ctype.empty() && ctype.find("json") == std::string_view::npos &&
+      !(form && search_post)) {
+    SendStatus(res, Status(Code::kUnsupportedMedia,
+                           "send FHIR JSON (Content-Type: application/fhir+json), not " +
+                               std::string(ctype)));
     return;
   }
   PreferReturn prefer = ParsePreferReturn(req.Header("prefer"));
@@ -261,7 +284,8 @@ void FhirApi::Dispatch(const HttpRequest& req, HttpResponse& res, const service:
     res.Set("ETag", "W/\"" + std::to_string(rec.version) + "\"");
     res.Set("Last-Modified", HttpDate(rec.last_updated_us));
     if (with_location) {
-      res.Set("Location", ctx.base_url + "/" + rec.type + "/" + rec.id + "/_history/" + std::to_string(rec.version));
+      res.Set("Location", ctx.base_url + "/" + rec.type + "/" + rec.id + "/_history/" +
+                              std::to_string(rec.version));
     }
     res.status = status;
     if (fmt.summary == fhir::SummaryMode::kFalse && fmt.elements.empty() && !fmt.pretty) {
@@ -282,7 +306,8 @@ void FhirApi::Dispatch(const HttpRequest& req, HttpResponse& res, const service:
       res.Set("ETag", "W/\"" + std::to_string(rec.version) + "\"");
       res.Set("Last-Modified", HttpDate(rec.last_updated_us));
       if (location) {
-        res.Set("Location", ctx.base_url + "/" + rec.type + "/" + rec.id + "/_history/" + std::to_string(rec.version));
+        res.Set("Location", ctx.base_url + "/" + rec.type + "/" + rec.id + "/_history/" +
+                                std::to_string(rec.version));
       }
     }
     res.status = w->http_status;
@@ -293,16 +318,18 @@ void FhirApi::Dispatch(const HttpRequest& req, HttpResponse& res, const service:
       return;
     }
     if (prefer == PreferReturn::kOperationOutcome) {
-      SendJson(res, w->http_status,
-               fhir::MakeOperationOutcome(Status::Ok(), w->message.empty() ? "stored " + rec.type + "/" + rec.id : w->message),
-               fmt);
+      SendJson(
+          res, w->http_status,
+          fhir::MakeOperationOutcome(
+              Status::Ok(), w->message.empty() ? "stored " + rec.type + "/" + rec.id : w->message),
+          fmt);
       return;
     }
     res.Set("Content-Type", kFhirJson);
     res.body = fmt.pretty ? fhir::Serialize(json::parse(rec.json), true) : rec.json;
   };
-  auto bundle_of = [&](const char* type, std::optional<int64_t> total, const std::vector<store::VersionRecord>& recs,
-                       bool history) {
+  auto bundle_of = [&](const char* type, std::optional<int64_t> total,
+                       const std::vector<store::VersionRecord>& recs, bool history) {
     json::object b{{"resourceType", "Bundle"}, {"id", NewUuid()}, {"type", type}};
     b["meta"] = json::object{{"lastUpdated", FormatInstant(SystemClock().NowMicros())}};
     if (total) b["total"] = *total;
@@ -319,9 +346,10 @@ void FhirApi::Dispatch(const HttpRequest& req, HttpResponse& res, const service:
       if (history) {
         std::string url = r.method == "POST" ? r.type : r.type + "/" + r.id;
         e["request"] = json::object{{"method", r.method}, {"url", url}};
-        e["response"] = json::object{{"status", r.deleted ? "204" : (r.version == 1 ? "201" : "200")},
-                                     {"etag", "W/\"" + std::to_string(r.version) + "\""},
-                                     {"lastModified", FormatInstant(r.last_updated_us)}};
+        e["response"] =
+            json::object{{"status", r.deleted ? "204" : (r.version == 1 ? "201" : "200")},
+                         {"etag", "W/\"" + std::to_string(r.version) + "\""},
+                         {"lastModified", FormatInstant(r.last_updated_us)}};
       } else {
         e["search"] = json::object{{"mode", "match"}};
       }
@@ -337,7 +365,8 @@ void FhirApi::Dispatch(const HttpRequest& req, HttpResponse& res, const service:
         char* end = nullptr;
         long c = std::strtol(v.c_str(), &end, 10);
         if (v.empty() || *end != '\0' || c < 1) {
-          SendStatus(res, Status(Code::kInvalid, "_count must be a positive integer, not '" + v + "'", "_count"));
+          SendStatus(res, Status(Code::kInvalid,
+                                 "_count must be a positive integer, not '" + v + "'", "_count"));
           return;
         }
         q.count = static_cast<int>(std::min<long>(c, service_.config().max_page_size));
@@ -345,17 +374,21 @@ void FhirApi::Dispatch(const HttpRequest& req, HttpResponse& res, const service:
       if (k == "_since" || k == "_at") {
         auto r = ParseFhirDateRange(v);
         if (!r) {
-          SendStatus(res, Status(Code::kInvalid, k + " must be a FHIR instant, not '" + v + "'", k));
+          SendStatus(res,
+                     Status(Code::kInvalid, k + " must be a FHIR instant, not '" + v + "'", k));
           return;
         }
-        if (k == "_since") q.since_us = r->low;
-        else q.at_or_before_us = r->high;
+        if (k == "_since")
+          q.since_us = r->low;
+        else
+          q.at_or_before_us = r->high;
       }
       if (k == "_before_seq") {
         char* end = nullptr;
         q.before_seq = std::strtoll(v.c_str(), &end, 10);
         if (v.empty() || *end != '\0' || q.before_seq < 0) {
-          SendStatus(res, Status(Code::kInvalid, "bad paging cursor _before_seq='" + v + "'", "_before_seq"));
+          SendStatus(res, Status(Code::kInvalid, "bad paging cursor _before_seq='" + v + "'",
+                                 "_before_seq"));
           return;
         }
       }
@@ -365,34 +398,41 @@ void FhirApi::Dispatch(const HttpRequest& req, HttpResponse& res, const service:
       SendStatus(res, page.status());
       return;
     }
-    json::object b = bundle_of("history", page->total >= 0 ? std::optional<int64_t>(page->total) : std::nullopt,
-                               page->entries, true);
-    std::string self = ctx.base_url + "/" + (q.type.empty() ? "" : q.type + "/") + (q.id.empty() ? "" : q.id + "/") + "_history";
-    json::array links{json::object{{"relation", "self"}, {"url", self + (req.query.empty() ? "" : "?" + req.query)}}};
+    json::object b =
+        bundle_of("history", page->total >= 0 ? std::optional<int64_t>(page->total) : std::nullopt,
+                  page->entries, true);
+    std::string self = ctx.base_url + "/" + (q.type.empty() ? "" : q.type + "/") +
+                       (q.id.empty() ? "" : q.id + "/") + "_history";
+    json::array links{json::object{{"relation", "self"},
+                                   {"url", self + (req.query.empty() ? "" : "?" + req.query)}}};
     if (page->next_before_seq > 0) {
       service::Params next;
       for (const auto& [k, v] : params) {
         if (k != "_before_seq") next.emplace_back(k, v);
       }
       next.emplace_back("_before_seq", std::to_string(page->next_before_seq));
-      links.push_back(json::object{{"relation", "next"}, {"url", self + "?" + service::EncodeQueryString(next)}});
+      links.push_back(json::object{{"relation", "next"},
+                                   {"url", self + "?" + service::EncodeQueryString(next)}});
     }
     b["link"] = std::move(links);
     SendJson(res, 200, b, fmt);
   };
   // `compartment`: "Patient/123" for a compartment search (/Patient/123/Observation), else empty.
   auto search = [&](const std::string& type, service::Params sp, const std::string& compartment) {
-    auto parsed = service::ParseSearch(type, sp, service_.defs(), ctx.strict, service_.config().default_page_size,
-                                       service_.config().max_page_size);
+    auto parsed =
+        service::ParseSearch(type, sp, service_.defs(), ctx.strict,
+                             service_.config().default_page_size, service_.config().max_page_size);
     if (!parsed.ok()) {
       SendStatus(res, parsed.status());
       return;
     }
     if (!compartment.empty()) {
       auto slash = compartment.find('/');
-      auto cond = service_.CompartmentCondition(compartment.substr(0, slash), compartment.substr(slash + 1), type);
+      auto cond = service_.CompartmentCondition(compartment.substr(0, slash),
+                                                compartment.substr(slash + 1), type);
       if (!cond) {
-        SendStatus(res, Status(Code::kNotFound, type + " is not in the " + compartment.substr(0, slash) + " compartment"));
+        SendStatus(res, Status(Code::kNotFound, type + " is not in the " +
+                                                    compartment.substr(0, slash) + " compartment"));
         return;
       }
       parsed->query.all_of.push_back(std::move(*cond));
@@ -421,35 +461,43 @@ void FhirApi::Dispatch(const HttpRequest& req, HttpResponse& res, const service:
       }
     }
     std::string self = ctx.base_url + "/" + (compartment.empty() ? type : compartment + "/" + type);
-    // Paging: in the default order a keyset cursor (stable while others write); with _sort, offsets.
+    // Paging: in the default order a keyset cursor (stable while others write); with _sort,
+    // offsets.
     const bool keyset = parsed->query.sort.empty();
     auto link = [&](const char* key, int64_t position) {
       service::Params p;
       for (const auto& kv : parsed->used) p.push_back(kv);
       for (const auto& [k, v] : sp) {
-        bool special = k == "_count" || k == "_total" || k == "_summary" || k == "_elements" || k == "_sort" ||
-                       k == "_offset" || k == "_cursor" || k == "_format" || k == "_pretty";
-        if (!special && std::find(p.begin(), p.end(), std::make_pair(k, v)) == p.end()) p.emplace_back(k, v);
+        bool special = k == "_count" || k == "_total" || k == "_summary" || k == "_elements" ||
+                       k == "_sort" || k == "_offset" || k == "_cursor" || k == "_format" ||
+                       k == "_pretty";
+        if (!special && std::find(p.begin(), p.end(), std::make_pair(k, v)) == p.end())
+          p.emplace_back(k, v);
       }
-      if (position > 0 || std::string_view(key) == "_offset") p.emplace_back(key, std::to_string(position));
+      if (position > 0 || std::string_view(key) == "_offset")
+        p.emplace_back(key, std::to_string(position));
       return self + "?" + service::EncodeQueryString(p);
     };
-    json::array links{json::object{
-        {"relation", "self"},
-        {"url", keyset ? link("_cursor", parsed->query.after_key) : link("_offset", parsed->query.offset)}}};
+    json::array links{json::object{{"relation", "self"},
+                                   {"url", keyset ? link("_cursor", parsed->query.after_key)
+                                                  : link("_offset", parsed->query.offset)}}};
     if (r->has_more && parsed->query.count > 0) {
       links.push_back(json::object{
           {"relation", "next"},
-          {"url", keyset ? link("_cursor", r->last_key) : link("_offset", parsed->query.offset + parsed->query.count)}});
+          {"url", keyset ? link("_cursor", r->last_key)
+                         : link("_offset", parsed->query.offset + parsed->query.count)}});
     }
     if (!keyset && parsed->query.offset > 0) {
-      links.push_back(json::object{{"relation", "previous"},
-                                   {"url", link("_offset", std::max<int64_t>(0, parsed->query.offset - parsed->query.count))}});
+      links.push_back(json::object{
+          {"relation", "previous"},
+          {"url",
+           link("_offset", std::max<int64_t>(0, parsed->query.offset - parsed->query.count))}});
     }
     b["link"] = std::move(links);
     if (!parsed->warnings.empty()) {
       Status warn;
-      for (const auto& w : parsed->warnings) warn.AddIssue(Issue{Code::kNotSupported, "warning", w, ""});
+      for (const auto& w : parsed->warnings)
+        warn.AddIssue(Issue{Code::kNotSupported, "warning", w, ""});
       json::array entries = b["entry"].get_array();
       entries.push_back(json::object{{"resource", fhir::MakeOperationOutcome(warn)},
                                      {"search", json::object{{"mode", "outcome"}}}});
@@ -478,7 +526,8 @@ void FhirApi::Dispatch(const HttpRequest& req, HttpResponse& res, const service:
       json::value body;
       Status st = parse_body(&body);
       if (!st.ok()) return SendStatus(res, st);
-      auto r = service_.ProcessBundle(ctx, std::move(body), prefer == PreferReturn::kRepresentation);
+      auto r =
+          service_.ProcessBundle(ctx, std::move(body), prefer == PreferReturn::kRepresentation);
       if (!r.ok()) return SendStatus(res, r.status(), fmt.pretty);
       return SendJson(res, 200, *r, fmt);
     }
@@ -487,7 +536,8 @@ void FhirApi::Dispatch(const HttpRequest& req, HttpResponse& res, const service:
   if (n == 1 && parts[0] == "_history" && m == "GET") return history(store::HistoryQuery{});
   const std::string& type = parts[0];
   if (!service_.defs().IsResourceType(type)) {
-    return SendStatus(res, Status(Code::kNotFound, "'" + type + "' is not a FHIR R4 resource type"));
+    return SendStatus(res,
+                      Status(Code::kNotFound, "'" + type + "' is not a FHIR R4 resource type"));
   }
   if (n == 1) {
     if (m == "GET" || m == "HEAD") return search(type, params, "");
@@ -497,7 +547,8 @@ void FhirApi::Dispatch(const HttpRequest& req, HttpResponse& res, const service:
       if (!st.ok()) return SendStatus(res, st);
       service::WriteOptions wo;
       wo.if_none_exist = std::string(req.Header("if-none-exist"));
-      if (auto q = wo.if_none_exist.find('?'); q != std::string::npos) wo.if_none_exist = wo.if_none_exist.substr(q + 1);
+      if (auto q = wo.if_none_exist.find('?'); q != std::string::npos)
+        wo.if_none_exist = wo.if_none_exist.substr(q + 1);
       return send_write(service_.Create(ctx, type, std::move(body), wo), true);
     }
     if (m == "PUT") {
@@ -508,7 +559,8 @@ void FhirApi::Dispatch(const HttpRequest& req, HttpResponse& res, const service:
       for (const auto& kv : params) {
         if (kv.first != "_format" && kv.first != "_pretty") cond.push_back(kv);
       }
-      return send_write(service_.ConditionalUpdate(ctx, type, cond, std::move(body), {*if_match, {}}), true);
+      return send_write(
+          service_.ConditionalUpdate(ctx, type, cond, std::move(body), {*if_match, {}}), true);
     }
     if (m == "DELETE") {
       service::Params cond;
@@ -534,7 +586,8 @@ void FhirApi::Dispatch(const HttpRequest& req, HttpResponse& res, const service:
   }
   const std::string& id = second;
   if (!id.empty() && (id[0] == '_' || id[0] == '$')) {
-    return SendStatus(res, Status(Code::kMethodNotAllowed, m + " is not supported on /" + type + "/" + id));
+    return SendStatus(
+        res, Status(Code::kMethodNotAllowed, m + " is not supported on /" + type + "/" + id));
   }
   if (n == 2) {
     if (m == "GET" || m == "HEAD") {
@@ -555,7 +608,8 @@ void FhirApi::Dispatch(const HttpRequest& req, HttpResponse& res, const service:
     }
     if (m == "PATCH") {
       if (ctype.find("json-patch") == std::string_view::npos) {
-        return SendStatus(res, Status(Code::kUnsupportedMedia, "PATCH takes application/json-patch+json"));
+        return SendStatus(
+            res, Status(Code::kUnsupportedMedia, "PATCH takes application/json-patch+json"));
       }
       json::value body;
       Status st = parse_body(&body);
@@ -563,7 +617,8 @@ void FhirApi::Dispatch(const HttpRequest& req, HttpResponse& res, const service:
       return send_write(service_.Patch(ctx, type, id, body, {*if_match, {}}), false);
     }
     if (m == "DELETE") return send_write(service_.Delete(ctx, type, id, {*if_match, {}}), false);
-    return SendStatus(res, Status(Code::kMethodNotAllowed, m + " is not allowed on /" + type + "/" + id));
+    return SendStatus(
+        res, Status(Code::kMethodNotAllowed, m + " is not allowed on /" + type + "/" + id));
   }
   if (n == 3 && m == "GET" && type == "Patient" && parts[2] == "$everything") {
     bool truncated = false;
@@ -573,7 +628,8 @@ void FhirApi::Dispatch(const HttpRequest& req, HttpResponse& res, const service:
     if (truncated) {
       Status warn;
       warn.AddIssue(Issue{Code::kTooLarge, "warning",
-                          "some resource types have more than " + std::to_string(service_.config().max_page_size) +
+                          "some resource types have more than " +
+                              std::to_string(service_.config().max_page_size) +
                               " resources in this compartment; only that many of each are included",
                           ""});
       b["entry"].get_array().push_back(json::object{{"resource", fhir::MakeOperationOutcome(warn)},
@@ -595,7 +651,8 @@ void FhirApi::Dispatch(const HttpRequest& req, HttpResponse& res, const service:
     if (n == 4) {
       char* end = nullptr;
       long long v = std::strtoll(parts[3].c_str(), &end, 10);
-      if (*end != '\0' || v <= 0) return SendStatus(res, Status(Code::kNotFound, "bad version id '" + parts[3] + "'"));
+      if (*end != '\0' || v <= 0)
+        return SendStatus(res, Status(Code::kNotFound, "bad version id '" + parts[3] + "'"));
       auto r = service_.VRead(ctx, type, id, v);
       if (!r.ok()) return SendStatus(res, r.status(), fmt.pretty);
       return send_record(200, *r, false);

@@ -1,5 +1,6 @@
 // FhirApi: the FHIR R4 REST interface at /fhir. Turns HTTP requests into ResourceService calls and
-// their results into FHIR responses (resources, Bundles, OperationOutcomes); owns no business rules.
+// their results into FHIR responses (resources, Bundles, OperationOutcomes); owns no business
+// rules.
 //
 // Routes (the CapabilityStatement at /fhir/metadata is generated from this same table):
 //   GET  /metadata                      capabilities (no authentication)
@@ -7,10 +8,10 @@
 //   GET  /_history                      system history
 //   GET  /{type}  POST /{type}/_search  search
 //   POST /{type}                        create (If-None-Exist: conditional create)
-//   PUT  /{type}?params                 conditional update;  DELETE /{type}?params conditional delete
-//   GET  /{type}/_history               type history
-//   GET|PUT|PATCH|DELETE /{type}/{id}   read, update (or create with client id), JSON Patch, delete
-//   GET  /{type}/{id}/_history[/{vid}]  instance history, vread
+//   PUT  /{type}?params                 conditional update;  DELETE /{type}?params conditional
+//   delete GET  /{type}/_history               type history GET|PUT|PATCH|DELETE /{type}/{id} read,
+//   update (or create with client id), JSON Patch, delete GET  /{type}/{id}/_history[/{vid}]
+//   instance history, vread
 //
 // Thread-safety: Handle() is thread-safe.
 #pragma once
@@ -18,8 +19,8 @@
 #include <boost/json/value.hpp>
 #include <memory>
 #include <mutex>
-#include <vector>
 #include <string>
+#include <vector>
 
 #include "api/http_server.h"
 #include "security/auth.h"
@@ -39,7 +40,8 @@ const std::vector<Route>& Routes();
 
 class FhirApi {
  public:
-  FhirApi(service::ResourceService& service, const security::Authenticator& auth, std::string software_version);
+  FhirApi(service::ResourceService& service, const security::Authenticator& auth,
+          std::string software_version);
 
   // Handles a request whose path starts with /fhir.
   void Handle(const HttpRequest& req, HttpResponse& res);

@@ -1,12 +1,12 @@
 #include "api/http_server.h"
 
+#include <atomic>
 #include <boost/asio.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/url/decode_view.hpp>
 #include <boost/url/pct_string_view.hpp>
-#include <atomic>
 #include <thread>
 
 #include "core/log.h"
@@ -71,10 +71,12 @@ struct HttpServer::Impl {
       http::request_parser<http::string_body> parser;
       parser.body_limit(opts.max_body_bytes);
       parser.header_limit(64 * 1024);
-      auto [ec, n] = co_await http::async_read(stream, buffer, parser, asio::as_tuple(asio::use_awaitable));
+      auto [ec, n] =
+          co_await http::async_read(stream, buffer, parser, asio::as_tuple(asio::use_awaitable));
       (void)n;
-      if (ec == http::error::end_of_stream || ec == asio::error::eof || ec == beast::error::timeout ||
-          ec == asio::error::connection_reset || ec == asio::error::operation_aborted) {
+      if (ec == http::error::end_of_stream || ec == asio::error::eof ||
+          ec == beast::error::timeout || ec == asio::error::connection_reset ||
+          ec == asio::error::operation_aborted) {
         break;
       }
       http::response<http::string_body> res;
@@ -82,7 +84,10 @@ struct HttpServer::Impl {
       bool keep_alive = false;
       if (ec) {
         if (ec == http::error::body_limit) {
-          Render(413, "request body larger than the limit of " + std::to_string(opts.max_body_bytes) + " bytes", res);
+          Render(413,
+                 "request body larger than the limit of " + std::to_string(opts.max_body_bytes) +
+                     " bytes",
+                 res);
         } else {
           Render(400, "malformed HTTP request: " + ec.message(), res);
         }
@@ -126,7 +131,8 @@ struct HttpServer::Impl {
         if (hr.method == "HEAD") {
           res.content_length(res.body().size());
           http::response<http::empty_body> head{res.base()};
-          auto [wec, wn] = co_await http::async_write(stream, head, asio::as_tuple(asio::use_awaitable));
+          auto [wec, wn] =
+              co_await http::async_write(stream, head, asio::as_tuple(asio::use_awaitable));
           (void)wn;
           if (wec || !keep_alive) break;
           continue;
@@ -142,7 +148,8 @@ struct HttpServer::Impl {
   }
 };
 
-HttpServer::HttpServer(HttpServerOptions opts, Handler handler, ErrorRenderer errors) : impl_(new Impl) {
+HttpServer::HttpServer(HttpServerOptions opts, Handler handler, ErrorRenderer errors)
+    : impl_(new Impl) {
   impl_->opts = std::move(opts);
   impl_->handler = std::move(handler);
   impl_->errors = std::move(errors);
@@ -154,7 +161,8 @@ Result<uint16_t> HttpServer::Start() {
   auto& m = *impl_;
   beast::error_code ec;
   auto addr = asio::ip::make_address(m.opts.host, ec);
-  if (ec) return Status(Code::kInvalid, "bad listen address '" + m.opts.host + "': " + ec.message());
+  if (ec)
+    return Status(Code::kInvalid, "bad listen address '" + m.opts.host + "': " + ec.message());
   tcp::endpoint ep(addr, m.opts.port);
   m.acceptor = std::make_unique<tcp::acceptor>(m.ioc);
   m.acceptor->open(ep.protocol(), ec);
@@ -162,11 +170,12 @@ Result<uint16_t> HttpServer::Start() {
   if (!ec) m.acceptor->bind(ep, ec);
   if (!ec) m.acceptor->listen(asio::socket_base::max_listen_connections, ec);
   if (ec) {
-    return Status(Code::kUnavailable, "cannot listen on " + m.opts.host + ":" + std::to_string(m.opts.port) + ": " +
-                                          ec.message());
+    return Status(Code::kUnavailable, "cannot listen on " + m.opts.host + ":" +
+                                          std::to_string(m.opts.port) + ": " + ec.message());
   }
   uint16_t port = m.acceptor->local_endpoint().port();
-  m.work = std::make_unique<asio::executor_work_guard<asio::io_context::executor_type>>(m.ioc.get_executor());
+  m.work = std::make_unique<asio::executor_work_guard<asio::io_context::executor_type>>(
+      m.ioc.get_executor());
   asio::co_spawn(m.ioc, m.Accept(), asio::detached);
   int n = std::max(1, m.opts.threads);
   for (int i = 0; i < n; ++i) m.threads.emplace_back([&m] { m.ioc.run(); });

@@ -35,7 +35,9 @@ struct HttpResponse {
   int status = 200;
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
-  void Set(std::string name, std::string value) { headers.emplace_back(std::move(name), std::move(value)); }
+  void Set(std::string name, std::string value) {
+    headers.emplace_back(std::move(name), std::move(value));
+  }
 };
 
 using Handler = std::function<void(const HttpRequest&, HttpResponse&)>;

@@ -22,8 +22,8 @@ namespace {
 
 struct Unit {
   std::string file;
-  int64_t first_line = 0;               // NDJSON: line number of lines[0]
-  std::vector<std::string> lines;       // NDJSON chunk; empty for a JSON file
+  int64_t first_line = 0;          // NDJSON: line number of lines[0]
+  std::vector<std::string> lines;  // NDJSON chunk; empty for a JSON file
   bool retry = false;
 };
 
@@ -69,8 +69,8 @@ json::object EntryFor(json::value resource) {
 }
 
 // Stores `bundle` (transaction/batch). Returns the entries stored; reports entry errors of batches.
-// A kPreconditionFailed/kMultipleMatches error (unresolved conditional reference) is returned so the
-// unit can be retried later.
+// A kPreconditionFailed/kMultipleMatches error (unresolved conditional reference) is returned so
+// the unit can be retried later.
 Result<int64_t> StoreBundle(State& st, json::value bundle, const std::string& where) {
   auto r = st.node.service().ProcessBundle(ImportContext(), std::move(bundle), false);
   if (!r.ok()) return r.status();
@@ -122,7 +122,9 @@ void RunUnit(State& st, Unit& u) {
     auto& o = v.get_object();
     json::value bundle;
     if (o.at("resourceType") == "Bundle") {
-      std::string_view btype = o.contains("type") && o.at("type").is_string() ? std::string_view(o.at("type").get_string()) : "";
+      std::string_view btype = o.contains("type") && o.at("type").is_string()
+                                   ? std::string_view(o.at("type").get_string())
+                                   : "";
       if (btype == "transaction" || btype == "batch") {
         bundle = std::move(v);
       } else {  // collection, searchset, document...: store each entry's resource
@@ -134,10 +136,13 @@ void RunUnit(State& st, Unit& u) {
             }
           }
         }
-        bundle = json::object{{"resourceType", "Bundle"}, {"type", "transaction"}, {"entry", std::move(entries)}};
+        bundle = json::object{
+            {"resourceType", "Bundle"}, {"type", "transaction"}, {"entry", std::move(entries)}};
       }
     } else {
-      bundle = json::object{{"resourceType", "Bundle"}, {"type", "transaction"}, {"entry", json::array{EntryFor(std::move(v))}}};
+      bundle = json::object{{"resourceType", "Bundle"},
+                            {"type", "transaction"},
+                            {"entry", json::array{EntryFor(std::move(v))}}};
     }
     auto r = StoreBundle(st, std::move(bundle), u.file);
     if (!r.ok()) {
@@ -148,7 +153,8 @@ void RunUnit(State& st, Unit& u) {
     st.files_done++;
     return;
   }
-  // NDJSON chunk: one transaction; on failure, line by line so bad lines are named and the rest loads.
+  // NDJSON chunk: one transaction; on failure, line by line so bad lines are named and the rest
+  // loads.
   auto build = [&](size_t from, size_t to, std::vector<int64_t>* line_of) -> json::value {
     json::array entries;
     for (size_t i = from; i < to; ++i) {
@@ -158,8 +164,9 @@ void RunUnit(State& st, Unit& u) {
       Status ps = fhir::ParseJson(line, &v);
       if (!ps.ok() || !v.is_object() || !v.get_object().contains("resourceType") ||
           !v.get_object().at("resourceType").is_string()) {
-        if (line_of) st.Error(u.file + ":" + std::to_string(u.first_line + static_cast<int64_t>(i)),
-                              ps.ok() ? "not a FHIR resource" : ps.message());
+        if (line_of)
+          st.Error(u.file + ":" + std::to_string(u.first_line + static_cast<int64_t>(i)),
+                   ps.ok() ? "not a FHIR resource" : ps.message());
         continue;
       }
       std::string_view rt = v.get_object().at("resourceType").get_string();
@@ -173,7 +180,8 @@ void RunUnit(State& st, Unit& u) {
       entries.push_back(EntryFor(std::move(v)));
       if (line_of) line_of->push_back(u.first_line + static_cast<int64_t>(i));
     }
-    return json::object{{"resourceType", "Bundle"}, {"type", "transaction"}, {"entry", std::move(entries)}};
+    return json::object{
+        {"resourceType", "Bundle"}, {"type", "transaction"}, {"entry", std::move(entries)}};
   };
   std::vector<int64_t> lines;
   auto r = StoreBundle(st, build(0, u.lines.size(), u.retry ? nullptr : &lines), u.file);
@@ -189,7 +197,8 @@ void RunUnit(State& st, Unit& u) {
     if (r1.ok()) {
       st.resources += *r1;
     } else {
-      st.Error(u.file + ":" + std::to_string(u.first_line + static_cast<int64_t>(i)), r1.status().ToString());
+      st.Error(u.file + ":" + std::to_string(u.first_line + static_cast<int64_t>(i)),
+               r1.status().ToString());
     }
   }
 }
@@ -255,9 +264,11 @@ ImportSummary Import(Node& node, const std::vector<std::string>& paths, const Im
         }
         int width = 30;
         int filled = total ? static_cast<int>(width * next / total) : width;
-        std::fprintf(stderr, "\r[%s%s] %zu/%zu  %lld resources  %lld errors  %.0f/s   ", std::string(filled, '#').c_str(),
-                     std::string(width - filled, '.').c_str(), next, total, static_cast<long long>(st.resources.load()),
-                     static_cast<long long>(st.errors.load()), secs > 0 ? st.resources.load() / secs : 0.0);
+        std::fprintf(stderr, "\r[%s%s] %zu/%zu  %lld resources  %lld errors  %.0f/s   ",
+                     std::string(filled, '#').c_str(), std::string(width - filled, '.').c_str(),
+                     next, total, static_cast<long long>(st.resources.load()),
+                     static_cast<long long>(st.errors.load()),
+                     secs > 0 ? st.resources.load() / secs : 0.0);
         std::fflush(stderr);
         std::this_thread::sleep_for(std::chrono::milliseconds(200));
       }

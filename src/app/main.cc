@@ -23,18 +23,22 @@ namespace {
 constexpr const char* kVersion = "0.1.0";
 
 void Usage() {
-  std::fprintf(stderr,
-               "benhan %s — bệnh án điện tử (electronic medical record), FHIR R4\n\n"
-               "usage:\n"
-               "  benhan serve [--listen HOST:PORT] [--data DIR] [--config FILE] [--demo] [--threads N]\n"
-               "  benhan import [--data DIR] [--config FILE] [--jobs N] FILE|DIR...\n"
-               "  benhan fhirpath [--strict] EXPRESSION [RESOURCE.json]\n"
-               "  benhan version\n\n"
-               "serve: FHIR R4 API at http://HOST:PORT/fhir on the embedded database in DIR (default ./benhan-data).\n"
-               "  Without --demo every request needs 'Authorization: Bearer <token>'; the first start writes the\n"
-               "  administrator token to DIR/secrets/admin.token. --demo loads demo patients, needs no token and\n"
-               "  only listens on loopback.\n",
-               kVersion);
+  std::fprintf(
+      stderr,
+      "benhan %s — bệnh án điện tử (electronic medical record), FHIR R4\n\n"
+      "usage:\n"
+      "  benhan serve [--listen HOST:PORT] [--data DIR] [--config FILE] [--demo] [--threads N]\n"
+      "  benhan import [--data DIR] [--config FILE] [--jobs N] FILE|DIR...\n"
+      "  benhan fhirpath [--strict] EXPRESSION [RESOURCE.json]\n"
+      "  benhan version\n\n"
+      "serve: FHIR R4 API at http://HOST:PORT/fhir on the embedded database in DIR (default "
+      "./benhan-data).\n"
+      "  Without --demo every request needs 'Authorization: Bearer <token>'; the first start "
+      "writes the\n"
+      "  administrator token to DIR/secrets/admin.token. --demo loads demo patients, needs no "
+      "token and\n"
+      "  only listens on loopback.\n",
+      kVersion);
 }
 
 struct Flags {
@@ -56,7 +60,9 @@ Result<Flags> ParseFlags(int argc, char** argv, int start) {
       if (i + 1 >= argc) return Status(Code::kInvalid, std::string(name) + " needs a value");
       return std::string(argv[++i]);
     };
-    auto is = [&](const char* name) { return a == name || a.rfind(std::string(name) + "=", 0) == 0; };
+    auto is = [&](const char* name) {
+      return a == name || a.rfind(std::string(name) + "=", 0) == 0;
+    };
     if (is("--listen")) {
       ASSIGN_OR_RETURN(std::string v, value("--listen"));
       overrides.emplace_back("listen", v);
@@ -85,7 +91,8 @@ Result<Flags> ParseFlags(int argc, char** argv, int start) {
   }
   if (!f.config_file.empty()) RETURN_IF_ERROR(f.config.LoadFile(f.config_file));
   for (const auto& [k, v] : overrides) RETURN_IF_ERROR(f.config.Set(k, v));
-  if (!log::SetLevel(f.config.log_level)) return Status(Code::kInvalid, "config: log.level must be debug, info, warn or error");
+  if (!log::SetLevel(f.config.log_level))
+    return Status(Code::kInvalid, "config: log.level must be debug, info, warn or error");
   return f;
 }
 
@@ -113,17 +120,21 @@ int Serve(int argc, char** argv) {
     return 2;
   }
   Config& cfg = flags->config;
-  if (cfg.demo && !flags->listen_given && cfg.listen == Config().listen) cfg.listen = "127.0.0.1:8080";
+  if (cfg.demo && !flags->listen_given && cfg.listen == Config().listen)
+    cfg.listen = "127.0.0.1:8080";
   std::string host;
   uint16_t port = 0;
   if (!SplitHostPort(cfg.listen, &host, &port)) {
-    std::fprintf(stderr, "benhan serve: --listen must be HOST:PORT, not '%s'\n", cfg.listen.c_str());
+    std::fprintf(stderr, "benhan serve: --listen must be HOST:PORT, not '%s'\n",
+                 cfg.listen.c_str());
     return 2;
   }
   if (cfg.demo && !IsLoopback(host)) {
-    std::fprintf(stderr,
-                 "benhan serve: demo mode has no authentication, so it only listens on loopback (127.0.0.1);"
-                 " refusing %s\n", cfg.listen.c_str());
+    std::fprintf(
+        stderr,
+        "benhan serve: demo mode has no authentication, so it only listens on loopback (127.0.0.1);"
+        " refusing %s\n",
+        cfg.listen.c_str());
     return 2;
   }
   auto t0 = std::chrono::steady_clock::now();
@@ -141,7 +152,9 @@ int Serve(int argc, char** argv) {
     }
     if (*n > 0) log::Info("demo: loaded " + std::to_string(*n) + " demo resources");
     auth = security::MakeDemoAuthenticator();
-    log::Warn("DEMO MODE: no authentication; listening on loopback only. Never use demo mode with real patients.");
+    log::Warn(
+        "DEMO MODE: no authentication; listening on loopback only. Never use demo mode with real "
+        "patients.");
   } else {
     std::string created;
     auto ta = security::TokenAuthenticator::Open(cfg.data_dir, &created);
@@ -150,9 +163,11 @@ int Serve(int argc, char** argv) {
       return 1;
     }
     if (!created.empty()) {
-      log::Info("created the administrator bearer token: " + created + " (mode 0600; keep it secret)");
+      log::Info("created the administrator bearer token: " + created +
+                " (mode 0600; keep it secret)");
     } else {
-      log::Info("authentication: bearer tokens (administrator token in " + cfg.data_dir + "/secrets/admin.token)");
+      log::Info("authentication: bearer tokens (administrator token in " + cfg.data_dir +
+                "/secrets/admin.token)");
     }
     auth = std::move(*ta);
   }
@@ -160,7 +175,9 @@ int Serve(int argc, char** argv) {
   api::HttpServerOptions ho;
   ho.host = host;
   ho.port = port;
-  ho.threads = cfg.http_threads > 0 ? cfg.http_threads : static_cast<int>(2 * std::max(1u, std::thread::hardware_concurrency()));
+  ho.threads = cfg.http_threads > 0
+                   ? cfg.http_threads
+                   : static_cast<int>(2 * std::max(1u, std::thread::hardware_concurrency()));
   ho.max_body_bytes = cfg.max_body_bytes;
   api::HttpServer server(
       ho,
@@ -175,8 +192,10 @@ int Serve(int argc, char** argv) {
           res.Set("Content-Type", "text/html; charset=utf-8");
           res.body =
               "<!doctype html><html lang=\"vi\"><meta charset=\"utf-8\"><title>benhan</title>"
-              "<h1>benhan — Bệnh án điện tử</h1><p>Máy chủ HL7 FHIR R4: <a href=\"/fhir/metadata\">/fhir</a>.</p>"
-              "<p lang=\"en\">Electronic medical record server, HL7 FHIR R4 API at /fhir.</p></html>";
+              "<h1>benhan — Bệnh án điện tử</h1><p>Máy chủ HL7 FHIR R4: <a "
+              "href=\"/fhir/metadata\">/fhir</a>.</p>"
+              "<p lang=\"en\">Electronic medical record server, HL7 FHIR R4 API at "
+              "/fhir.</p></html>";
           return;
         }
         res = api::FhirApi::ErrorResponse(404, "không tìm thấy / not found: " + req.path);
@@ -192,10 +211,12 @@ int Serve(int argc, char** argv) {
     std::fprintf(stderr, "benhan serve: %s\n", bound.status().message().c_str());
     return 1;
   }
-  double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-  log::Info("benhan " + std::string(kVersion) + " listening on http://" + host + ":" + std::to_string(*bound) +
-            "/fhir (data " + cfg.data_dir + ", storage " + std::string((*node)->store().backend_name()) +
-            ", started in " + std::to_string(static_cast<int>(ms)) + " ms)");
+  double ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  log::Info("benhan " + std::string(kVersion) + " listening on http://" + host + ":" +
+            std::to_string(*bound) + "/fhir (data " + cfg.data_dir + ", storage " +
+            std::string((*node)->store().backend_name()) + ", started in " +
+            std::to_string(static_cast<int>(ms)) + " ms)");
   std::thread sig([&] {
     int s = 0;
     sigwait(&set, &s);
@@ -215,7 +236,8 @@ int ImportCmd(int argc, char** argv) {
     return 2;
   }
   if (flags->positional.empty()) {
-    std::fprintf(stderr, "benhan import: give FILE or DIR arguments (Bundles, resources or .ndjson)\n");
+    std::fprintf(stderr,
+                 "benhan import: give FILE or DIR arguments (Bundles, resources or .ndjson)\n");
     return 2;
   }
   auto node = Node::Open(flags->config);
@@ -231,7 +253,8 @@ int ImportCmd(int argc, char** argv) {
     std::fprintf(stderr, "error: %s\n", s.error_messages[i].c_str());
   }
   if (s.errors > static_cast<int64_t>(kShown)) {
-    std::fprintf(stderr, "... and %lld more errors\n", static_cast<long long>(s.errors) - static_cast<long long>(kShown));
+    std::fprintf(stderr, "... and %lld more errors\n",
+                 static_cast<long long>(s.errors) - static_cast<long long>(kShown));
   }
   std::printf("imported %lld resources from %lld files in %.2f s (%.0f resources/s), %lld errors\n",
               static_cast<long long>(s.resources), static_cast<long long>(s.files), s.seconds,

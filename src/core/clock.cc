@@ -80,7 +80,8 @@ std::optional<InstantRange> ParseFhirDateRange(std::string_view s) {
     p += 3;
     prec = kMonth;
     if (p < s.size()) {
-      if (s[p] != '-' || !Digits(s, p + 1, 2, &d) || d < 1 || d > DaysInMonth(y, mo)) return std::nullopt;
+      if (s[p] != '-' || !Digits(s, p + 1, 2, &d) || d < 1 || d > DaysInMonth(y, mo))
+        return std::nullopt;
       p += 3;
       prec = kDay;
       if (p < s.size()) {
@@ -136,7 +137,8 @@ std::optional<InstantRange> ParseFhirDateRange(std::string_view s) {
       high = DaysFromCivil(y + 1, 1, 1) * 86400LL * 1000000;
       break;
     case kMonth:
-      high = (mo == 12 ? DaysFromCivil(y + 1, 1, 1) : DaysFromCivil(y, mo + 1, 1)) * 86400LL * 1000000;
+      high =
+          (mo == 12 ? DaysFromCivil(y + 1, 1, 1) : DaysFromCivil(y, mo + 1, 1)) * 86400LL * 1000000;
       break;
     case kDay:
       high = low + 86400LL * 1000000;

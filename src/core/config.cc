@@ -11,7 +11,8 @@ std::string Trim(std::string s) {
   size_t e = s.find_last_not_of(" \t\r");
   if (b == std::string::npos) return "";
   s = s.substr(b, e - b + 1);
-  if (s.size() >= 2 && ((s.front() == '"' && s.back() == '"') || (s.front() == '\'' && s.back() == '\''))) {
+  if (s.size() >= 2 &&
+      ((s.front() == '"' && s.back() == '"') || (s.front() == '\'' && s.back() == '\''))) {
     s = s.substr(1, s.size() - 2);
   }
   return s;
@@ -47,11 +48,26 @@ Status Config::Set(const std::string& key, const std::string& value) {
     field = static_cast<std::remove_reference_t<decltype(field)>>(*n);
     return Status::Ok();
   };
-  if (key == "listen") { listen = value; return Status::Ok(); }
-  if (key == "data") { data_dir = value; return Status::Ok(); }
-  if (key == "storage") { storage = value; return Status::Ok(); }
-  if (key == "base_url") { base_url = value; return Status::Ok(); }
-  if (key == "log.level") { log_level = value; return Status::Ok(); }
+  if (key == "listen") {
+    listen = value;
+    return Status::Ok();
+  }
+  if (key == "data") {
+    data_dir = value;
+    return Status::Ok();
+  }
+  if (key == "storage") {
+    storage = value;
+    return Status::Ok();
+  }
+  if (key == "base_url") {
+    base_url = value;
+    return Status::Ok();
+  }
+  if (key == "log.level") {
+    log_level = value;
+    return Status::Ok();
+  }
   if (key == "demo") {
     auto b = ParseBool(key, value);
     if (!b.ok()) return b.status();
@@ -86,7 +102,8 @@ Status Config::LoadFile(const std::string& path) {
     if (line.empty()) continue;
     size_t colon = line.find(':');
     if (colon == std::string::npos) {
-      return Status(Code::kInvalid, path + ":" + std::to_string(lineno) + ": expected 'key: value'");
+      return Status(Code::kInvalid,
+                    path + ":" + std::to_string(lineno) + ": expected 'key: value'");
     }
     std::string key = Trim(line.substr(0, colon));
     std::string value = Trim(line.substr(colon + 1));

@@ -14,11 +14,11 @@ namespace benhan {
 struct Config {
   std::string listen = "0.0.0.0:8080";  // host:port of the HTTP server
   std::string data_dir = "./benhan-data";
-  std::string storage = "sqlite";      // "sqlite" (embedded, in data_dir) ; postgresql:// later
-  bool demo = false;                   // demo population, no authentication, loopback only
-  int http_threads = 0;                // 0 = 2 x cores
+  std::string storage = "sqlite";  // "sqlite" (embedded, in data_dir) ; postgresql:// later
+  bool demo = false;               // demo population, no authentication, loopback only
+  int http_threads = 0;            // 0 = 2 x cores
   std::size_t max_body_bytes = 64u << 20;
-  std::string base_url;                // public base URL; empty = derived from Host header
+  std::string base_url;  // public base URL; empty = derived from Host header
   int default_page_size = 50;
   int max_page_size = 1000;
   bool validate_on_write = true;

@@ -15,11 +15,16 @@ std::mutex g_mu;
 void SetLevel(Level level) { g_level = static_cast<int>(level); }
 
 bool SetLevel(std::string_view name) {
-  if (name == "debug") SetLevel(Level::kDebug);
-  else if (name == "info") SetLevel(Level::kInfo);
-  else if (name == "warn") SetLevel(Level::kWarn);
-  else if (name == "error") SetLevel(Level::kError);
-  else return false;
+  if (name == "debug")
+    SetLevel(Level::kDebug);
+  else if (name == "info")
+    SetLevel(Level::kInfo);
+  else if (name == "warn")
+    SetLevel(Level::kWarn);
+  else if (name == "error")
+    SetLevel(Level::kError);
+  else
+    return false;
   return true;
 }
 

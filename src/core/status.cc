@@ -5,7 +5,7 @@ namespace benhan {
 int HttpStatusOf(Code code) {
   switch (code) {
 #define BENHAN_ERROR(name, http, issue, action, vi) \
-  case Code::name:                              \
+  case Code::name:                                  \
     return http;
 #include "core/error_codes.def"
 #undef BENHAN_ERROR
@@ -16,7 +16,7 @@ int HttpStatusOf(Code code) {
 std::string_view IssueCodeOf(Code code) {
   switch (code) {
 #define BENHAN_ERROR(name, http, issue, action, vi) \
-  case Code::name:                              \
+  case Code::name:                                  \
     return issue;
 #include "core/error_codes.def"
 #undef BENHAN_ERROR
@@ -27,7 +27,7 @@ std::string_view IssueCodeOf(Code code) {
 std::string_view CodeName(Code code) {
   switch (code) {
 #define BENHAN_ERROR(name, http, issue, action, vi) \
-  case Code::name:                              \
+  case Code::name:                                  \
     return #name;
 #include "core/error_codes.def"
 #undef BENHAN_ERROR

@@ -1,8 +1,8 @@
 // Status and Result<T>: how errors cross module boundaries in benhan.
 //
 // A Status is a code from error_codes.def, a message for humans, and optionally the FHIRPath
-// location (`expression`) of the element at fault plus further issues. Statuses are values: copyable,
-// thread-compatible (no shared state). Exceptions are only for bugs.
+// location (`expression`) of the element at fault plus further issues. Statuses are values:
+// copyable, thread-compatible (no shared state). Exceptions are only for bugs.
 #pragma once
 
 #include <cassert>
@@ -87,15 +87,14 @@ class [[nodiscard]] Result {
 #define BENHAN_CONCAT(a, b) BENHAN_CONCAT_INNER(a, b)
 
 // Returns the Status from the enclosing function if `expr` is an error.
-#define RETURN_IF_ERROR(expr)                 \
-  do {                                        \
-    ::benhan::Status _st = (expr);            \
-    if (!_st.ok()) return _st;                \
+#define RETURN_IF_ERROR(expr)      \
+  do {                             \
+    ::benhan::Status _st = (expr); \
+    if (!_st.ok()) return _st;     \
   } while (0)
 
 // ASSIGN_OR_RETURN(auto x, Fn()): unwraps a Result or returns its Status.
-#define ASSIGN_OR_RETURN(lhs, expr)                                        \
-  auto BENHAN_CONCAT(_res_, __LINE__) = (expr);                            \
-  if (!BENHAN_CONCAT(_res_, __LINE__).ok())                                \
-    return BENHAN_CONCAT(_res_, __LINE__).status();                        \
+#define ASSIGN_OR_RETURN(lhs, expr)                                                         \
+  auto BENHAN_CONCAT(_res_, __LINE__) = (expr);                                             \
+  if (!BENHAN_CONCAT(_res_, __LINE__).ok()) return BENHAN_CONCAT(_res_, __LINE__).status(); \
   lhs = std::move(BENHAN_CONCAT(_res_, __LINE__)).value()

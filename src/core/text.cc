@@ -29,9 +29,9 @@ std::string Nfc(std::string_view s) {
   }
   if (ascii) return std::string(s);
   utf8proc_uint8_t* out = nullptr;
-  utf8proc_ssize_t n =
-      utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(s.data()),
-                   static_cast<utf8proc_ssize_t>(s.size()), &out, static_cast<utf8proc_option_t>(UTF8PROC_STABLE | UTF8PROC_COMPOSE));
+  utf8proc_ssize_t n = utf8proc_map(
+      reinterpret_cast<const utf8proc_uint8_t*>(s.data()), static_cast<utf8proc_ssize_t>(s.size()),
+      &out, static_cast<utf8proc_option_t>(UTF8PROC_STABLE | UTF8PROC_COMPOSE));
   if (n < 0) return std::string(s);
   std::string r(reinterpret_cast<char*>(out), static_cast<size_t>(n));
   std::free(out);
@@ -71,7 +71,8 @@ std::string Fold(std::string_view s) {
     // Decompose, drop combining marks, lower-case the rest.
     utf8proc_int32_t buf[8];
     int opts = UTF8PROC_DECOMPOSE | UTF8PROC_STRIPMARK | UTF8PROC_CASEFOLD;
-    utf8proc_ssize_t m = utf8proc_decompose_char(cp, buf, 8, static_cast<utf8proc_option_t>(opts), nullptr);
+    utf8proc_ssize_t m =
+        utf8proc_decompose_char(cp, buf, 8, static_cast<utf8proc_option_t>(opts), nullptr);
     if (space) {
       out.push_back(' ');
       space = false;

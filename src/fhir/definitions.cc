@@ -58,22 +58,32 @@ std::string Capitalize(std::string_view s) {
 
 std::string_view SearchParamTypeName(SearchParamType t) {
   switch (t) {
-    case SearchParamType::kNumber: return "number";
-    case SearchParamType::kDate: return "date";
-    case SearchParamType::kString: return "string";
-    case SearchParamType::kToken: return "token";
-    case SearchParamType::kReference: return "reference";
-    case SearchParamType::kComposite: return "composite";
-    case SearchParamType::kQuantity: return "quantity";
-    case SearchParamType::kUri: return "uri";
-    case SearchParamType::kSpecial: return "special";
+    case SearchParamType::kNumber:
+      return "number";
+    case SearchParamType::kDate:
+      return "date";
+    case SearchParamType::kString:
+      return "string";
+    case SearchParamType::kToken:
+      return "token";
+    case SearchParamType::kReference:
+      return "reference";
+    case SearchParamType::kComposite:
+      return "composite";
+    case SearchParamType::kQuantity:
+      return "quantity";
+    case SearchParamType::kUri:
+      return "uri";
+    case SearchParamType::kSpecial:
+      return "special";
   }
   return "special";
 }
 
 Result<std::shared_ptr<const Definitions>> Definitions::LoadEmbedded() {
-  std::string_view text(benhan_r4_definitions_begin,
-                        static_cast<size_t>(benhan_r4_definitions_end - benhan_r4_definitions_begin));
+  std::string_view text(
+      benhan_r4_definitions_begin,
+      static_cast<size_t>(benhan_r4_definitions_end - benhan_r4_definitions_begin));
   return LoadFromJson(text);
 }
 
@@ -241,7 +251,8 @@ ChildRef Definitions::NodeOf(const ChildRef& ref, std::string_view element_type)
   return ChildRef{t, 0, {}};
 }
 
-ChildRef Definitions::FindChild(const TypeDef& type, int32_t element, std::string_view json_name) const {
+ChildRef Definitions::FindChild(const TypeDef& type, int32_t element,
+                                std::string_view json_name) const {
   // Walk up the type hierarchy for the root node (Patient inherits DomainResource's elements).
   const TypeDef* t = &type;
   int32_t el = element;
@@ -250,7 +261,8 @@ ChildRef Definitions::FindChild(const TypeDef& type, int32_t element, std::strin
     auto it = node.child_by_name.find(std::string(json_name));
     if (it != node.child_by_name.end() && !t->elements[static_cast<size_t>(it->second)].is_choice) {
       const ElementDef& c = t->elements[static_cast<size_t>(it->second)];
-      return ChildRef{t, it->second, c.types.size() == 1 ? std::string_view(c.types[0]) : std::string_view()};
+      return ChildRef{t, it->second,
+                      c.types.size() == 1 ? std::string_view(c.types[0]) : std::string_view()};
     }
     for (int32_t ci : node.choice_children) {
       const ElementDef& c = t->elements[static_cast<size_t>(ci)];
@@ -267,13 +279,15 @@ ChildRef Definitions::FindChild(const TypeDef& type, int32_t element, std::strin
   return ChildRef{};
 }
 
-const std::vector<const SearchParamDef*>& Definitions::SearchParamsFor(std::string_view type) const {
+const std::vector<const SearchParamDef*>& Definitions::SearchParamsFor(
+    std::string_view type) const {
   static const std::vector<const SearchParamDef*> kNone;
   auto it = params_by_type_.find(std::string(type));
   return it == params_by_type_.end() ? kNone : it->second;
 }
 
-const SearchParamDef* Definitions::FindSearchParam(std::string_view type, std::string_view code) const {
+const SearchParamDef* Definitions::FindSearchParam(std::string_view type,
+                                                   std::string_view code) const {
   auto it = param_index_.find(std::string(type));
   if (it == param_index_.end()) return nullptr;
   auto p = it->second.find(std::string(code));
@@ -290,8 +304,8 @@ const std::string* Definitions::PrimitiveRegex(std::string_view type) const {
   return it == regex_.end() ? nullptr : &it->second;
 }
 
-const std::vector<std::string>* Definitions::CompartmentParams(std::string_view compartment,
-                                                               std::string_view resource_type) const {
+const std::vector<std::string>* Definitions::CompartmentParams(
+    std::string_view compartment, std::string_view resource_type) const {
   auto c = compartments_.find(std::string(compartment));
   if (c == compartments_.end()) return nullptr;
   auto r = c->second.find(std::string(resource_type));

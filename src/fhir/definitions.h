@@ -1,6 +1,7 @@
 // FHIR R4 definitions as data: every resource and data type, their elements, the search parameters,
 // the codes of required value sets and the compartments, loaded from the compact form that the
-// build makes out of HL7's official R4 bundles (tools/gen_definitions.py, docs/definitions_format.md).
+// build makes out of HL7's official R4 bundles (tools/gen_definitions.py,
+// docs/definitions_format.md).
 //
 // Ownership: Definitions is immutable once loaded; share it as std::shared_ptr<const Definitions>.
 // Thread-safety: all methods are const and safe to call from any thread.
@@ -21,7 +22,17 @@ namespace benhan::fhir {
 
 enum class TypeKind { kPrimitive, kComplex, kResource, kLogical };
 enum class BindingStrength { kNone, kExample, kPreferred, kExtensible, kRequired };
-enum class SearchParamType { kNumber, kDate, kString, kToken, kReference, kComposite, kQuantity, kUri, kSpecial };
+enum class SearchParamType {
+  kNumber,
+  kDate,
+  kString,
+  kToken,
+  kReference,
+  kComposite,
+  kQuantity,
+  kUri,
+  kSpecial
+};
 
 std::string_view SearchParamTypeName(SearchParamType t);
 
@@ -42,7 +53,7 @@ struct ElementDef {
   int32_t content_ref = -1;  // for contentReference: element (same type) whose children apply
   std::vector<int32_t> children;
   std::unordered_map<std::string, int32_t> child_by_name;  // by JSON name stem
-  std::vector<int32_t> choice_children;                     // children with [x]
+  std::vector<int32_t> choice_children;                    // children with [x]
 };
 
 struct TypeDef {
@@ -107,7 +118,8 @@ class Definitions {
   const std::unordered_set<std::string>* ValueSetCodes(std::string_view url) const;
   // The regex HL7 gives for a primitive type's value; nullptr if none.
   const std::string* PrimitiveRegex(std::string_view type) const;
-  // Search parameters linking `resource_type` to compartment `compartment` ("Patient"); nullptr if none.
+  // Search parameters linking `resource_type` to compartment `compartment` ("Patient"); nullptr if
+  // none.
   const std::vector<std::string>* CompartmentParams(std::string_view compartment,
                                                     std::string_view resource_type) const;
 
@@ -121,10 +133,12 @@ class Definitions {
   std::vector<std::string> resource_names_;
   std::vector<SearchParamDef> search_params_;
   std::unordered_map<std::string, std::vector<const SearchParamDef*>> params_by_type_;
-  std::unordered_map<std::string, std::unordered_map<std::string, const SearchParamDef*>> param_index_;
+  std::unordered_map<std::string, std::unordered_map<std::string, const SearchParamDef*>>
+      param_index_;
   std::unordered_map<std::string, std::unordered_set<std::string>> value_sets_;
   std::unordered_map<std::string, std::string> regex_;
-  std::unordered_map<std::string, std::unordered_map<std::string, std::vector<std::string>>> compartments_;
+  std::unordered_map<std::string, std::unordered_map<std::string, std::vector<std::string>>>
+      compartments_;
 };
 
 }  // namespace benhan::fhir

@@ -9,13 +9,43 @@
 namespace benhan::fhir {
 
 struct IndexEntries {
-  struct String { std::string param; std::string folded; std::string exact; };
-  struct Token { std::string param; std::string system; std::string code; std::string text; };
-  struct Reference { std::string param; std::string target_type; std::string target_id; std::string url; };
-  struct Date { std::string param; int64_t low; int64_t high; };  // [low, high) epoch µs
-  struct Number { std::string param; double value; };
-  struct Quantity { std::string param; double value; std::string system; std::string code; std::string unit; };
-  struct Uri { std::string param; std::string uri; };
+  struct String {
+    std::string param;
+    std::string folded;
+    std::string exact;
+  };
+  struct Token {
+    std::string param;
+    std::string system;
+    std::string code;
+    std::string text;
+  };
+  struct Reference {
+    std::string param;
+    std::string target_type;
+    std::string target_id;
+    std::string url;
+  };
+  struct Date {
+    std::string param;
+    int64_t low;
+    int64_t high;
+  };  // [low, high) epoch µs
+  struct Number {
+    std::string param;
+    double value;
+  };
+  struct Quantity {
+    std::string param;
+    double value;
+    std::string system;
+    std::string code;
+    std::string unit;
+  };
+  struct Uri {
+    std::string param;
+    std::string uri;
+  };
 
   std::vector<String> strings;
   std::vector<Token> tokens;

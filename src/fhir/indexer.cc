@@ -29,13 +29,18 @@ std::vector<std::string> SplitTopLevelUnion(std::string_view e) {
   for (size_t i = 0; i < e.size(); ++i) {
     char c = e[i];
     if (quote) {
-      if (c == '\\') ++i;
-      else if (c == '\'') quote = false;
+      if (c == '\\')
+        ++i;
+      else if (c == '\'')
+        quote = false;
       continue;
     }
-    if (c == '\'') quote = true;
-    else if (c == '(' || c == '[') ++depth;
-    else if (c == ')' || c == ']') --depth;
+    if (c == '\'')
+      quote = true;
+    else if (c == '(' || c == '[')
+      ++depth;
+    else if (c == ')' || c == ']')
+      --depth;
     else if (c == '|' && depth == 0) {
       out.emplace_back(e.substr(start, i - start));
       start = i + 1;
@@ -110,7 +115,8 @@ double Number(const json::value& v) {
 
 }  // namespace
 
-std::string ExpressionFor(std::string_view expression, std::string_view resource_type, const Definitions& defs) {
+std::string ExpressionFor(std::string_view expression, std::string_view resource_type,
+                          const Definitions& defs) {
   std::string out;
   for (const auto& branch : SplitTopLevelUnion(expression)) {
     if (branch.empty()) continue;
@@ -136,7 +142,8 @@ Result<std::unique_ptr<Indexer>> Indexer::Create(std::shared_ptr<const Definitio
       if (e.empty()) continue;
       auto compiled = fhirpath::CompileCached(e);
       if (!compiled.ok()) {
-        return Status(Code::kInternal, "search parameter " + type + "." + p->code + ": " + compiled.status().message());
+        return Status(Code::kInternal, "search parameter " + type + "." + p->code + ": " +
+                                           compiled.status().message());
       }
       list.push_back(Param{p, *compiled});
     }
@@ -156,7 +163,8 @@ void Indexer::AddValue(const Param& p, const fhirpath::Item& item, IndexEntries&
         const auto& o = v.get_object();
         std::string family(Field(v, "family"));
         std::string given_all;
-        for (const char* k : {"family", "text", "city", "district", "state", "postalCode", "country"}) {
+        for (const char* k :
+             {"family", "text", "city", "district", "state", "postalCode", "country"}) {
           if (const auto* f = o.if_contains(k)) AddString(code, Str(*f), out);
         }
         for (const char* k : {"given", "prefix", "suffix", "line"}) {
@@ -191,29 +199,32 @@ void Indexer::AddValue(const Param& p, const fhirpath::Item& item, IndexEntries&
           if (const auto* c = o.if_contains("coding"); c && c->is_array()) {
             for (const auto& cd : c->get_array()) {
               std::string display = text::Fold(Field(cd, "display"));
-              out.tokens.push_back({code, std::string(Field(cd, "system")), std::string(Field(cd, "code")),
-                                    txt.empty() ? display : txt});
+              out.tokens.push_back({code, std::string(Field(cd, "system")),
+                                    std::string(Field(cd, "code")), txt.empty() ? display : txt});
               any = true;
             }
           }
           if (!any && !txt.empty()) out.tokens.push_back({code, "", "", txt});
         } else if (t == "Identifier" || (o.contains("value") && !o.contains("code"))) {
           const auto* ty = o.if_contains("type");
-          out.tokens.push_back({code, std::string(Field(v, "system")), std::string(Field(v, "value")),
+          out.tokens.push_back({code, std::string(Field(v, "system")),
+                                std::string(Field(v, "value")),
                                 ty ? text::Fold(Field(*ty, "text")) : std::string()});
           // identifier:of-type=typeSystem|typeCode|value
           if (ty && ty->is_object()) {
             if (const auto* tc = ty->get_object().if_contains("coding"); tc && tc->is_array()) {
               for (const auto& cd : tc->get_array()) {
-                out.tokens.push_back({code + ":of-type", std::string(Field(cd, "system")),
-                                      std::string(Field(cd, "code")) + "|" + std::string(Field(v, "value")), ""});
+                out.tokens.push_back(
+                    {code + ":of-type", std::string(Field(cd, "system")),
+                     std::string(Field(cd, "code")) + "|" + std::string(Field(v, "value")), ""});
               }
             }
           }
         } else {  // Coding, ContactPoint...
           std::string_view c = Field(v, "code");
           if (c.empty()) c = Field(v, "value");
-          out.tokens.push_back({code, std::string(Field(v, "system")), std::string(c), text::Fold(Field(v, "display"))});
+          out.tokens.push_back({code, std::string(Field(v, "system")), std::string(c),
+                                text::Fold(Field(v, "display"))});
         }
       } else if (v.is_number()) {
         out.tokens.push_back({code, "", json::serialize(v), ""});
@@ -229,7 +240,8 @@ void Indexer::AddValue(const Param& p, const fhirpath::Item& item, IndexEntries&
         // Reference.identifier (e.g. a patient's personal ID number when the record has no id yet):
         // searched with the :identifier modifier, kept as a token under "code:identifier".
         if (const auto* id = v.get_object().if_contains("identifier"); id && id->is_object()) {
-          out.tokens.push_back({code + ":identifier", std::string(Field(*id, "system")), std::string(Field(*id, "value")), ""});
+          out.tokens.push_back({code + ":identifier", std::string(Field(*id, "system")),
+                                std::string(Field(*id, "value")), ""});
         }
       }
       break;
@@ -261,7 +273,8 @@ void Indexer::AddValue(const Param& p, const fhirpath::Item& item, IndexEntries&
           std::string system(Field(v, "system"));
           std::string qcode(Field(v, "code"));
           if (qcode.empty()) qcode = std::string(Field(v, "currency"));
-          out.quantities.push_back({code, Number(*val), system, qcode, std::string(Field(v, "unit"))});
+          out.quantities.push_back(
+              {code, Number(*val), system, qcode, std::string(Field(v, "unit"))});
         }
       } else if (v.is_number()) {
         out.quantities.push_back({code, Number(v), "", "", ""});

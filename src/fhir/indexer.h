@@ -45,6 +45,7 @@ class Indexer {
 
 // Splits a SearchParameter expression at its top-level '|' and keeps the branches that apply to
 // `resource_type` ("Condition.code | Observation.code" -> "Observation.code" for Observation).
-std::string ExpressionFor(std::string_view expression, std::string_view resource_type, const Definitions& defs);
+std::string ExpressionFor(std::string_view expression, std::string_view resource_type,
+                          const Definitions& defs);
 
 }  // namespace benhan::fhir

@@ -10,7 +10,8 @@ namespace json = boost::json;
 
 namespace benhan::fhir {
 
-json::object StampMeta(const json::object& resource, std::string_view id, int64_t version, int64_t last_updated_us) {
+json::object StampMeta(const json::object& resource, std::string_view id, int64_t version,
+                       int64_t last_updated_us) {
   json::object out;
   out.reserve(resource.size() + 2);
   if (const auto* rt = resource.if_contains("resourceType")) out.emplace("resourceType", *rt);
@@ -49,8 +50,9 @@ void AppendNumber(const json::value& v, std::string& out) {
     return;
   }
   double a = std::fabs(d);
-  auto r = (a != 0 && (a < 1e-6 || a >= 1e21)) ? std::to_chars(buf, buf + sizeof buf, d)
-                                                : std::to_chars(buf, buf + sizeof buf, d, std::chars_format::fixed);
+  auto r = (a != 0 && (a < 1e-6 || a >= 1e21))
+               ? std::to_chars(buf, buf + sizeof buf, d)
+               : std::to_chars(buf, buf + sizeof buf, d, std::chars_format::fixed);
   out.append(buf, r.ptr);
 }
 
@@ -64,13 +66,27 @@ void AppendString(std::string_view s, std::string& out) {
     out.append(s.data() + run, i - run);
     run = i + 1;
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
       default:
         out += "\\u00";
         out.push_back(kHex[c >> 4]);
@@ -145,10 +161,12 @@ void Write(const json::value& v, std::string& out, int indent) {
 
 void AddSubsettedTag(json::object& o) {
   json::object& meta = o["meta"].is_object() ? o["meta"].get_object() : o["meta"].emplace_object();
-  json::array& tags = meta["tag"].is_array() ? meta["tag"].get_array() : meta["tag"].emplace_array();
-  tags.push_back(json::object{{"system", "http://terminology.hl7.org/CodeSystem/v3-ObservationValue"},
-                              {"code", "SUBSETTED"},
-                              {"display", "Resource encoded in summary mode"}});
+  json::array& tags =
+      meta["tag"].is_array() ? meta["tag"].get_array() : meta["tag"].emplace_array();
+  tags.push_back(
+      json::object{{"system", "http://terminology.hl7.org/CodeSystem/v3-ObservationValue"},
+                   {"code", "SUBSETTED"},
+                   {"display", "Resource encoded in summary mode"}});
 }
 
 }  // namespace
@@ -206,16 +224,18 @@ Result<SummaryMode> ParseSummary(std::string_view s) {
   if (s == "text") return SummaryMode::kText;
   if (s == "data") return SummaryMode::kData;
   if (s == "count") return SummaryMode::kCount;
-  return Status(Code::kInvalid, "_summary must be true, false, text, data or count, not '" + std::string(s) + "'",
+  return Status(Code::kInvalid,
+                "_summary must be true, false, text, data or count, not '" + std::string(s) + "'",
                 "_summary");
 }
 
-json::value Subset(const json::value& resource, SummaryMode mode, const std::vector<std::string>& elements,
-                   const Definitions& defs) {
+json::value Subset(const json::value& resource, SummaryMode mode,
+                   const std::vector<std::string>& elements, const Definitions& defs) {
   if (!resource.is_object()) return resource;
   const json::object& in = resource.get_object();
   if (mode == SummaryMode::kFalse && elements.empty()) return resource;
-  std::string_view type = in.contains("resourceType") ? std::string_view(in.at("resourceType").get_string()) : "";
+  std::string_view type =
+      in.contains("resourceType") ? std::string_view(in.at("resourceType").get_string()) : "";
   const TypeDef* td = defs.FindType(type);
   json::object out;
   for (const auto& kv : in) {
@@ -284,8 +304,9 @@ Status ParseJson(std::string_view body, json::value* out) {
         ++col;
       }
     }
-    return Status(Code::kInvalid, "the body is not valid JSON: " + ec.message() + " at line " + std::to_string(line) +
-                                      ", column " + std::to_string(col) + " (byte " + std::to_string(used) + ")");
+    return Status(Code::kInvalid, "the body is not valid JSON: " + ec.message() + " at line " +
+                                      std::to_string(line) + ", column " + std::to_string(col) +
+                                      " (byte " + std::to_string(used) + ")");
   }
   *out = p.release();
   return Status::Ok();

@@ -13,7 +13,9 @@ namespace {
 
 class DemoAuthenticator final : public Authenticator {
  public:
-  Result<Principal> Authenticate(std::string_view) const override { return Principal{"demo", "demo"}; }
+  Result<Principal> Authenticate(std::string_view) const override {
+    return Principal{"demo", "demo"};
+  }
 };
 
 Status WriteSecretFile(const std::filesystem::path& p, const std::string& content) {
@@ -34,7 +36,9 @@ Status WriteSecretFile(const std::filesystem::path& p, const std::string& conten
 
 }  // namespace
 
-std::unique_ptr<Authenticator> MakeDemoAuthenticator() { return std::make_unique<DemoAuthenticator>(); }
+std::unique_ptr<Authenticator> MakeDemoAuthenticator() {
+  return std::make_unique<DemoAuthenticator>();
+}
 
 Result<std::unique_ptr<TokenAuthenticator>> TokenAuthenticator::Open(const std::string& data_dir,
                                                                      std::string* created_path) {
@@ -75,12 +79,14 @@ Result<Principal> TokenAuthenticator::Authenticate(std::string_view authorizatio
   if (authorization.size() <= kBearer.size() ||
       !std::equal(kBearer.begin(), kBearer.end(), authorization.begin(),
                   [](char a, char b) { return std::tolower(a) == std::tolower(b); })) {
-    return Status(Code::kUnauthenticated, "authentication required: send 'Authorization: Bearer <token>'");
+    return Status(Code::kUnauthenticated,
+                  "authentication required: send 'Authorization: Bearer <token>'");
   }
   std::string token(authorization.substr(kBearer.size()));
   while (!token.empty() && (token.back() == ' ' || token.back() == '\r')) token.pop_back();
   auto it = by_hash_.find(Sha256Hex(token));
-  if (it == by_hash_.end()) return Status(Code::kUnauthenticated, "unknown or revoked bearer token");
+  if (it == by_hash_.end())
+    return Status(Code::kUnauthenticated, "unknown or revoked bearer token");
   return it->second;
 }
 

@@ -35,7 +35,8 @@ class TokenAuthenticator final : public Authenticator {
  public:
   // Loads DIR/secrets/token-hashes. If there is no administrator token yet, creates one, writes it
   // to DIR/secrets/admin.token (mode 0600) and sets *created_path to that path.
-  static Result<std::unique_ptr<TokenAuthenticator>> Open(const std::string& data_dir, std::string* created_path);
+  static Result<std::unique_ptr<TokenAuthenticator>> Open(const std::string& data_dir,
+                                                          std::string* created_path);
   Result<Principal> Authenticate(std::string_view authorization) const override;
 
  private:

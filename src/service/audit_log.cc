@@ -34,7 +34,8 @@ Status AuditLog::Flush() {
   if (batch.empty()) return Status::Ok();
   Status st = store_.AppendAudit(batch);
   if (!st.ok()) {
-    log::Error("audit: could not write " + std::to_string(batch.size()) + " events: " + st.ToString());
+    log::Error("audit: could not write " + std::to_string(batch.size()) +
+               " events: " + st.ToString());
     std::lock_guard<std::mutex> l(mu_);
     queue_.insert(queue_.begin(), batch.begin(), batch.end());  // keep them for the next try
   }
@@ -44,7 +45,8 @@ Status AuditLog::Flush() {
 void AuditLog::Run() {
   std::unique_lock<std::mutex> l(mu_);
   while (!stop_) {
-    cv_.wait_for(l, std::chrono::milliseconds(interval_ms_), [&] { return stop_ || queue_.size() >= 1000; });
+    cv_.wait_for(l, std::chrono::milliseconds(interval_ms_),
+                 [&] { return stop_ || queue_.size() >= 1000; });
     if (queue_.empty()) continue;
     l.unlock();
     (void)Flush();

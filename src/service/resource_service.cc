@@ -1,10 +1,10 @@
 #include "service/resource_service.h"
 
+#include <atomic>
 #include <boost/json.hpp>
 #include <boost/url/decode_view.hpp>
 #include <boost/url/encode.hpp>
 #include <boost/url/rfc/unreserved_chars.hpp>
-#include <atomic>
 #include <map>
 #include <set>
 #include <unordered_map>
@@ -12,8 +12,8 @@
 
 #include "core/clock.h"
 #include "core/ids.h"
-#include "fhir/json_patch.h"
 #include "fhir/fhirpath/fhirpath.h"
+#include "fhir/json_patch.h"
 #include "fhir/resource.h"
 
 namespace json = boost::json;
@@ -102,17 +102,28 @@ bool IsConditionalReference(std::string_view ref) {
 
 std::string StatusLine(int code) {
   switch (code) {
-    case 200: return "200 OK";
-    case 201: return "201 Created";
-    case 204: return "204 No Content";
-    case 304: return "304 Not Modified";
-    case 400: return "400 Bad Request";
-    case 404: return "404 Not Found";
-    case 409: return "409 Conflict";
-    case 410: return "410 Gone";
-    case 412: return "412 Precondition Failed";
-    case 422: return "422 Unprocessable Entity";
-    default: return std::to_string(code);
+    case 200:
+      return "200 OK";
+    case 201:
+      return "201 Created";
+    case 204:
+      return "204 No Content";
+    case 304:
+      return "304 Not Modified";
+    case 400:
+      return "400 Bad Request";
+    case 404:
+      return "404 Not Found";
+    case 409:
+      return "409 Conflict";
+    case 410:
+      return "410 Gone";
+    case 412:
+      return "412 Precondition Failed";
+    case 422:
+      return "422 Unprocessable Entity";
+    default:
+      return std::to_string(code);
   }
 }
 
@@ -139,7 +150,8 @@ Params ParseQueryString(std::string_view qs) {
     std::string_view part = qs.substr(0, amp);
     if (!part.empty()) {
       auto eq = part.find('=');
-      out.emplace_back(Decode(part.substr(0, eq)), eq == std::string_view::npos ? "" : Decode(part.substr(eq + 1)));
+      out.emplace_back(Decode(part.substr(0, eq)),
+                       eq == std::string_view::npos ? "" : Decode(part.substr(eq + 1)));
     }
     if (amp == std::string_view::npos) break;
     qs.remove_prefix(amp + 1);
@@ -160,8 +172,8 @@ std::string EncodeQueryString(const Params& p) {
 }
 
 ResourceService::ResourceService(std::shared_ptr<const fhir::Definitions> defs, store::Store& store,
-                                 const fhir::Validator& validator, const fhir::Indexer& indexer, AuditLog& audit,
-                                 const Config& config)
+                                 const fhir::Validator& validator, const fhir::Indexer& indexer,
+                                 AuditLog& audit, const Config& config)
     : defs_(std::move(defs)),
       store_(store),
       validator_(validator),
@@ -171,15 +183,19 @@ ResourceService::ResourceService(std::shared_ptr<const fhir::Definitions> defs, 
       committer_(store) {}
 
 Status ResourceService::CheckResource(const json::value& body, const std::string& type) const {
-  if (!body.is_object()) return Status(Code::kInvalid, "the body must be a JSON object (a FHIR resource)");
+  if (!body.is_object())
+    return Status(Code::kInvalid, "the body must be a JSON object (a FHIR resource)");
   std::string_view rt = StrField(body.get_object(), "resourceType");
   if (rt.empty()) return Status(Code::kInvalid, "the resource has no resourceType", "resourceType");
   if (!type.empty() && rt != type) {
-    return Status(Code::kInvalid, "resourceType '" + std::string(rt) + "' does not match the URL's type '" + type + "'",
-                  "resourceType");
+    return Status(
+        Code::kInvalid,
+        "resourceType '" + std::string(rt) + "' does not match the URL's type '" + type + "'",
+        "resourceType");
   }
   if (!defs_->IsResourceType(rt)) {
-    return Status(Code::kNotSupported, "'" + std::string(rt) + "' is not a FHIR R4 resource type", "resourceType");
+    return Status(Code::kNotSupported, "'" + std::string(rt) + "' is not a FHIR R4 resource type",
+                  "resourceType");
   }
   return Status::Ok();
 }
@@ -189,31 +205,34 @@ Status ResourceService::Validate(const json::value& body) const {
   return validator_.Validate(body);
 }
 
-Result<std::vector<std::string>> ResourceService::FindIdsIn(store::Transaction& txn, const std::string& type,
+Result<std::vector<std::string>> ResourceService::FindIdsIn(store::Transaction& txn,
+                                                            const std::string& type,
                                                             const Params& query) {
-  if (query.empty()) return Status(Code::kInvalid, "a conditional operation needs search parameters");
+  if (query.empty())
+    return Status(Code::kInvalid, "a conditional operation needs search parameters");
   ASSIGN_OR_RETURN(ParsedSearch ps, ParseSearch(type, query, *defs_, /*strict=*/true, 2, 2));
   return txn.FindIds(type, ps.query, 2);
 }
 
-ResourceService::Prestamped ResourceService::Prestamp(const json::object& body, const std::string& id) {
+ResourceService::Prestamped ResourceService::Prestamp(const json::object& body,
+                                                      const std::string& id) {
   Prestamped p;
   p.json = fhir::SerializeStamped(body, id, 1, SystemClock().NowMicros(), &p.last_updated_offset);
   return p;
 }
 
-Result<WriteOutcome> ResourceService::WriteVersion(store::Transaction& txn, const RequestContext& ctx,
-                                                   const std::string& type, const std::string& id,
-                                                   const json::object& body, const fhir::IndexEntries& index,
-                                                   std::optional<int64_t> if_match, const std::string& method,
-                                                   const std::string& action, Prestamped* pre) {
+Result<WriteOutcome> ResourceService::WriteVersion(
+    store::Transaction& txn, const RequestContext& ctx, const std::string& type,
+    const std::string& id, const json::object& body, const fhir::IndexEntries& index,
+    std::optional<int64_t> if_match, const std::string& method, const std::string& action,
+    Prestamped* pre) {
   ASSIGN_OR_RETURN(std::optional<store::CurrentInfo> cur, txn.LockCurrent(type, id));
   if (if_match) {
     int64_t have = cur ? cur->version : 0;
     if (have != *if_match) {
-      return Status(Code::kPreconditionFailed, "version conflict: " + type + "/" + id + " is at version " +
-                                                   std::to_string(have) + ", If-Match asked for " +
-                                                   std::to_string(*if_match));
+      return Status(Code::kPreconditionFailed,
+                    "version conflict: " + type + "/" + id + " is at version " +
+                        std::to_string(have) + ", If-Match asked for " + std::to_string(*if_match));
     }
   }
   store::NewVersion nv;
@@ -225,24 +244,28 @@ Result<WriteOutcome> ResourceService::WriteVersion(store::Transaction& txn, cons
   // Timestamps rise with the change sequence: they are taken here, under the write lock. A
   // prestamped new resource only has its lastUpdated text overwritten (fixed width).
   nv.last_updated_us = MonotonicNowMicros();
-  if (pre != nullptr && !pre->json.empty() && !cur && pre->last_updated_offset + 27 < pre->json.size()) {
+  if (pre != nullptr && !pre->json.empty() && !cur &&
+      pre->last_updated_offset + 27 < pre->json.size()) {
     nv.json = std::move(pre->json);
-    nv.json.replace(pre->last_updated_offset, 27, FormatInstant(nv.last_updated_us));  // fixed width
+    nv.json.replace(pre->last_updated_offset, 27,
+                    FormatInstant(nv.last_updated_us));  // fixed width
   } else {
     nv.json = fhir::SerializeStamped(body, id, nv.version, nv.last_updated_us);
   }
   nv.index = &index;
   ASSIGN_OR_RETURN(int64_t seq, txn.Put(nv));
-  RETURN_IF_ERROR(txn.Audit(store::AuditRecord{nv.last_updated_us, ctx.principal, action, type, id, nv.version,
-                                               (cur && !cur->deleted) ? 200 : 201, ctx.remote, ""}));
+  RETURN_IF_ERROR(
+      txn.Audit(store::AuditRecord{nv.last_updated_us, ctx.principal, action, type, id, nv.version,
+                                   (cur && !cur->deleted) ? 200 : 201, ctx.remote, ""}));
   WriteOutcome out;
   out.http_status = (cur && !cur->deleted) ? 200 : 201;
-  out.record = store::VersionRecord{type, id, nv.version, seq, nv.last_updated_us, false, method, std::move(nv.json)};
+  out.record = store::VersionRecord{type,  id,     nv.version,        seq, nv.last_updated_us,
+                                    false, method, std::move(nv.json)};
   return out;
 }
 
-Result<WriteOutcome> ResourceService::Create(const RequestContext& ctx, const std::string& type, json::value body,
-                                             const WriteOptions& opts) {
+Result<WriteOutcome> ResourceService::Create(const RequestContext& ctx, const std::string& type,
+                                             json::value body, const WriteOptions& opts) {
   RETURN_IF_ERROR(CheckResource(body, type));
   RETURN_IF_ERROR(Validate(body));
   std::string id = NewUuid();  // a client-supplied id is ignored on create, as FHIR specifies
@@ -267,8 +290,8 @@ Result<WriteOutcome> ResourceService::Create(const RequestContext& ctx, const st
     }
     // (On a retry the prestamped JSON has been moved out, and WriteVersion stamps anew.)
     txn.AssumeNew(type, id);  // a fresh random UUID
-    ASSIGN_OR_RETURN(WriteOutcome out, WriteVersion(txn, ctx, type, id, body.get_object(), index, std::nullopt,
-                                                    "POST", "create", &pre));
+    ASSIGN_OR_RETURN(WriteOutcome out, WriteVersion(txn, ctx, type, id, body.get_object(), index,
+                                                    std::nullopt, "POST", "create", &pre));
     result = std::move(out);
     return Status::Ok();
   });
@@ -276,22 +299,26 @@ Result<WriteOutcome> ResourceService::Create(const RequestContext& ctx, const st
   return result;
 }
 
-Result<WriteOutcome> ResourceService::Update(const RequestContext& ctx, const std::string& type, const std::string& id,
-                                             json::value body, const WriteOptions& opts) {
+Result<WriteOutcome> ResourceService::Update(const RequestContext& ctx, const std::string& type,
+                                             const std::string& id, json::value body,
+                                             const WriteOptions& opts) {
   RETURN_IF_ERROR(CheckResource(body, type));
   if (!IsValidId(id)) return Status(Code::kInvalid, "'" + id + "' is not a valid FHIR id", "id");
   std::string_view body_id = StrField(body.get_object(), "id");
-  if (body_id.empty()) return Status(Code::kInvalid, "an update must carry the resource id in the body", type + ".id");
+  if (body_id.empty())
+    return Status(Code::kInvalid, "an update must carry the resource id in the body", type + ".id");
   if (body_id != id) {
-    return Status(Code::kInvalid, "the id in the body ('" + std::string(body_id) + "') does not match the URL ('" +
-                                      id + "')", type + ".id");
+    return Status(
+        Code::kInvalid,
+        "the id in the body ('" + std::string(body_id) + "') does not match the URL ('" + id + "')",
+        type + ".id");
   }
   RETURN_IF_ERROR(Validate(body));
   fhir::IndexEntries index = indexer_.Extract(body);
   Result<WriteOutcome> result = Status(Code::kInternal, "not run");
   Status st = committer_.Run([&](store::Transaction& txn) -> Status {
-    ASSIGN_OR_RETURN(WriteOutcome out, WriteVersion(txn, ctx, type, id, body.get_object(), index, opts.if_match, "PUT",
-                                                    "update"));
+    ASSIGN_OR_RETURN(WriteOutcome out, WriteVersion(txn, ctx, type, id, body.get_object(), index,
+                                                    opts.if_match, "PUT", "update"));
     result = std::move(out);
     return Status::Ok();
   });
@@ -299,7 +326,8 @@ Result<WriteOutcome> ResourceService::Update(const RequestContext& ctx, const st
   return result;
 }
 
-Result<WriteOutcome> ResourceService::ConditionalUpdate(const RequestContext& ctx, const std::string& type,
+Result<WriteOutcome> ResourceService::ConditionalUpdate(const RequestContext& ctx,
+                                                        const std::string& type,
                                                         const Params& query, json::value body,
                                                         const WriteOptions& opts) {
   RETURN_IF_ERROR(CheckResource(body, type));
@@ -308,21 +336,25 @@ Result<WriteOutcome> ResourceService::ConditionalUpdate(const RequestContext& ct
   Result<WriteOutcome> result = Status(Code::kInternal, "not run");
   Status st = committer_.Run([&](store::Transaction& txn) -> Status {
     ASSIGN_OR_RETURN(auto ids, FindIdsIn(txn, type, query));
-    if (ids.size() > 1) return Status(Code::kMultipleMatches, "the condition matched more than one " + type);
+    if (ids.size() > 1)
+      return Status(Code::kMultipleMatches, "the condition matched more than one " + type);
     std::string body_id(StrField(body.get_object(), "id"));
     std::string id;
     if (ids.size() == 1) {
       id = ids[0];
       if (!body_id.empty() && body_id != id) {
-        return Status(Code::kInvalid, "the id in the body ('" + body_id + "') differs from the matched " + type + "/" + id,
-                      type + ".id");
+        return Status(
+            Code::kInvalid,
+            "the id in the body ('" + body_id + "') differs from the matched " + type + "/" + id,
+            type + ".id");
       }
     } else {
       id = body_id.empty() ? NewUuid() : body_id;
-      if (!IsValidId(id)) return Status(Code::kInvalid, "'" + id + "' is not a valid FHIR id", type + ".id");
+      if (!IsValidId(id))
+        return Status(Code::kInvalid, "'" + id + "' is not a valid FHIR id", type + ".id");
     }
-    ASSIGN_OR_RETURN(WriteOutcome out, WriteVersion(txn, ctx, type, id, body.get_object(), index, opts.if_match, "PUT",
-                                                    "update"));
+    ASSIGN_OR_RETURN(WriteOutcome out, WriteVersion(txn, ctx, type, id, body.get_object(), index,
+                                                    opts.if_match, "PUT", "update"));
     result = std::move(out);
     return Status::Ok();
   });
@@ -330,27 +362,30 @@ Result<WriteOutcome> ResourceService::ConditionalUpdate(const RequestContext& ct
   return result;
 }
 
-Result<WriteOutcome> ResourceService::Patch(const RequestContext& ctx, const std::string& type, const std::string& id,
-                                            const json::value& patch, const WriteOptions& opts) {
+Result<WriteOutcome> ResourceService::Patch(const RequestContext& ctx, const std::string& type,
+                                            const std::string& id, const json::value& patch,
+                                            const WriteOptions& opts) {
   for (int attempt = 0; attempt < 5; ++attempt) {
     auto cur = store_.Read(type, id);
     if (!cur.ok()) return cur.status();
     if (cur->deleted) return Status(Code::kGone, type + "/" + id + " is deleted");
     if (opts.if_match && *opts.if_match != cur->version) {
-      return Status(Code::kPreconditionFailed, "version conflict: " + type + "/" + id + " is at version " +
+      return Status(Code::kPreconditionFailed, "version conflict: " + type + "/" + id +
+                                                   " is at version " +
                                                    std::to_string(cur->version));
     }
     json::value doc = json::parse(cur->json);
     RETURN_IF_ERROR(fhir::ApplyJsonPatch(patch, doc));
-    if (!doc.is_object() || StrField(doc.get_object(), "resourceType") != type || StrField(doc.get_object(), "id") != id) {
+    if (!doc.is_object() || StrField(doc.get_object(), "resourceType") != type ||
+        StrField(doc.get_object(), "id") != id) {
       return Status(Code::kProcessing, "a patch may not change resourceType or id");
     }
     RETURN_IF_ERROR(Validate(doc));
     fhir::IndexEntries index = indexer_.Extract(doc);
     Result<WriteOutcome> result = Status(Code::kInternal, "not run");
     Status st = committer_.Run([&](store::Transaction& txn) -> Status {
-      ASSIGN_OR_RETURN(WriteOutcome out, WriteVersion(txn, ctx, type, id, doc.get_object(), index, cur->version,
-                                                      "PATCH", "patch"));
+      ASSIGN_OR_RETURN(WriteOutcome out, WriteVersion(txn, ctx, type, id, doc.get_object(), index,
+                                                      cur->version, "PATCH", "patch"));
       result = std::move(out);
       return Status::Ok();
     });
@@ -358,11 +393,12 @@ Result<WriteOutcome> ResourceService::Patch(const RequestContext& ctx, const std
     // Someone wrote in between: re-read and re-apply unless the client pinned a version.
     if (st.code() != Code::kPreconditionFailed || opts.if_match) return st;
   }
-  return Status(Code::kConflict, "too many concurrent changes to " + type + "/" + id + "; try again");
+  return Status(Code::kConflict,
+                "too many concurrent changes to " + type + "/" + id + "; try again");
 }
 
-Result<WriteOutcome> ResourceService::Delete(const RequestContext& ctx, const std::string& type, const std::string& id,
-                                             const WriteOptions& opts) {
+Result<WriteOutcome> ResourceService::Delete(const RequestContext& ctx, const std::string& type,
+                                             const std::string& id, const WriteOptions& opts) {
   if (!defs_->IsResourceType(type)) return Status(Code::kNotFound, "unknown resource type " + type);
   Result<WriteOutcome> result = Status(Code::kInternal, "not run");
   Status st = committer_.Run([&](store::Transaction& txn) -> Status {
@@ -373,7 +409,8 @@ Result<WriteOutcome> ResourceService::Delete(const RequestContext& ctx, const st
     WriteOutcome out;
     out.http_status = 200;
     if (!cur || cur->deleted) {
-      out.message = cur ? type + "/" + id + " was already deleted" : type + "/" + id + " does not exist";
+      out.message =
+          cur ? type + "/" + id + " was already deleted" : type + "/" + id + " does not exist";
       out.record.type = type;
       out.record.id = id;
       out.record.version = cur ? cur->version : 0;
@@ -389,10 +426,12 @@ Result<WriteOutcome> ResourceService::Delete(const RequestContext& ctx, const st
     nv.method = "DELETE";
     nv.deleted = true;
     ASSIGN_OR_RETURN(int64_t seq, txn.Put(nv));
-    RETURN_IF_ERROR(txn.Audit(store::AuditRecord{nv.last_updated_us, ctx.principal, "delete", type, id, nv.version, 200,
-                                                 ctx.remote, ""}));
-    out.message = "deleted " + type + "/" + id + " (version " + std::to_string(nv.version) + " is a tombstone; history kept)";
-    out.record = store::VersionRecord{type, id, nv.version, seq, nv.last_updated_us, true, "DELETE", ""};
+    RETURN_IF_ERROR(txn.Audit(store::AuditRecord{nv.last_updated_us, ctx.principal, "delete", type,
+                                                 id, nv.version, 200, ctx.remote, ""}));
+    out.message = "deleted " + type + "/" + id + " (version " + std::to_string(nv.version) +
+                  " is a tombstone; history kept)";
+    out.record =
+        store::VersionRecord{type, id, nv.version, seq, nv.last_updated_us, true, "DELETE", ""};
     result = std::move(out);
     return Status::Ok();
   });
@@ -400,13 +439,15 @@ Result<WriteOutcome> ResourceService::Delete(const RequestContext& ctx, const st
   return result;
 }
 
-Result<WriteOutcome> ResourceService::ConditionalDelete(const RequestContext& ctx, const std::string& type,
+Result<WriteOutcome> ResourceService::ConditionalDelete(const RequestContext& ctx,
+                                                        const std::string& type,
                                                         const Params& query) {
   if (!defs_->IsResourceType(type)) return Status(Code::kNotFound, "unknown resource type " + type);
   ASSIGN_OR_RETURN(ParsedSearch ps, ParseSearch(type, query, *defs_, true, 2, 2));
   if (query.empty()) return Status(Code::kInvalid, "a conditional delete needs search parameters");
   ASSIGN_OR_RETURN(store::SearchResult found, store_.Search(type, ps.query));
-  if (found.matches.size() > 1) return Status(Code::kMultipleMatches, "the condition matched more than one " + type);
+  if (found.matches.size() > 1)
+    return Status(Code::kMultipleMatches, "the condition matched more than one " + type);
   if (found.matches.empty()) {
     WriteOutcome out;
     out.message = "no " + type + " matched: nothing deleted";
@@ -416,14 +457,15 @@ Result<WriteOutcome> ResourceService::ConditionalDelete(const RequestContext& ct
   return Delete(ctx, type, found.matches[0].id, WriteOptions{found.matches[0].version, {}});
 }
 
-void ResourceService::AuditRead(const RequestContext& ctx, const char* action, const std::string& type,
-                                const std::string& id, int64_t version, int status, std::string detail) {
-  audit_.Record(store::AuditRecord{SystemClock().NowMicros(), ctx.principal, action, type, id, version, status,
-                                   ctx.remote, std::move(detail)});
+void ResourceService::AuditRead(const RequestContext& ctx, const char* action,
+                                const std::string& type, const std::string& id, int64_t version,
+                                int status, std::string detail) {
+  audit_.Record(store::AuditRecord{SystemClock().NowMicros(), ctx.principal, action, type, id,
+                                   version, status, ctx.remote, std::move(detail)});
 }
 
-Result<store::VersionRecord> ResourceService::Read(const RequestContext& ctx, const std::string& type,
-                                                   const std::string& id) {
+Result<store::VersionRecord> ResourceService::Read(const RequestContext& ctx,
+                                                   const std::string& type, const std::string& id) {
   if (!defs_->IsResourceType(type)) return Status(Code::kNotFound, "unknown resource type " + type);
   auto r = store_.Read(type, id);
   if (!r.ok()) {
@@ -432,30 +474,37 @@ Result<store::VersionRecord> ResourceService::Read(const RequestContext& ctx, co
   }
   AuditRead(ctx, "read", type, id, r->version, r->deleted ? 410 : 200);
   if (r->deleted) {
-    return Status(Code::kGone, type + "/" + id + " was deleted (version " + std::to_string(r->version) + ")");
+    return Status(Code::kGone,
+                  type + "/" + id + " was deleted (version " + std::to_string(r->version) + ")");
   }
   return r;
 }
 
-Result<store::VersionRecord> ResourceService::VRead(const RequestContext& ctx, const std::string& type,
-                                                    const std::string& id, int64_t version) {
+Result<store::VersionRecord> ResourceService::VRead(const RequestContext& ctx,
+                                                    const std::string& type, const std::string& id,
+                                                    int64_t version) {
   if (!defs_->IsResourceType(type)) return Status(Code::kNotFound, "unknown resource type " + type);
   auto r = store_.VRead(type, id, version);
-  AuditRead(ctx, "vread", type, id, version, r.ok() ? (r->deleted ? 410 : 200) : HttpStatusOf(r.status().code()));
+  AuditRead(ctx, "vread", type, id, version,
+            r.ok() ? (r->deleted ? 410 : 200) : HttpStatusOf(r.status().code()));
   if (r.ok() && r->deleted) {
-    return Status(Code::kGone, type + "/" + id + " version " + std::to_string(version) + " is a deletion");
+    return Status(Code::kGone,
+                  type + "/" + id + " version " + std::to_string(version) + " is a deletion");
   }
   return r;
 }
 
-Result<store::HistoryPage> ResourceService::History(const RequestContext& ctx, const store::HistoryQuery& q) {
-  if (!q.type.empty() && !defs_->IsResourceType(q.type)) return Status(Code::kNotFound, "unknown resource type " + q.type);
+Result<store::HistoryPage> ResourceService::History(const RequestContext& ctx,
+                                                    const store::HistoryQuery& q) {
+  if (!q.type.empty() && !defs_->IsResourceType(q.type))
+    return Status(Code::kNotFound, "unknown resource type " + q.type);
   auto r = store_.History(q);
   AuditRead(ctx, "history", q.type, q.id, 0, r.ok() ? 200 : HttpStatusOf(r.status().code()));
   return r;
 }
 
-Result<store::SearchResult> ResourceService::Search(const RequestContext& ctx, const std::string& type,
+Result<store::SearchResult> ResourceService::Search(const RequestContext& ctx,
+                                                    const std::string& type,
                                                     const ParsedSearch& search) {
   if (!defs_->IsResourceType(type)) return Status(Code::kNotFound, "unknown resource type " + type);
   auto r = store_.Search(type, search.query);
@@ -464,9 +513,8 @@ Result<store::SearchResult> ResourceService::Search(const RequestContext& ctx, c
   return r;
 }
 
-std::optional<store::Condition> ResourceService::CompartmentCondition(const std::string& compartment,
-                                                                      const std::string& id,
-                                                                      const std::string& type) const {
+std::optional<store::Condition> ResourceService::CompartmentCondition(
+    const std::string& compartment, const std::string& id, const std::string& type) const {
   const std::vector<std::string>* params = defs_->CompartmentParams(compartment, type);
   if (params == nullptr || params->empty()) return std::nullopt;
   store::Condition c;
@@ -489,8 +537,8 @@ std::optional<store::Condition> ResourceService::CompartmentCondition(const std:
 }
 
 Result<std::vector<store::VersionRecord>> ResourceService::ResolveIncludes(
-    const RequestContext& ctx, const std::vector<store::VersionRecord>& matches, const std::vector<Include>& includes,
-    size_t limit) {
+    const RequestContext& ctx, const std::vector<store::VersionRecord>& matches,
+    const std::vector<Include>& includes, size_t limit) {
   std::vector<store::VersionRecord> added;
   if (includes.empty()) return added;
   std::set<std::string> seen;
@@ -532,10 +580,14 @@ Result<std::vector<store::VersionRecord>> ResourceService::ResolveIncludes(
             if (!items.ok()) continue;
             for (const auto& it : *items) {
               const json::value& v = it.json();
-              std::string_view ref = v.is_object() ? StrField(v.get_object(), "reference") : std::string_view();
-              if (auto h = ref.find("/_history/"); h != std::string_view::npos) ref = ref.substr(0, h);
+              std::string_view ref =
+                  v.is_object() ? StrField(v.get_object(), "reference") : std::string_view();
+              if (auto h = ref.find("/_history/"); h != std::string_view::npos)
+                ref = ref.substr(0, h);
               auto slash = ref.find('/');
-              if (ref.empty() || slash == std::string_view::npos || ref.find("://") != std::string_view::npos) continue;
+              if (ref.empty() || slash == std::string_view::npos ||
+                  ref.find("://") != std::string_view::npos)
+                continue;
               std::string t(ref.substr(0, slash)), id(ref.substr(slash + 1));
               if (!inc.target_type.empty() && t != inc.target_type) continue;
               if (!defs_->IsResourceType(t) || seen.count(t + "/" + id)) continue;
@@ -574,7 +626,8 @@ Result<std::vector<store::VersionRecord>> ResourceService::ResolveIncludes(
   return added;
 }
 
-Result<std::vector<store::VersionRecord>> ResourceService::Everything(const RequestContext& ctx, const std::string& id,
+Result<std::vector<store::VersionRecord>> ResourceService::Everything(const RequestContext& ctx,
+                                                                      const std::string& id,
                                                                       bool* truncated) {
   *truncated = false;
   ASSIGN_OR_RETURN(store::VersionRecord patient, Read(ctx, "Patient", id));
@@ -609,11 +662,11 @@ struct ResourceService::BundleEntry {
   json::value* res = nullptr;  // request resource (POST/PUT) or patch (PATCH), inside the Bundle
   std::string if_none_exist;
   std::optional<int64_t> if_match;
-  std::string id;          // target id (assigned for POST)
-  bool noop = false;       // conditional create matched an existing resource
-  bool prepared = false;   // validated and indexed with final references
+  std::string id;         // target id (assigned for POST)
+  bool noop = false;      // conditional create matched an existing resource
+  bool prepared = false;  // validated and indexed with final references
   fhir::IndexEntries rows;
-  Prestamped pre;          // POST: stored JSON made before the lock
+  Prestamped pre;  // POST: stored JSON made before the lock
   // response
   int status = 0;
   store::VersionRecord record;
@@ -623,20 +676,24 @@ struct ResourceService::BundleEntry {
 Result<json::object> ResourceService::ProcessBundle(const RequestContext& ctx, json::value bundle,
                                                     bool return_resources) {
   if (!bundle.is_object() || StrField(bundle.get_object(), "resourceType") != "Bundle") {
-    return Status(Code::kInvalid, "POST to the base URL takes a Bundle of type batch or transaction", "Bundle");
+    return Status(Code::kInvalid,
+                  "POST to the base URL takes a Bundle of type batch or transaction", "Bundle");
   }
   json::object& b = bundle.get_object();
   std::string_view type = StrField(b, "type");
   json::array empty;
   json::array* entries = &empty;
   if (auto* e = b.if_contains("entry")) {
-    if (!e->is_array()) return Status(Code::kStructure, "Bundle.entry must be an array", "Bundle.entry");
+    if (!e->is_array())
+      return Status(Code::kStructure, "Bundle.entry must be an array", "Bundle.entry");
     entries = &e->get_array();
   }
   if (type == "transaction") return ProcessTransaction(ctx, *entries, return_resources);
   if (type == "batch") return ProcessBatch(ctx, *entries, return_resources);
-  return Status(Code::kInvalid, "Bundle.type must be 'batch' or 'transaction' here, not '" + std::string(type) + "'",
-                "Bundle.type");
+  return Status(
+      Code::kInvalid,
+      "Bundle.type must be 'batch' or 'transaction' here, not '" + std::string(type) + "'",
+      "Bundle.type");
 }
 
 namespace {
@@ -667,7 +724,8 @@ json::object EntryResponse(int status, const store::VersionRecord& rec) {
 
 }  // namespace
 
-Result<json::object> ResourceService::ProcessTransaction(const RequestContext& ctx, json::array& raw_entries,
+Result<json::object> ResourceService::ProcessTransaction(const RequestContext& ctx,
+                                                         json::array& raw_entries,
                                                          bool return_resources) {
   std::vector<BundleEntry> entries(raw_entries.size());
   std::unordered_map<std::string, std::string> full_url_map;  // fullUrl -> "Type/id"
@@ -678,24 +736,29 @@ Result<json::object> ResourceService::ProcessTransaction(const RequestContext& c
     BundleEntry& e = entries[i];
     e.index = i;
     std::string where = "Bundle.entry[" + std::to_string(i) + "]";
-    if (!raw_entries[i].is_object()) return Status(Code::kStructure, "entry must be an object", where);
+    if (!raw_entries[i].is_object())
+      return Status(Code::kStructure, "entry must be an object", where);
     json::object& eo = raw_entries[i].get_object();
     e.full_url = std::string(StrField(eo, "fullUrl"));
     const json::value* req = eo.if_contains("request");
-    if (!req || !req->is_object()) return Status(Code::kRequired, "a transaction entry needs request", where + ".request");
+    if (!req || !req->is_object())
+      return Status(Code::kRequired, "a transaction entry needs request", where + ".request");
     const json::object& ro = req->get_object();
     e.method = std::string(StrField(ro, "method"));
     std::string url(StrField(ro, "url"));
-    if (url.empty()) return Status(Code::kRequired, "request.url is missing", where + ".request.url");
+    if (url.empty())
+      return Status(Code::kRequired, "request.url is missing", where + ".request.url");
     e.url = ParseEntryUrl(url, ctx.base_url);
     e.if_none_exist = std::string(StrField(ro, "ifNoneExist"));
     ASSIGN_OR_RETURN(e.if_match, ParseETag(StrField(ro, "ifMatch"), where + ".request.ifMatch"));
     if (e.method != "GET" && e.method != "HEAD" && !defs_->IsResourceType(e.url.type)) {
-      return Status(Code::kInvalid, "request.url '" + url + "' does not name a resource type", where + ".request.url");
+      return Status(Code::kInvalid, "request.url '" + url + "' does not name a resource type",
+                    where + ".request.url");
     }
     if (e.method == "POST" || e.method == "PUT" || e.method == "PATCH") {
       json::value* res = eo.if_contains("resource");
-      if (!res) return Status(Code::kRequired, e.method + " entry needs a resource", where + ".resource");
+      if (!res)
+        return Status(Code::kRequired, e.method + " entry needs a resource", where + ".resource");
       e.res = res;  // used in place: the Bundle is ours and outlives the processing
       if (e.method != "PATCH") {
         Status st = CheckResource(*e.res, e.url.type);
@@ -706,20 +769,25 @@ Result<json::object> ResourceService::ProcessTransaction(const RequestContext& c
       e.id = NewUuid();
     } else if (e.method == "PUT" || e.method == "PATCH" || e.method == "DELETE") {
       if (e.url.id.empty() && e.url.query.empty()) {
-        return Status(Code::kInvalid, e.method + " needs Type/id or Type?condition", where + ".request.url");
+        return Status(Code::kInvalid, e.method + " needs Type/id or Type?condition",
+                      where + ".request.url");
       }
       e.id = e.url.id;
-      if (!e.id.empty() && !IsValidId(e.id)) return Status(Code::kInvalid, "bad id '" + e.id + "'", where + ".request.url");
+      if (!e.id.empty() && !IsValidId(e.id))
+        return Status(Code::kInvalid, "bad id '" + e.id + "'", where + ".request.url");
       if (e.method == "PUT" && !e.id.empty()) {
         std::string_view body_id = StrField(e.res->get_object(), "id");
         if (body_id.empty()) {
           e.res->get_object()["id"] = e.id;
         } else if (body_id != e.id) {
-          return Status(Code::kInvalid, "resource id '" + std::string(body_id) + "' differs from request.url", where);
+          return Status(Code::kInvalid,
+                        "resource id '" + std::string(body_id) + "' differs from request.url",
+                        where);
         }
       }
     } else if (e.method != "GET" && e.method != "HEAD") {
-      return Status(Code::kInvalid, "unsupported request.method '" + e.method + "'", where + ".request.method");
+      return Status(Code::kInvalid, "unsupported request.method '" + e.method + "'",
+                    where + ".request.method");
     }
     if (!e.id.empty() && e.method != "GET" && e.method != "HEAD") {
       std::string key = e.url.type + "/" + e.id;
@@ -729,8 +797,10 @@ Result<json::object> ResourceService::ProcessTransaction(const RequestContext& c
       if (!e.full_url.empty()) full_url_map[e.full_url] = key;
     }
     if (!e.full_url.empty() && !seen_full_urls.insert(e.full_url).second) {  // bdl-7
-      return Status(Code::kInvalid, "fullUrl '" + e.full_url + "' appears in more than one entry (it must be unique)",
-                    where + ".fullUrl");
+      return Status(
+          Code::kInvalid,
+          "fullUrl '" + e.full_url + "' appears in more than one entry (it must be unique)",
+          where + ".fullUrl");
     }
   }
   // Rewrites references to other entries; conditional references are left for phase 2.
@@ -750,20 +820,25 @@ Result<json::object> ResourceService::ProcessTransaction(const RequestContext& c
         }
         std::string rt(r.substr(0, r.find('?')));
         if (!defs_->IsResourceType(rt)) {
-          return Status(Code::kInvalid, "conditional reference '" + std::string(r) + "' names no resource type", where);
+          return Status(Code::kInvalid,
+                        "conditional reference '" + std::string(r) + "' names no resource type",
+                        where);
         }
-        ASSIGN_OR_RETURN(auto ids, FindIdsIn(*txn, rt, ParseQueryString(r.substr(r.find('?') + 1))));
+        ASSIGN_OR_RETURN(auto ids,
+                         FindIdsIn(*txn, rt, ParseQueryString(r.substr(r.find('?') + 1))));
         if (ids.size() != 1) {
           return Status(ids.empty() ? Code::kPreconditionFailed : Code::kMultipleMatches,
-                        "conditional reference '" + std::string(r) + "' matched " + std::to_string(ids.size()) +
-                            " resources (exactly one is required)",
+                        "conditional reference '" + std::string(r) + "' matched " +
+                            std::to_string(ids.size()) + " resources (exactly one is required)",
                         where);
         }
         ref = rt + "/" + ids[0];
         return Status::Ok();
       }
       if (r.rfind("urn:uuid:", 0) == 0 || r.rfind("urn:oid:", 0) == 0) {
-        return Status(Code::kInvalid, "reference '" + std::string(r) + "' matches no fullUrl in this transaction", where);
+        return Status(Code::kInvalid,
+                      "reference '" + std::string(r) + "' matches no fullUrl in this transaction",
+                      where);
       }
       return Status::Ok();
     });
@@ -801,7 +876,8 @@ Result<json::object> ResourceService::ProcessTransaction(const RequestContext& c
       if (e.method == "POST" && !e.if_none_exist.empty()) {
         ASSIGN_OR_RETURN(auto ids, FindIdsIn(txn, e.url.type, ParseQueryString(e.if_none_exist)));
         if (ids.size() > 1) {
-          return Status(Code::kMultipleMatches, "ifNoneExist of entry " + std::to_string(e.index) + " matched several");
+          return Status(Code::kMultipleMatches,
+                        "ifNoneExist of entry " + std::to_string(e.index) + " matched several");
         }
         if (ids.size() == 1) {
           e.noop = true;
@@ -813,7 +889,8 @@ Result<json::object> ResourceService::ProcessTransaction(const RequestContext& c
       if ((e.method == "PUT" || e.method == "DELETE" || e.method == "PATCH") && e.id.empty()) {
         ASSIGN_OR_RETURN(auto ids, FindIdsIn(txn, e.url.type, ParseQueryString(e.url.query)));
         if (ids.size() > 1) {
-          return Status(Code::kMultipleMatches, "condition of entry " + std::to_string(e.index) + " matched several");
+          return Status(Code::kMultipleMatches,
+                        "condition of entry " + std::to_string(e.index) + " matched several");
         }
         if (ids.size() == 1) {
           e.id = ids[0];
@@ -840,7 +917,8 @@ Result<json::object> ResourceService::ProcessTransaction(const RequestContext& c
     for (const char* phase : {"DELETE", "POST", "PUT", "PATCH", "GET"}) {
       for (auto& e : entries) {
         std::string where = "Bundle.entry[" + std::to_string(e.index) + "]";
-        if (e.method != phase && !(std::string_view(phase) == "GET" && e.method == "HEAD")) continue;
+        if (e.method != phase && !(std::string_view(phase) == "GET" && e.method == "HEAD"))
+          continue;
         if (e.method == "DELETE") {
           if (e.id.empty()) {
             e.status = 204;
@@ -848,15 +926,19 @@ Result<json::object> ResourceService::ProcessTransaction(const RequestContext& c
           }
           ASSIGN_OR_RETURN(auto cur, txn.LockCurrent(e.url.type, e.id));
           if (e.if_match && (!cur || cur->version != *e.if_match)) {
-            return Status(Code::kPreconditionFailed, "version conflict deleting " + e.url.type + "/" + e.id, where);
+            return Status(Code::kPreconditionFailed,
+                          "version conflict deleting " + e.url.type + "/" + e.id, where);
           }
           e.status = 204;
           if (cur && !cur->deleted) {
-            store::NewVersion nv{e.url.type, e.id, cur->version + 1, MonotonicNowMicros(), true, "DELETE", "", {}};
+            store::NewVersion nv{
+                e.url.type, e.id, cur->version + 1, MonotonicNowMicros(), true, "DELETE", "", {}};
             ASSIGN_OR_RETURN(int64_t seq, txn.Put(nv));
-            RETURN_IF_ERROR(txn.Audit(store::AuditRecord{nv.last_updated_us, ctx.principal, "delete", e.url.type, e.id,
-                                                         nv.version, 200, ctx.remote, "transaction"}));
-            e.record = store::VersionRecord{e.url.type, e.id, nv.version, seq, nv.last_updated_us, true, "DELETE", ""};
+            RETURN_IF_ERROR(txn.Audit(store::AuditRecord{nv.last_updated_us, ctx.principal,
+                                                         "delete", e.url.type, e.id, nv.version,
+                                                         200, ctx.remote, "transaction"}));
+            e.record = store::VersionRecord{e.url.type,         e.id, nv.version, seq,
+                                            nv.last_updated_us, true, "DELETE",   ""};
             e.status = 200;
           }
         } else if (e.method == "POST") {
@@ -866,35 +948,40 @@ Result<json::object> ResourceService::ProcessTransaction(const RequestContext& c
             continue;
           }
           txn.AssumeNew(e.url.type, e.id);  // a fresh random UUID
-          auto w = WriteVersion(txn, ctx, e.url.type, e.id, e.res->get_object(), e.rows, std::nullopt, "POST",
-                                "create", &e.pre);
+          auto w = WriteVersion(txn, ctx, e.url.type, e.id, e.res->get_object(), e.rows,
+                                std::nullopt, "POST", "create", &e.pre);
           if (!w.ok()) return Status(w.status()).WithContext(where);
           e.status = 201;
           e.record = std::move(w->record);
         } else if (e.method == "PUT") {
-          auto w = WriteVersion(txn, ctx, e.url.type, e.id, e.res->get_object(), e.rows, e.if_match, "PUT", "update");
+          auto w = WriteVersion(txn, ctx, e.url.type, e.id, e.res->get_object(), e.rows, e.if_match,
+                                "PUT", "update");
           if (!w.ok()) return Status(w.status()).WithContext(where);
           e.status = w->http_status;
           e.record = std::move(w->record);
         } else if (e.method == "PATCH") {
           ASSIGN_OR_RETURN(store::VersionRecord cur, txn.Read(e.url.type, e.id));
-          if (cur.deleted) return Status(Code::kGone, e.url.type + "/" + e.id + " is deleted", where);
+          if (cur.deleted)
+            return Status(Code::kGone, e.url.type + "/" + e.id + " is deleted", where);
           json::value doc = json::parse(cur.json);
           RETURN_IF_ERROR(fhir::ApplyJsonPatch(*e.res, doc));
           Status vs = Validate(doc);
           if (!vs.ok()) return vs.WithContext(where);
           auto w = WriteVersion(txn, ctx, e.url.type, e.id, doc.get_object(), indexer_.Extract(doc),
-                                e.if_match ? e.if_match : std::optional<int64_t>(cur.version), "PATCH", "patch");
+                                e.if_match ? e.if_match : std::optional<int64_t>(cur.version),
+                                "PATCH", "patch");
           if (!w.ok()) return Status(w.status()).WithContext(where);
           e.status = 200;
           e.record = std::move(w->record);
         } else {  // GET / HEAD: reads see the transaction's own writes
           if (e.url.id.empty()) {
-            return Status(Code::kNotSupported, "searches inside a transaction are not supported; use a batch", where);
+            return Status(Code::kNotSupported,
+                          "searches inside a transaction are not supported; use a batch", where);
           }
           ASSIGN_OR_RETURN(e.record, txn.Read(e.url.type, e.url.id));
           e.status = e.record.deleted ? 410 : 200;
-          if (e.method == "GET" && !e.record.deleted) e.response_resource = json::parse(e.record.json);
+          if (e.method == "GET" && !e.record.deleted)
+            e.response_resource = json::parse(e.record.json);
         }
       }
     }
@@ -921,7 +1008,8 @@ Result<json::object> ResourceService::ProcessTransaction(const RequestContext& c
   return out;
 }
 
-Result<json::object> ResourceService::ProcessBatch(const RequestContext& ctx, json::array& raw_entries,
+Result<json::object> ResourceService::ProcessBatch(const RequestContext& ctx,
+                                                   json::array& raw_entries,
                                                    bool return_resources) {
   json::object out{{"resourceType", "Bundle"}, {"id", NewUuid()}, {"type", "batch-response"}};
   json::array resp_entries;
@@ -958,17 +1046,21 @@ Result<json::object> ResourceService::ProcessBatch(const RequestContext& ctx, js
       continue;
     }
     wo.if_match = *etag;
-    json::value resource(eo.contains("resource") ? std::move(eo["resource"]) : json::value());  // keeps its storage
-    Result<WriteOutcome> w = Status(Code::kNotSupported, "unsupported request.method '" + method + "'");
+    json::value resource(eo.contains("resource") ? std::move(eo["resource"])
+                                                 : json::value());  // keeps its storage
+    Result<WriteOutcome> w =
+        Status(Code::kNotSupported, "unsupported request.method '" + method + "'");
     if (method == "POST") {
       w = Create(ctx, url.type, std::move(resource), wo);
     } else if (method == "PUT") {
-      w = url.id.empty() ? ConditionalUpdate(ctx, url.type, ParseQueryString(url.query), std::move(resource), wo)
+      w = url.id.empty() ? ConditionalUpdate(ctx, url.type, ParseQueryString(url.query),
+                                             std::move(resource), wo)
                          : Update(ctx, url.type, url.id, std::move(resource), wo);
     } else if (method == "PATCH") {
       w = Patch(ctx, url.type, url.id, resource, wo);
     } else if (method == "DELETE") {
-      w = url.id.empty() ? ConditionalDelete(ctx, url.type, ParseQueryString(url.query)) : Delete(ctx, url.type, url.id, wo);
+      w = url.id.empty() ? ConditionalDelete(ctx, url.type, ParseQueryString(url.query))
+                         : Delete(ctx, url.type, url.id, wo);
     } else if (method == "GET" && !url.id.empty()) {
       auto r = url.rest.rfind("_history/", 0) == 0
                    ? VRead(ctx, url.type, url.id, std::atoll(url.rest.substr(9).c_str()))
@@ -982,8 +1074,8 @@ Result<json::object> ResourceService::ProcessBatch(const RequestContext& ctx, js
         w = r.status();
       }
     } else if (method == "GET") {
-      auto ps = ParseSearch(url.type, ParseQueryString(url.query), *defs_, ctx.strict, config_.default_page_size,
-                            config_.max_page_size);
+      auto ps = ParseSearch(url.type, ParseQueryString(url.query), *defs_, ctx.strict,
+                            config_.default_page_size, config_.max_page_size);
       if (!ps.ok()) {
         w = ps.status();
       } else {
@@ -1013,7 +1105,8 @@ Result<json::object> ResourceService::ProcessBatch(const RequestContext& ctx, js
       if (!w->record.id.empty() && w->record.version > 0 && !ctx.base_url.empty()) {
         re["fullUrl"] = ctx.base_url + "/" + w->record.type + "/" + w->record.id;
       }
-      if ((return_resources || method == "GET") && !w->record.json.empty()) re["resource"] = json::parse(w->record.json);
+      if ((return_resources || method == "GET") && !w->record.json.empty())
+        re["resource"] = json::parse(w->record.json);
       re["response"] = EntryResponse(w->http_status, w->record);
     }
     resp_entries.push_back(std::move(re));

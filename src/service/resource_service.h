@@ -39,55 +39,63 @@ struct RequestContext {
 
 struct WriteOptions {
   std::optional<int64_t> if_match;  // If-Match: W/"n"
-  std::string if_none_exist;         // If-None-Exist: query string (conditional create)
+  std::string if_none_exist;        // If-None-Exist: query string (conditional create)
 };
 
 // Result of a write.
 struct WriteOutcome {
-  int http_status = 200;         // 200 OK, 201 Created
-  store::VersionRecord record;   // the stored (or, for a no-op, the existing) version
-  std::string message;           // human-readable outcome for an OperationOutcome
+  int http_status = 200;        // 200 OK, 201 Created
+  store::VersionRecord record;  // the stored (or, for a no-op, the existing) version
+  std::string message;          // human-readable outcome for an OperationOutcome
 };
 
 class ResourceService {
  public:
-  ResourceService(std::shared_ptr<const fhir::Definitions> defs, store::Store& store, const fhir::Validator& validator,
-                  const fhir::Indexer& indexer, AuditLog& audit, const Config& config);
+  ResourceService(std::shared_ptr<const fhir::Definitions> defs, store::Store& store,
+                  const fhir::Validator& validator, const fhir::Indexer& indexer, AuditLog& audit,
+                  const Config& config);
 
-  Result<WriteOutcome> Create(const RequestContext& ctx, const std::string& type, boost::json::value body,
-                              const WriteOptions& opts = {});
-  Result<WriteOutcome> Update(const RequestContext& ctx, const std::string& type, const std::string& id,
+  Result<WriteOutcome> Create(const RequestContext& ctx, const std::string& type,
                               boost::json::value body, const WriteOptions& opts = {});
-  Result<WriteOutcome> ConditionalUpdate(const RequestContext& ctx, const std::string& type, const Params& query,
-                                         boost::json::value body, const WriteOptions& opts = {});
-  Result<WriteOutcome> Patch(const RequestContext& ctx, const std::string& type, const std::string& id,
-                             const boost::json::value& patch, const WriteOptions& opts = {});
+  Result<WriteOutcome> Update(const RequestContext& ctx, const std::string& type,
+                              const std::string& id, boost::json::value body,
+                              const WriteOptions& opts = {});
+  Result<WriteOutcome> ConditionalUpdate(const RequestContext& ctx, const std::string& type,
+                                         const Params& query, boost::json::value body,
+                                         const WriteOptions& opts = {});
+  Result<WriteOutcome> Patch(const RequestContext& ctx, const std::string& type,
+                             const std::string& id, const boost::json::value& patch,
+                             const WriteOptions& opts = {});
   // Deleting writes a tombstone version (nothing is erased). Deleting a deleted or unknown resource
   // is not an error (200, no new version).
-  Result<WriteOutcome> Delete(const RequestContext& ctx, const std::string& type, const std::string& id,
-                              const WriteOptions& opts = {});
-  Result<WriteOutcome> ConditionalDelete(const RequestContext& ctx, const std::string& type, const Params& query);
+  Result<WriteOutcome> Delete(const RequestContext& ctx, const std::string& type,
+                              const std::string& id, const WriteOptions& opts = {});
+  Result<WriteOutcome> ConditionalDelete(const RequestContext& ctx, const std::string& type,
+                                         const Params& query);
 
   // kNotFound if it never existed; kGone if deleted.
-  Result<store::VersionRecord> Read(const RequestContext& ctx, const std::string& type, const std::string& id);
-  Result<store::VersionRecord> VRead(const RequestContext& ctx, const std::string& type, const std::string& id,
-                                     int64_t version);
+  Result<store::VersionRecord> Read(const RequestContext& ctx, const std::string& type,
+                                    const std::string& id);
+  Result<store::VersionRecord> VRead(const RequestContext& ctx, const std::string& type,
+                                     const std::string& id, int64_t version);
   Result<store::HistoryPage> History(const RequestContext& ctx, const store::HistoryQuery& q);
-  Result<store::SearchResult> Search(const RequestContext& ctx, const std::string& type, const ParsedSearch& search);
+  Result<store::SearchResult> Search(const RequestContext& ctx, const std::string& type,
+                                     const ParsedSearch& search);
 
   // The resources that the search's _include / _revinclude add to `matches` (no duplicates of
   // matches or of each other). Each is audited as a read. At most `limit` resources.
-  Result<std::vector<store::VersionRecord>> ResolveIncludes(const RequestContext& ctx,
-                                                            const std::vector<store::VersionRecord>& matches,
-                                                            const std::vector<Include>& includes, size_t limit);
+  Result<std::vector<store::VersionRecord>> ResolveIncludes(
+      const RequestContext& ctx, const std::vector<store::VersionRecord>& matches,
+      const std::vector<Include>& includes, size_t limit);
   // A compartment condition: references to compartment/id through any of the parameters the
   // R4 CompartmentDefinition lists for `type`. nullopt if `type` is not in that compartment.
-  std::optional<store::Condition> CompartmentCondition(const std::string& compartment, const std::string& id,
+  std::optional<store::Condition> CompartmentCondition(const std::string& compartment,
+                                                       const std::string& id,
                                                        const std::string& type) const;
   // Patient/$everything: the patient and every resource in its compartment (up to max_page_size
   // of each type; `truncated` tells if a type had more).
-  Result<std::vector<store::VersionRecord>> Everything(const RequestContext& ctx, const std::string& id,
-                                                       bool* truncated);
+  Result<std::vector<store::VersionRecord>> Everything(const RequestContext& ctx,
+                                                       const std::string& id, bool* truncated);
 
   // Processes a batch or transaction Bundle; returns the response Bundle. A transaction is atomic:
   // on any error nothing is stored and the error is returned.
@@ -106,22 +114,25 @@ class ResourceService {
   // A new resource's stored JSON made before taking the write lock (version 1 is known in advance
   // for a new id): under the lock WriteVersion only overwrites its fixed-width lastUpdated text.
   struct Prestamped {
-    std::string json;              // stamped with version 1 and a provisional lastUpdated
+    std::string json;                // stamped with version 1 and a provisional lastUpdated
     size_t last_updated_offset = 0;  // where the lastUpdated text is, restamped under the lock
   };
   static Prestamped Prestamp(const boost::json::object& body, const std::string& id);
-  Result<WriteOutcome> WriteVersion(store::Transaction& txn, const RequestContext& ctx, const std::string& type,
-                                    const std::string& id, const boost::json::object& body,
-                                    const fhir::IndexEntries& index, std::optional<int64_t> if_match,
-                                    const std::string& method, const std::string& action,
-                                    Prestamped* pre = nullptr);
-  Result<std::vector<std::string>> FindIdsIn(store::Transaction& txn, const std::string& type, const Params& query);
-  Result<boost::json::object> ProcessTransaction(const RequestContext& ctx, boost::json::array& entries,
+  Result<WriteOutcome> WriteVersion(store::Transaction& txn, const RequestContext& ctx,
+                                    const std::string& type, const std::string& id,
+                                    const boost::json::object& body,
+                                    const fhir::IndexEntries& index,
+                                    std::optional<int64_t> if_match, const std::string& method,
+                                    const std::string& action, Prestamped* pre = nullptr);
+  Result<std::vector<std::string>> FindIdsIn(store::Transaction& txn, const std::string& type,
+                                             const Params& query);
+  Result<boost::json::object> ProcessTransaction(const RequestContext& ctx,
+                                                 boost::json::array& entries,
                                                  bool return_resources);
   Result<boost::json::object> ProcessBatch(const RequestContext& ctx, boost::json::array& entries,
                                            bool return_resources);
-  void AuditRead(const RequestContext& ctx, const char* action, const std::string& type, const std::string& id,
-                 int64_t version, int status, std::string detail = {});
+  void AuditRead(const RequestContext& ctx, const char* action, const std::string& type,
+                 const std::string& id, int64_t version, int status, std::string detail = {});
 
   std::shared_ptr<const fhir::Definitions> defs_;
   store::Store& store_;

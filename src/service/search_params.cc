@@ -13,8 +13,9 @@ using store::Prefix;
 
 bool ParsePrefix(std::string& v, Prefix* p) {
   static const std::pair<const char*, Prefix> kPrefixes[] = {
-      {"eq", Prefix::kEq}, {"ne", Prefix::kNe}, {"gt", Prefix::kGt}, {"lt", Prefix::kLt}, {"ge", Prefix::kGe},
-      {"le", Prefix::kLe}, {"sa", Prefix::kSa}, {"eb", Prefix::kEb}, {"ap", Prefix::kAp}};
+      {"eq", Prefix::kEq}, {"ne", Prefix::kNe}, {"gt", Prefix::kGt},
+      {"lt", Prefix::kLt}, {"ge", Prefix::kGe}, {"le", Prefix::kLe},
+      {"sa", Prefix::kSa}, {"eb", Prefix::kEb}, {"ap", Prefix::kAp}};
   if (v.size() >= 2 && std::isalpha(static_cast<unsigned char>(v[0]))) {
     for (const auto& [s, pr] : kPrefixes) {
       if (v.compare(0, 2, s) == 0) {
@@ -57,21 +58,30 @@ Result<double> ParseNumber(const std::string& name, const std::string& s) {
   double d = 0;
   auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), d);
   if (ec != std::errc() || p != s.data() + s.size() || s.empty()) {
-    return Status(Code::kInvalid, "search parameter " + name + ": '" + s + "' is not a number", name);
+    return Status(Code::kInvalid, "search parameter " + name + ": '" + s + "' is not a number",
+                  name);
   }
   return d;
 }
 
 ParamKind KindOf(fhir::SearchParamType t) {
   switch (t) {
-    case fhir::SearchParamType::kString: return ParamKind::kString;
-    case fhir::SearchParamType::kToken: return ParamKind::kToken;
-    case fhir::SearchParamType::kReference: return ParamKind::kReference;
-    case fhir::SearchParamType::kDate: return ParamKind::kDate;
-    case fhir::SearchParamType::kNumber: return ParamKind::kNumber;
-    case fhir::SearchParamType::kQuantity: return ParamKind::kQuantity;
-    case fhir::SearchParamType::kUri: return ParamKind::kUri;
-    default: return ParamKind::kString;
+    case fhir::SearchParamType::kString:
+      return ParamKind::kString;
+    case fhir::SearchParamType::kToken:
+      return ParamKind::kToken;
+    case fhir::SearchParamType::kReference:
+      return ParamKind::kReference;
+    case fhir::SearchParamType::kDate:
+      return ParamKind::kDate;
+    case fhir::SearchParamType::kNumber:
+      return ParamKind::kNumber;
+    case fhir::SearchParamType::kQuantity:
+      return ParamKind::kQuantity;
+    case fhir::SearchParamType::kUri:
+      return ParamKind::kUri;
+    default:
+      return ParamKind::kString;
   }
 }
 
@@ -79,7 +89,9 @@ Result<int> ParseCount(const std::string& name, const std::string& v, int lo, in
   int n = 0;
   auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
   if (ec != std::errc() || p != v.data() + v.size() || n < lo) {
-    return Status(Code::kInvalid, name + " must be an integer >= " + std::to_string(lo) + ", not '" + v + "'", name);
+    return Status(Code::kInvalid,
+                  name + " must be an integer >= " + std::to_string(lo) + ", not '" + v + "'",
+                  name);
   }
   return std::min(n, hi);
 }
@@ -88,19 +100,25 @@ Result<int> ParseCount(const std::string& name, const std::string& v, int lo, in
 // (`subject:Patient.name`) and reverse chains (`_has:Observation:patient:code`). Errors:
 // kNotSupported for unknown or unsupported parameters (the caller decides strict or lenient),
 // kInvalid for malformed values.
-Result<store::Condition> ParseCondition(const std::string& type, const std::string& name, const std::string& value,
-                                        const fhir::Definitions& defs, int depth) {
-  if (depth > 4) return Status(Code::kNotSupported, "search chains deeper than 4 are not supported", name);
+Result<store::Condition> ParseCondition(const std::string& type, const std::string& name,
+                                        const std::string& value, const fhir::Definitions& defs,
+                                        int depth) {
+  if (depth > 4)
+    return Status(Code::kNotSupported, "search chains deeper than 4 are not supported", name);
   if (name.rfind("_has:", 0) == 0) {
     // _has:Type:param:rest
     size_t a = name.find(':', 5);
     size_t b2 = a == std::string::npos ? a : name.find(':', a + 1);
-    if (b2 == std::string::npos) return Status(Code::kInvalid, "_has must be _has:Type:parameter:criterion", name);
-    std::string src = name.substr(5, a - 5), param = name.substr(a + 1, b2 - a - 1), rest = name.substr(b2 + 1);
-    if (!defs.IsResourceType(src)) return Status(Code::kNotSupported, "'" + src + "' is not a resource type", name);
+    if (b2 == std::string::npos)
+      return Status(Code::kInvalid, "_has must be _has:Type:parameter:criterion", name);
+    std::string src = name.substr(5, a - 5), param = name.substr(a + 1, b2 - a - 1),
+                rest = name.substr(b2 + 1);
+    if (!defs.IsResourceType(src))
+      return Status(Code::kNotSupported, "'" + src + "' is not a resource type", name);
     const fhir::SearchParamDef* p = defs.FindSearchParam(src, param);
     if (p == nullptr || p->type != fhir::SearchParamType::kReference) {
-      return Status(Code::kNotSupported, "'" + param + "' is not a reference parameter of " + src, name);
+      return Status(Code::kNotSupported, "'" + param + "' is not a reference parameter of " + src,
+                    name);
     }
     ASSIGN_OR_RETURN(store::Condition sub, ParseCondition(src, rest, value, defs, depth + 1));
     store::Condition c;
@@ -116,11 +134,13 @@ Result<store::Condition> ParseCondition(const std::string& type, const std::stri
     if (size_t colon = head.find(':'); colon != std::string::npos) {
       target = head.substr(colon + 1);
       head = head.substr(0, colon);
-      if (!defs.IsResourceType(target)) return Status(Code::kNotSupported, "'" + target + "' is not a resource type", name);
+      if (!defs.IsResourceType(target))
+        return Status(Code::kNotSupported, "'" + target + "' is not a resource type", name);
     }
     const fhir::SearchParamDef* p = defs.FindSearchParam(type, head);
     if (p == nullptr || p->type != fhir::SearchParamType::kReference) {
-      return Status(Code::kNotSupported, "'" + head + "' is not a reference parameter of " + type + " (chains need one)",
+      return Status(Code::kNotSupported,
+                    "'" + head + "' is not a reference parameter of " + type + " (chains need one)",
                     name);
     }
     std::vector<std::string> targets;
@@ -137,7 +157,8 @@ Result<store::Condition> ParseCondition(const std::string& type, const std::stri
     std::string rest_code = rest.substr(0, rest.find_first_of(":."));
     Status last;
     for (const auto& t : targets) {
-      // Only target types that have the next parameter take part (subject.name: Patient, not Device).
+      // Only target types that have the next parameter take part (subject.name: Patient, not
+      // Device).
       if (rest_code.rfind("_has", 0) != 0 && rest_code != "_id" && rest_code != "_lastUpdated" &&
           defs.FindSearchParam(t, rest_code) == nullptr) {
         continue;
@@ -151,8 +172,10 @@ Result<store::Condition> ParseCondition(const std::string& type, const std::stri
       c.chains.push_back(store::Chain{t, {std::move(*sub)}});
     }
     if (c.chains.empty()) {
-      return last.ok() ? Status(Code::kNotSupported, "no target of '" + head + "' has the parameter '" + rest_code + "'", name)
-                       : last;
+      return last.ok()
+                 ? Status(Code::kNotSupported,
+                          "no target of '" + head + "' has the parameter '" + rest_code + "'", name)
+                 : last;
     }
     return c;
   }
@@ -170,16 +193,21 @@ Result<store::Condition> ParseCondition(const std::string& type, const std::stri
     c.kind = ParamKind::kLastUpdated;
   } else {
     const fhir::SearchParamDef* p = defs.FindSearchParam(type, code);
-    if (p == nullptr) return Status(Code::kNotSupported, "unknown search parameter for " + type, name);
-    if (p->type == fhir::SearchParamType::kComposite || p->type == fhir::SearchParamType::kSpecial) {
-      return Status(Code::kNotSupported,
-                    std::string(fhir::SearchParamTypeName(p->type)) + " parameters are not supported yet", name);
+    if (p == nullptr)
+      return Status(Code::kNotSupported, "unknown search parameter for " + type, name);
+    if (p->type == fhir::SearchParamType::kComposite ||
+        p->type == fhir::SearchParamType::kSpecial) {
+      return Status(
+          Code::kNotSupported,
+          std::string(fhir::SearchParamTypeName(p->type)) + " parameters are not supported yet",
+          name);
     }
     c.kind = KindOf(p->type);
   }
   if (modifier == "missing") {
     if (value != "true" && value != "false") {
-      return Status(Code::kInvalid, "search parameter " + name + ": :missing takes true or false", name);
+      return Status(Code::kInvalid, "search parameter " + name + ": :missing takes true or false",
+                    name);
     }
     c.missing = value == "true";
     return c;
@@ -197,7 +225,8 @@ Result<store::Condition> ParseCondition(const std::string& type, const std::stri
         // system|code|value
         std::string rest;
         if (!SplitBar(raw, &a, &rest) || !SplitBar(rest, &b, &rest)) {
-          return Status(Code::kInvalid, "search parameter " + name + ": expected typeSystem|typeCode|value", name);
+          return Status(Code::kInvalid,
+                        "search parameter " + name + ": expected typeSystem|typeCode|value", name);
         }
         v.has_system = true;
         v.system = Unescape(a);
@@ -214,8 +243,10 @@ Result<store::Condition> ParseCondition(const std::string& type, const std::stri
     return c;
   }
   if ((modifier == "below" || modifier == "above") && c.kind != ParamKind::kUri) {
-    return Status(Code::kNotSupported, "modifier ':" + modifier + "' needs code hierarchies (terminology): not supported yet",
-                  name);
+    return Status(
+        Code::kNotSupported,
+        "modifier ':" + modifier + "' needs code hierarchies (terminology): not supported yet",
+        name);
   }
   static const char* kModifiers[] = {"", "exact", "contains", "not", "text", "below", "above"};
   bool known_mod = false;
@@ -226,7 +257,8 @@ Result<store::Condition> ParseCondition(const std::string& type, const std::stri
     c.modifier.clear();
     known_mod = true;
   }
-  if (!known_mod) return Status(Code::kNotSupported, "modifier ':" + modifier + "' is not supported", name);
+  if (!known_mod)
+    return Status(Code::kNotSupported, "modifier ':" + modifier + "' is not supported", name);
   for (const auto& raw : SplitOr(value)) {
     store::QueryValue v;
     std::string s = raw;
@@ -271,7 +303,8 @@ Result<store::Condition> ParseCondition(const std::string& type, const std::stri
         ParsePrefix(s, &v.prefix);
         auto r = ParseFhirDateRange(s);
         if (!r) {
-          return Status(Code::kInvalid, "search parameter " + name + ": '" + raw + "' is not a valid date", name);
+          return Status(Code::kInvalid,
+                        "search parameter " + name + ": '" + raw + "' is not a valid date", name);
         }
         v.low = r->low;
         v.high = r->high;
@@ -320,8 +353,9 @@ std::vector<std::string> SplitOr(const std::string& value) {
   return out;
 }
 
-Result<ParsedSearch> ParseSearch(const std::string& type, const Params& params, const fhir::Definitions& defs,
-                                 bool strict, int default_count, int max_count) {
+Result<ParsedSearch> ParseSearch(const std::string& type, const Params& params,
+                                 const fhir::Definitions& defs, bool strict, int default_count,
+                                 int max_count) {
   ParsedSearch out;
   out.query.count = default_count;
   out.query.want_total = true;
@@ -352,9 +386,12 @@ Result<ParsedSearch> ParseSearch(const std::string& type, const Params& params, 
       continue;
     }
     if (name == "_total") {
-      if (value == "none") out.query.want_total = false;
-      else if (value == "accurate" || value == "estimate") out.query.want_total = true;
-      else RETURN_IF_ERROR(reject(name, "must be none, estimate or accurate"));
+      if (value == "none")
+        out.query.want_total = false;
+      else if (value == "accurate" || value == "estimate")
+        out.query.want_total = true;
+      else
+        RETURN_IF_ERROR(reject(name, "must be none, estimate or accurate"));
       out.used.emplace_back(name, value);
       continue;
     }
@@ -434,15 +471,16 @@ Result<ParsedSearch> ParseSearch(const std::string& type, const Params& params, 
         ok = false;
       }
       if (!ok) {
-        RETURN_IF_ERROR(reject(name, "'" + value + "' is not Type:referenceParameter[:TargetType]"));
+        RETURN_IF_ERROR(
+            reject(name, "'" + value + "' is not Type:referenceParameter[:TargetType]"));
         continue;
       }
       out.includes.push_back(std::move(inc));
       out.used.emplace_back(name, value);
       continue;
     }
-    if (code == "_text" || code == "_content" ||
-        code == "_list" || code == "_contained" || code == "_containedType") {
+    if (code == "_text" || code == "_content" || code == "_list" || code == "_contained" ||
+        code == "_containedType") {
       RETURN_IF_ERROR(reject(name, "not supported yet"));
       continue;
     }

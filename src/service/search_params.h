@@ -13,15 +13,16 @@
 
 namespace benhan::service {
 
-using Params = std::vector<std::pair<std::string, std::string>>;  // decoded name=value pairs, in order
+using Params =
+    std::vector<std::pair<std::string, std::string>>;  // decoded name=value pairs, in order
 
 // One _include / _revinclude: "Source:param[:Target]", "Source:*", or "*" (every reference).
 struct Include {
-  bool reverse = false;      // _revinclude
-  bool iterate = false;      // :iterate (also applies to resources that were themselves included)
-  std::string source_type;   // empty with "*"
-  std::string param;         // reference search parameter code, or "*"
-  std::string target_type;   // optional target type filter
+  bool reverse = false;     // _revinclude
+  bool iterate = false;     // :iterate (also applies to resources that were themselves included)
+  std::string source_type;  // empty with "*"
+  std::string param;        // reference search parameter code, or "*"
+  std::string target_type;  // optional target type filter
 };
 
 struct ParsedSearch {
@@ -35,8 +36,9 @@ struct ParsedSearch {
 
 // `strict`: Prefer: handling=strict -> an unknown or unsupported parameter is a kInvalid error
 // naming it; otherwise it is ignored and reported in `warnings`.
-Result<ParsedSearch> ParseSearch(const std::string& type, const Params& params, const fhir::Definitions& defs,
-                                 bool strict, int default_count, int max_count);
+Result<ParsedSearch> ParseSearch(const std::string& type, const Params& params,
+                                 const fhir::Definitions& defs, bool strict, int default_count,
+                                 int max_count);
 
 // Splits "a,b\,c" at unescaped commas.
 std::vector<std::string> SplitOr(const std::string& value);

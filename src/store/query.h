@@ -9,16 +9,26 @@
 
 namespace benhan::store {
 
-enum class ParamKind { kString, kToken, kReference, kDate, kNumber, kQuantity, kUri, kId, kLastUpdated };
+enum class ParamKind {
+  kString,
+  kToken,
+  kReference,
+  kDate,
+  kNumber,
+  kQuantity,
+  kUri,
+  kId,
+  kLastUpdated
+};
 enum class Prefix { kEq, kNe, kGt, kLt, kGe, kLe, kSa, kEb, kAp };
 
 // One value of a parameter (one OR alternative).
 struct QueryValue {
   Prefix prefix = Prefix::kEq;
-  std::string system;       // token system / quantity system / reference type
-  bool has_system = false;  // "system|code" or "|code" given
-  std::string code;         // token code / string value / reference id / uri / quantity code
-  double number = 0;        // number / quantity value
+  std::string system;         // token system / quantity system / reference type
+  bool has_system = false;    // "system|code" or "|code" given
+  std::string code;           // token code / string value / reference id / uri / quantity code
+  double number = 0;          // number / quantity value
   int64_t low = 0, high = 0;  // date range [low, high)
 };
 
@@ -31,10 +41,10 @@ struct Chain {
 };
 
 struct Condition {
-  std::string param;      // search parameter code
+  std::string param;  // search parameter code
   ParamKind kind = ParamKind::kString;
-  std::string modifier;   // "", "exact", "contains", "missing", "not", "text", "below", "above"...
-  bool missing = false;   // value of :missing
+  std::string modifier;  // "", "exact", "contains", "missing", "not", "text", "below", "above"...
+  bool missing = false;  // value of :missing
   std::vector<QueryValue> any_of;  // OR
   // More parameters the values may match through (OR), e.g. a compartment: Observation in
   // Patient/1's compartment matches on `subject` or `performer`.

@@ -53,8 +53,8 @@ double ImplicitHalfWidth(const std::string& text) {
 
 // Note: C++ leaves the order of evaluation of `a + b` unspecified, so every placeholder is taken
 // into a named variable first: arguments must be pushed in the order they appear in the SQL text.
-std::string RangeCompare(Builder& b, const QueryValue& v, const std::string& lo_col, const std::string& hi_col,
-                         SqlArg lo, SqlArg hi) {
+std::string RangeCompare(Builder& b, const QueryValue& v, const std::string& lo_col,
+                         const std::string& hi_col, SqlArg lo, SqlArg hi) {
   switch (v.prefix) {
     case Prefix::kEq:
     case Prefix::kNe: {
@@ -63,12 +63,18 @@ std::string RangeCompare(Builder& b, const QueryValue& v, const std::string& lo_
       std::string s = "(" + lo_col + " >= " + p1 + " AND " + hi_col + " <= " + p2 + ")";
       return v.prefix == Prefix::kEq ? s : "NOT " + s;
     }
-    case Prefix::kGt: return "(" + hi_col + " > " + b.Arg(hi) + ")";
-    case Prefix::kLt: return "(" + lo_col + " < " + b.Arg(lo) + ")";
-    case Prefix::kGe: return "(" + hi_col + " > " + b.Arg(lo) + ")";
-    case Prefix::kLe: return "(" + lo_col + " < " + b.Arg(hi) + ")";
-    case Prefix::kSa: return "(" + lo_col + " >= " + b.Arg(hi) + ")";
-    case Prefix::kEb: return "(" + hi_col + " <= " + b.Arg(lo) + ")";
+    case Prefix::kGt:
+      return "(" + hi_col + " > " + b.Arg(hi) + ")";
+    case Prefix::kLt:
+      return "(" + lo_col + " < " + b.Arg(lo) + ")";
+    case Prefix::kGe:
+      return "(" + hi_col + " > " + b.Arg(lo) + ")";
+    case Prefix::kLe:
+      return "(" + lo_col + " < " + b.Arg(hi) + ")";
+    case Prefix::kSa:
+      return "(" + lo_col + " >= " + b.Arg(hi) + ")";
+    case Prefix::kEb:
+      return "(" + hi_col + " <= " + b.Arg(lo) + ")";
     case Prefix::kAp: {
       std::string p1 = b.Arg(hi);
       std::string p2 = b.Arg(lo);
@@ -82,7 +88,8 @@ Result<std::string> ValueSql(Builder& b, const Condition& c, const QueryValue& v
   switch (c.kind) {
     case ParamKind::kString: {
       if (c.modifier == "exact") return "exact = " + b.Arg(v.code);
-      if (c.modifier == "contains") return "folded LIKE " + b.Arg("%" + EscapeLike(v.code) + "%") + " ESCAPE '\\'";
+      if (c.modifier == "contains")
+        return "folded LIKE " + b.Arg("%" + EscapeLike(v.code) + "%") + " ESCAPE '\\'";
       // Default: case/diacritic-insensitive prefix match (v.code is already folded).
       std::string p1 = b.Arg(v.code);
       std::string p2 = b.Arg(v.code + "\xff");
@@ -107,7 +114,8 @@ Result<std::string> ValueSql(Builder& b, const Condition& c, const QueryValue& v
       return "(" + s + ")";
     }
     case ParamKind::kUri: {
-      if (c.modifier == "below") return "uri LIKE " + b.Arg(EscapeLike(v.code) + "%") + " ESCAPE '\\'";
+      if (c.modifier == "below")
+        return "uri LIKE " + b.Arg(EscapeLike(v.code) + "%") + " ESCAPE '\\'";
       // above: the stored uri is a prefix of the value (e.g. a profile and its versions).
       if (c.modifier == "above") return "substr(" + b.Arg(v.code) + ", 1, length(uri)) = uri";
       return "uri = " + b.Arg(v.code);
@@ -121,7 +129,8 @@ Result<std::string> ValueSql(Builder& b, const Condition& c, const QueryValue& v
       // eq/ne/ap use the implicit precision of the value as written; strict comparisons the value.
       std::string s = ranged ? RangeCompare(b, v, "value", "value", v.number - hw, v.number + hw)
                              : RangeCompare(b, v, "value", "value", v.number, v.number);
-      if (c.kind == ParamKind::kQuantity && !v.system.empty()) s += " AND system = " + b.Arg(v.system);
+      if (c.kind == ParamKind::kQuantity && !v.system.empty())
+        s += " AND system = " + b.Arg(v.system);
       return s;
     }
     default:
@@ -131,14 +140,22 @@ Result<std::string> ValueSql(Builder& b, const Condition& c, const QueryValue& v
 
 const char* TableOf(ParamKind k) {
   switch (k) {
-    case ParamKind::kString: return "idx_string";
-    case ParamKind::kToken: return "idx_token";
-    case ParamKind::kReference: return "idx_reference";
-    case ParamKind::kDate: return "idx_date";
-    case ParamKind::kNumber: return "idx_number";
-    case ParamKind::kQuantity: return "idx_quantity";
-    case ParamKind::kUri: return "idx_uri";
-    default: return nullptr;
+    case ParamKind::kString:
+      return "idx_string";
+    case ParamKind::kToken:
+      return "idx_token";
+    case ParamKind::kReference:
+      return "idx_reference";
+    case ParamKind::kDate:
+      return "idx_date";
+    case ParamKind::kNumber:
+      return "idx_number";
+    case ParamKind::kQuantity:
+      return "idx_quantity";
+    case ParamKind::kUri:
+      return "idx_uri";
+    default:
+      return nullptr;
   }
 }
 
@@ -155,8 +172,10 @@ constexpr int kMaxChainDepth = 4;
 
 // The SQL (over `alias`, a row of table resource of resource type `type`) for all conditions.
 Result<std::string> CompileConditions(const std::vector<Condition>& conds, const std::string& type,
-                                      const std::string& alias, Builder& b, const ParamIdFn& param_id, int depth) {
-  if (depth > kMaxChainDepth) return Status(Code::kNotSupported, "search chains deeper than 4 are not supported");
+                                      const std::string& alias, Builder& b,
+                                      const ParamIdFn& param_id, int depth) {
+  if (depth > kMaxChainDepth)
+    return Status(Code::kNotSupported, "search chains deeper than 4 are not supported");
   const std::string A = alias + ".";
   std::string where = "1=1";
   for (const auto& c : conds) {
@@ -172,22 +191,25 @@ Result<std::string> CompileConditions(const std::vector<Condition>& conds, const
         // _has: a resource of chains[0].type refers to this one through `param` and matches.
         std::string p_pid = b.Arg(pid);
         std::string p_type = b.Arg(type);
-        ASSIGN_OR_RETURN(std::string sub,
-                         CompileConditions(c.chains[0].all_of, c.chains[0].type, inner, b, param_id, depth + 1));
-        cond = A + "id IN (SELECT ir.target_id FROM idx_reference ir JOIN resource " + inner + " ON " + inner +
-               ".rid = ir.rid WHERE ir.pid = " + p_pid + " AND ir.target_type = " + p_type + " AND " + inner +
-               ".deleted = 0 AND " + sub + ")";
+        ASSIGN_OR_RETURN(std::string sub, CompileConditions(c.chains[0].all_of, c.chains[0].type,
+                                                            inner, b, param_id, depth + 1));
+        cond = A + "id IN (SELECT ir.target_id FROM idx_reference ir JOIN resource " + inner +
+               " ON " + inner + ".rid = ir.rid WHERE ir.pid = " + p_pid +
+               " AND ir.target_type = " + p_type + " AND " + inner + ".deleted = 0 AND " + sub +
+               ")";
       } else {
         std::string ors;
         for (const Chain& ch : c.chains) {
           std::string p_pid = b.Arg(pid);
           std::string p_type = b.Arg(ch.type);
           std::string p_rtype = b.Arg(ch.type);
-          ASSIGN_OR_RETURN(std::string sub, CompileConditions(ch.all_of, ch.type, inner, b, param_id, depth + 1));
-          std::string one = A + "rid IN (SELECT ir.rid FROM idx_reference ir WHERE ir.pid = " + p_pid +
-                            " AND ir.target_type = " + p_type + " AND ir.target_id IN (SELECT " + inner +
-                            ".id FROM resource " + inner + " WHERE " + inner + ".rtype = " + p_rtype + " AND " +
-                            inner + ".deleted = 0 AND " + sub + "))";
+          ASSIGN_OR_RETURN(std::string sub,
+                           CompileConditions(ch.all_of, ch.type, inner, b, param_id, depth + 1));
+          std::string one =
+              A + "rid IN (SELECT ir.rid FROM idx_reference ir WHERE ir.pid = " + p_pid +
+              " AND ir.target_type = " + p_type + " AND ir.target_id IN (SELECT " + inner +
+              ".id FROM resource " + inner + " WHERE " + inner + ".rtype = " + p_rtype + " AND " +
+              inner + ".deleted = 0 AND " + sub + "))";
           ors += ors.empty() ? one : " OR " + one;
         }
         cond = "(" + ors + ")";
@@ -202,7 +224,8 @@ Result<std::string> CompileConditions(const std::vector<Condition>& conds, const
         if (c.kind == ParamKind::kId) {
           one = A + "id = " + b.Arg(v.code);
         } else {
-          one = RangeCompare(b, v, A + "last_updated", "(" + A + "last_updated + 1)", v.low, v.high);
+          one =
+              RangeCompare(b, v, A + "last_updated", "(" + A + "last_updated + 1)", v.low, v.high);
         }
         ors += ors.empty() ? one : " OR " + one;
       }
@@ -214,8 +237,8 @@ Result<std::string> CompileConditions(const std::vector<Condition>& conds, const
       int64_t pid = param_id(type, c.param);
       if (c.modifier == "missing") {
         std::string sub = pid < 0 ? std::string("0=1")
-                                  : A + "rid IN (SELECT rid FROM " + std::string(table) + " WHERE pid = " +
-                                        b.Arg(pid) + ")";
+                                  : A + "rid IN (SELECT rid FROM " + std::string(table) +
+                                        " WHERE pid = " + b.Arg(pid) + ")";
         cond = c.missing ? "NOT " + sub : sub;
       } else {
         std::vector<int64_t> pids;
@@ -276,14 +299,14 @@ Result<CompiledQuery> CompileQuery(const Query& q, const std::string& type, cons
       const char* table = TableOf(s.kind);
       int64_t pid = param_id(type, s.param);
       if (table == nullptr || pid < 0) continue;
-      const char* col = s.kind == ParamKind::kString   ? "folded"
-                        : s.kind == ParamKind::kToken  ? "code"
-                        : s.kind == ParamKind::kDate   ? "low"
+      const char* col = s.kind == ParamKind::kString      ? "folded"
+                        : s.kind == ParamKind::kToken     ? "code"
+                        : s.kind == ParamKind::kDate      ? "low"
                         : s.kind == ParamKind::kReference ? "target_id"
-                        : s.kind == ParamKind::kUri    ? "uri"
-                                                       : "value";
+                        : s.kind == ParamKind::kUri       ? "uri"
+                                                          : "value";
       expr = "(SELECT " + std::string(s.descending ? "MAX(" : "MIN(") + col + ") FROM " + table +
-              " WHERE rid = r.rid AND pid = " + ob.Arg(pid) + ")";
+             " WHERE rid = r.rid AND pid = " + ob.Arg(pid) + ")";
     }
     if (!order.empty()) order += ", ";
     order += expr + (s.descending ? " DESC" : " ASC");

@@ -23,8 +23,8 @@ struct Dialect {
 const Dialect& SqliteDialect();
 
 struct CompiledQuery {
-  std::string where;     // boolean SQL over alias r (resource); never empty ("1=1")
-  std::string order_by;  // without "ORDER BY"
+  std::string where;               // boolean SQL over alias r (resource); never empty ("1=1")
+  std::string order_by;            // without "ORDER BY"
   std::vector<SqlArg> args;        // arguments of `where`, in order
   std::vector<SqlArg> order_args;  // arguments of `order_by`, in order (numbered after args)
 };

@@ -7,7 +7,8 @@
 
 namespace benhan::store {
 
-Status RunInTransaction(Store& store, const std::function<Status(Transaction&)>& work, int attempts) {
+Status RunInTransaction(Store& store, const std::function<Status(Transaction&)>& work,
+                        int attempts) {
   thread_local std::mt19937 rng{std::random_device{}()};
   Status last;
   for (int attempt = 0; attempt < attempts; ++attempt) {
@@ -35,7 +36,8 @@ struct GroupCommitter::Item {
   bool done = false;
 };
 
-GroupCommitter::GroupCommitter(Store& store, size_t max_group) : store_(store), max_group_(max_group) {}
+GroupCommitter::GroupCommitter(Store& store, size_t max_group)
+    : store_(store), max_group_(max_group) {}
 GroupCommitter::~GroupCommitter() = default;
 
 Status GroupCommitter::Run(const std::function<Status(Transaction&)>& work) {
@@ -65,7 +67,8 @@ Status GroupCommitter::Run(const std::function<Status(Transaction&)>& work) {
               try {
                 it->status = (*it->work)(txn);
               } catch (const std::exception& e) {  // a bug in one unit must not strand the others
-                it->status = Status(Code::kInternal, std::string("unit of work failed: ") + e.what());
+                it->status =
+                    Status(Code::kInternal, std::string("unit of work failed: ") + e.what());
               }
               if (it->status.ok()) {
                 RETURN_IF_ERROR(txn.ReleaseSavepoint());
@@ -76,7 +79,8 @@ Status GroupCommitter::Run(const std::function<Status(Transaction&)>& work) {
             return Status::Ok();
           },
           1);
-      if (commit.ok() || (commit.code() != Code::kConflict && commit.code() != Code::kUnavailable)) break;
+      if (commit.ok() || (commit.code() != Code::kConflict && commit.code() != Code::kUnavailable))
+        break;
     }
     lock.lock();
     for (Item* it : group) {

@@ -7,11 +7,11 @@
 // rows and the audit rows. The version's global sequence number (`seq`) is the change feed that the
 // exchange layer's outbox reads.
 //
-// Ownership: Store is owned by the caller (std::unique_ptr). A Transaction borrows its Store and must
-// not outlive it. Thread-safety: Store methods are safe from any thread; a Transaction is used by one
-// thread at a time. Write transactions are serialized by the backend.
-// Errors: kNotFound (never existed), kGone (read of a deleted resource: the tombstone is returned in
-// the status-free path only via ReadAny), kPreconditionFailed (version mismatch), kConflict (retry the
+// Ownership: Store is owned by the caller (std::unique_ptr). A Transaction borrows its Store and
+// must not outlive it. Thread-safety: Store methods are safe from any thread; a Transaction is used
+// by one thread at a time. Write transactions are serialized by the backend. Errors: kNotFound
+// (never existed), kGone (read of a deleted resource: the tombstone is returned in the status-free
+// path only via ReadAny), kPreconditionFailed (version mismatch), kConflict (retry the
 // transaction), kUnavailable (database unavailable), kInternal (corruption / bug).
 #pragma once
 
@@ -19,8 +19,8 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
-#include <mutex>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -35,11 +35,11 @@ struct VersionRecord {
   std::string type;
   std::string id;
   int64_t version = 0;
-  int64_t seq = 0;               // global change sequence
-  int64_t last_updated_us = 0;   // epoch microseconds, UTC
+  int64_t seq = 0;              // global change sequence
+  int64_t last_updated_us = 0;  // epoch microseconds, UTC
   bool deleted = false;
-  std::string method;            // "POST", "PUT", "PATCH", "DELETE"
-  std::string json;              // the full resource with id and meta; empty for tombstones
+  std::string method;  // "POST", "PUT", "PATCH", "DELETE"
+  std::string json;    // the full resource with id and meta; empty for tombstones
 };
 
 // A new version to store. The caller has already placed id, meta.versionId and meta.lastUpdated
@@ -64,20 +64,21 @@ struct CurrentInfo {
 // One audit row: who did what to which record. Patient data reads and writes are all audited.
 struct AuditRecord {
   int64_t time_us = 0;
-  std::string principal;   // token/user id, "demo" in demo mode
-  std::string action;      // "create", "read", "vread", "update", "delete", "search", "history", "patch", ...
+  std::string principal;  // token/user id, "demo" in demo mode
+  std::string
+      action;  // "create", "read", "vread", "update", "delete", "search", "history", "patch", ...
   std::string type;
   std::string id;
   int64_t version = 0;
-  int status = 0;          // HTTP status of the outcome
-  std::string remote;      // client address
-  std::string detail;      // query string or error message
+  int status = 0;      // HTTP status of the outcome
+  std::string remote;  // client address
+  std::string detail;  // query string or error message
 };
 
 struct HistoryQuery {
-  std::string type;  // empty: system history
-  std::string id;    // empty: type or system history
-  std::optional<int64_t> since_us;  // _since
+  std::string type;                        // empty: system history
+  std::string id;                          // empty: type or system history
+  std::optional<int64_t> since_us;         // _since
   std::optional<int64_t> at_or_before_us;  // _at upper bound
   int count = 50;
   int64_t before_seq = 0;  // paging cursor: entries with seq < before_seq (0 = from newest)
@@ -101,7 +102,8 @@ class Transaction {
   virtual ~Transaction() = default;
   // The current version of type/id, or nullopt if it never existed. In a write transaction this
   // holds the write lock on the resource until Commit/rollback.
-  virtual Result<std::optional<CurrentInfo>> LockCurrent(const std::string& type, const std::string& id) = 0;
+  virtual Result<std::optional<CurrentInfo>> LockCurrent(const std::string& type,
+                                                         const std::string& id) = 0;
   // Declares that type/id cannot exist yet (an id this server just generated, a random UUID), so
   // the next LockCurrent/Put need not look it up.
   virtual void AssumeNew(const std::string& type, const std::string& id) = 0;
@@ -110,7 +112,8 @@ class Transaction {
   // Stores a new version. kPreconditionFailed if v.version is not current+1. Returns seq.
   virtual Result<int64_t> Put(const NewVersion& v) = 0;
   // Ids of current, non-deleted resources of `type` matching `query` (conditional operations).
-  virtual Result<std::vector<std::string>> FindIds(const std::string& type, const Query& query, int limit) = 0;
+  virtual Result<std::vector<std::string>> FindIds(const std::string& type, const Query& query,
+                                                   int limit) = 0;
   virtual Status Audit(const AuditRecord& rec) = 0;
   // A nested atomic section (SQL SAVEPOINT): after Savepoint(), ReleaseSavepoint() keeps the
   // section's writes and RollbackToSavepoint() undoes them while the transaction stays usable.
@@ -127,11 +130,13 @@ class Store {
  public:
   virtual ~Store() = default;
   virtual std::string_view backend_name() const = 0;
-  // Starts a write transaction (serialized with other writers). kUnavailable if the database is gone.
+  // Starts a write transaction (serialized with other writers). kUnavailable if the database is
+  // gone.
   virtual Result<std::unique_ptr<Transaction>> BeginWrite() = 0;
   // Read paths, served without the write lock (snapshot reads).
   virtual Result<VersionRecord> Read(const std::string& type, const std::string& id) = 0;
-  virtual Result<VersionRecord> VRead(const std::string& type, const std::string& id, int64_t version) = 0;
+  virtual Result<VersionRecord> VRead(const std::string& type, const std::string& id,
+                                      int64_t version) = 0;
   virtual Result<HistoryPage> History(const HistoryQuery& q) = 0;
   virtual Result<SearchResult> Search(const std::string& type, const Query& query) = 0;
   // Appends audit rows of reads (batched by the caller); writes audit inside their Transaction.
@@ -142,7 +147,8 @@ class Store {
 
 // Runs `work` in a write transaction and commits it; retries kConflict/kUnavailable (busy database,
 // serialization failure) up to `attempts` times with jittered exponential back-off.
-Status RunInTransaction(Store& store, const std::function<Status(Transaction&)>& work, int attempts = 5);
+Status RunInTransaction(Store& store, const std::function<Status(Transaction&)>& work,
+                        int attempts = 5);
 
 // Group commit: units of work submitted concurrently share one database transaction and one
 // synchronous commit (one fsync), each inside its own savepoint, so a failing unit is undone alone
@@ -151,8 +157,8 @@ Status RunInTransaction(Store& store, const std::function<Status(Transaction&)>&
 // RunInTransaction. Throughput rises with concurrency because commits (WAL writes, fsync) and
 // per-commit page writes are shared.
 //
-// Thread-safety: Run() is thread-safe. Work functions run on the leader's thread, one at a time, and
-// may be run again (from the start) if the shared commit fails with a retryable error.
+// Thread-safety: Run() is thread-safe. Work functions run on the leader's thread, one at a time,
+// and may be run again (from the start) if the shared commit fails with a retryable error.
 class GroupCommitter {
  public:
   explicit GroupCommitter(Store& store, size_t max_group = 64);

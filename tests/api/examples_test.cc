@@ -64,7 +64,8 @@ TEST(OfficialExamples, CreateAndReadBack) {
   auto server = TestServer::Start();
   ASSERT_TRUE(server);
   std::vector<fs::path> files;
-  for (const auto& e : fs::directory_iterator(data + "/fhir-r4-spec/examples-json")) files.push_back(e.path());
+  for (const auto& e : fs::directory_iterator(data + "/fhir-r4-spec/examples-json"))
+    files.push_back(e.path());
   std::sort(files.begin(), files.end());
   std::map<std::string, std::string> rejected;  // file -> reason
   int stored = 0;
@@ -85,7 +86,8 @@ TEST(OfficialExamples, CreateAndReadBack) {
       std::string reason = std::to_string(r.status);
       if (oo.is_object() && oo.get_object().contains("issue")) {
         const auto& i = oo.at("issue").at(0).get_object();
-        reason += " " + std::string(i.at("code").get_string()) + ": " + std::string(i.at("diagnostics").get_string());
+        reason += " " + std::string(i.at("code").get_string()) + ": " +
+                  std::string(i.at("diagnostics").get_string());
       }
       rejected[name] = reason;
       continue;
@@ -97,9 +99,10 @@ TEST(OfficialExamples, CreateAndReadBack) {
     EXPECT_EQ(got.at("meta").at("versionId"), json::value("1")) << name;
     json::value want = v;
     want.get_object()["id"] = id;
-    EXPECT_TRUE(SameJson(Normalize(want), Normalize(got))) << name << " did not read back the same:\n"
-                                                           << json::serialize(want).substr(0, 800) << "\n"
-                                                           << json::serialize(got).substr(0, 800);
+    EXPECT_TRUE(SameJson(Normalize(want), Normalize(got)))
+        << name << " did not read back the same:\n"
+        << json::serialize(want).substr(0, 800) << "\n"
+        << json::serialize(got).substr(0, 800);
     ++stored;
   }
   // Compare with the committed list.
@@ -123,7 +126,8 @@ TEST(OfficialExamples, CreateAndReadBack) {
   for (const auto& [f, why] : expected) {
     EXPECT_TRUE(rejected.count(f)) << "listed as rejected but now accepted: " << f;
   }
-  std::printf("official examples: %d stored and read back, %zu rejected (listed with reasons)\n", stored, rejected.size());
+  std::printf("official examples: %d stored and read back, %zu rejected (listed with reasons)\n",
+              stored, rejected.size());
   EXPECT_GT(stored, 690);
 }
 
@@ -133,7 +137,8 @@ TEST(Synthea, LoadsAsTransactionsOverHttp) {
   auto server = TestServer::Start();
   ASSERT_TRUE(server);
   std::vector<fs::path> files;
-  for (const auto& e : fs::directory_iterator(data + "/synthea/r4-bundles")) files.push_back(e.path());
+  for (const auto& e : fs::directory_iterator(data + "/synthea/r4-bundles"))
+    files.push_back(e.path());
   std::sort(files.begin(), files.end());
   ASSERT_EQ(files.size(), 71u);
   std::map<std::string, int64_t> want;  // type -> count
@@ -166,7 +171,8 @@ TEST(Synthea, LoadsAsTransactionsOverHttp) {
     EXPECT_EQ(ref.rfind("Patient/", 0), 0u) << ref;
     EXPECT_EQ(server->Request("GET", "/fhir/" + ref).status, 200) << ref;
   }
-  std::printf("synthea: %lld resources in %zu transactions\n", static_cast<long long>(total), files.size());
+  std::printf("synthea: %lld resources in %zu transactions\n", static_cast<long long>(total),
+              files.size());
 }
 
 TEST(Synthea, ModernBundlesWithConditionalReferences) {

@@ -14,7 +14,8 @@ namespace {
 
 std::string Fill(std::string p, const std::string& id) {
   auto rep = [&](const std::string& from, const std::string& to) {
-    for (size_t i = p.find(from); i != std::string::npos; i = p.find(from)) p.replace(i, from.size(), to);
+    for (size_t i = p.find(from); i != std::string::npos; i = p.find(from))
+      p.replace(i, from.size(), to);
   };
   rep("{compartment}/{id}/{type}", "Patient/" + id + "/Observation");
   rep("{type}", "Patient");
@@ -38,7 +39,8 @@ TEST(Routes, EveryRouteIsServedAndAdvertised) {
     std::string payload;
     std::map<std::string, std::string> headers;
     if (method == "POST" && std::string(r.path) == "/") {
-      payload = std::string(R"({"resourceType":"Bundle","type":")") + r.interaction + R"(","entry":[]})";
+      payload =
+          std::string(R"({"resourceType":"Bundle","type":")") + r.interaction + R"(","entry":[]})";
     } else if (method == "POST" || method == "PUT") {
       payload = body;
     } else if (method == "PATCH") {
@@ -46,8 +48,8 @@ TEST(Routes, EveryRouteIsServedAndAdvertised) {
       headers["Content-Type"] = "application/json-patch+json";
     }
     Response res = server->Request(method, path, payload, headers);
-    EXPECT_TRUE(res.status >= 200 && res.status < 300) << method << " " << path << " -> " << res.status << " "
-                                                       << res.body.substr(0, 300);
+    EXPECT_TRUE(res.status >= 200 && res.status < 300)
+        << method << " " << path << " -> " << res.status << " " << res.body.substr(0, 300);
   }
   Response meta = server->Request("GET", "/fhir/metadata");
   json::value cap = meta.Json();

@@ -47,7 +47,8 @@ std::vector<Case> LoadCases() {
 std::string Substitute(std::string s, const std::map<std::string, std::string>& vars) {
   for (const auto& [k, v] : vars) {
     std::string key = "${" + k + "}";
-    for (size_t p = s.find(key); p != std::string::npos; p = s.find(key, p + v.size())) s.replace(p, key.size(), v);
+    for (size_t p = s.find(key); p != std::string::npos; p = s.find(key, p + v.size()))
+      s.replace(p, key.size(), v);
   }
   return s;
 }
@@ -75,7 +76,8 @@ const json::value* AtPath(const json::value& root, const std::string& path) {
   while (std::getline(ss, part, '.')) {
     if (cur->is_object()) {
       cur = cur->get_object().if_contains(part);
-    } else if (cur->is_array() && !part.empty() && std::isdigit(static_cast<unsigned char>(part[0]))) {
+    } else if (cur->is_array() && !part.empty() &&
+               std::isdigit(static_cast<unsigned char>(part[0]))) {
       size_t i = std::stoul(part);
       cur = i < cur->get_array().size() ? &cur->get_array()[i] : nullptr;
     } else {
@@ -94,15 +96,19 @@ bool Matches(const json::value& exp, const json::value& act, std::string path, s
   if (exp.is_object()) {
     const auto& eo = exp.get_object();
     if (const auto* rx = eo.if_contains("$regex")) {
-      if (!act.is_string() || !std::regex_search(std::string(act.get_string()), std::regex(std::string(rx->get_string())))) {
-        *why = path + ": " + json::serialize(act) + " does not match /" + std::string(rx->get_string()) + "/";
+      if (!act.is_string() || !std::regex_search(std::string(act.get_string()),
+                                                 std::regex(std::string(rx->get_string())))) {
+        *why = path + ": " + json::serialize(act) + " does not match /" +
+               std::string(rx->get_string()) + "/";
         return false;
       }
       return true;
     }
     if (const auto* n = eo.if_contains("$count")) {
-      if (!act.is_array() || static_cast<int64_t>(act.get_array().size()) != n->to_number<int64_t>()) {
-        *why = path + ": expected an array of " + json::serialize(*n) + " items, got " + json::serialize(act).substr(0, 200);
+      if (!act.is_array() ||
+          static_cast<int64_t>(act.get_array().size()) != n->to_number<int64_t>()) {
+        *why = path + ": expected an array of " + json::serialize(*n) + " items, got " +
+               json::serialize(act).substr(0, 200);
         return false;
       }
       return true;
@@ -130,12 +136,14 @@ bool Matches(const json::value& exp, const json::value& act, std::string path, s
   }
   if (exp.is_array()) {
     if (!act.is_array() || act.get_array().size() < exp.get_array().size()) {
-      *why = path + ": expected at least " + std::to_string(exp.get_array().size()) + " items, got " +
-             json::serialize(act).substr(0, 200);
+      *why = path + ": expected at least " + std::to_string(exp.get_array().size()) +
+             " items, got " + json::serialize(act).substr(0, 200);
       return false;
     }
     for (size_t i = 0; i < exp.get_array().size(); ++i) {
-      if (!Matches(exp.get_array()[i], act.get_array()[i], path + "[" + std::to_string(i) + "]", why)) return false;
+      if (!Matches(exp.get_array()[i], act.get_array()[i], path + "[" + std::to_string(i) + "]",
+                   why))
+        return false;
     }
     return true;
   }
@@ -147,7 +155,8 @@ bool Matches(const json::value& exp, const json::value& act, std::string path, s
     return true;
   }
   if (exp != act) {
-    *why = path + ": expected " + json::serialize(exp) + ", got " + json::serialize(act).substr(0, 200);
+    *why = path + ": expected " + json::serialize(exp) + ", got " +
+           json::serialize(act).substr(0, 200);
     return false;
   }
   return true;
@@ -159,7 +168,8 @@ void RunCase(const Case& c, const std::string& backend) {
   so.demo = doc.contains("demo") && doc.at("demo").as_bool();
   so.config["storage"] = backend;
   if (const auto* cfg = doc.if_contains("config")) {
-    for (const auto& kv : cfg->get_object()) so.config[std::string(kv.key())] = std::string(kv.value().get_string());
+    for (const auto& kv : cfg->get_object())
+      so.config[std::string(kv.key())] = std::string(kv.value().get_string());
   }
   auto server = TestServer::Start(so);
   ASSERT_TRUE(server);
@@ -169,14 +179,16 @@ void RunCase(const Case& c, const std::string& backend) {
     ++step_no;
     const json::object& step = sv.get_object();
     std::string label = c.file + " step " + std::to_string(step_no);
-    if (const auto* d = step.if_contains("description")) label += " (" + std::string(d->get_string()) + ")";
+    if (const auto* d = step.if_contains("description"))
+      label += " (" + std::string(d->get_string()) + ")";
     const json::object& req = step.at("request").get_object();
     std::string method(req.at("method").get_string());
     std::string path = Substitute(std::string(req.at("path").get_string()), vars);
     if (path.rfind("http://", 0) == 0) path = path.substr(path.find('/', 7));  // a captured link
     std::string body;
     if (const auto* b = req.if_contains("body")) body = json::serialize(SubstituteJson(*b, vars));
-    if (const auto* b = req.if_contains("bodyText")) body = Substitute(std::string(b->get_string()), vars);
+    if (const auto* b = req.if_contains("bodyText"))
+      body = Substitute(std::string(b->get_string()), vars);
     if (const auto* g = req.if_contains("bodyRepeat")) {  // {"text": "x", "times": n}
       std::string unit(g->at("text").get_string());
       int64_t times = g->at("times").to_number<int64_t>();
@@ -185,13 +197,15 @@ void RunCase(const Case& c, const std::string& backend) {
     }
     std::map<std::string, std::string> headers;
     if (const auto* h = req.if_contains("headers")) {
-      for (const auto& kv : h->get_object()) headers[std::string(kv.key())] = Substitute(std::string(kv.value().get_string()), vars);
+      for (const auto& kv : h->get_object())
+        headers[std::string(kv.key())] = Substitute(std::string(kv.value().get_string()), vars);
     }
     bool auth = !(req.contains("auth") && !req.at("auth").as_bool());
     Response r = server->Request(method, path, body, headers, auth);
     const json::object& exp = step.at("expect").get_object();
     if (const auto* st = exp.if_contains("status")) {
-      EXPECT_EQ(r.status, st->to_number<int>()) << label << ": " << method << " " << path << "\n" << r.body.substr(0, 2000);
+      EXPECT_EQ(r.status, st->to_number<int>()) << label << ": " << method << " " << path << "\n"
+                                                << r.body.substr(0, 2000);
     }
     if (const auto* hs = exp.if_contains("headers")) {
       for (const auto& kv : hs->get_object()) {
@@ -205,20 +219,23 @@ void RunCase(const Case& c, const std::string& backend) {
           EXPECT_TRUE(it == r.headers.end()) << label << ": header " << name << " present";
         } else {
           EXPECT_TRUE(it != r.headers.end() && it->second.find(want) != std::string::npos)
-              << label << ": header " << name << " = '" << (it == r.headers.end() ? "<missing>" : it->second)
-              << "', expected to contain '" << want << "'";
+              << label << ": header " << name << " = '"
+              << (it == r.headers.end() ? "<missing>" : it->second) << "', expected to contain '"
+              << want << "'";
         }
       }
     }
     json::value actual = r.Json();
     if (const auto* eb = exp.if_contains("body")) {
       std::string why;
-      EXPECT_TRUE(Matches(SubstituteJson(*eb, vars), actual, "body", &why)) << label << ": " << why << "\n"
-                                                                                << r.body.substr(0, 2000);
+      EXPECT_TRUE(Matches(SubstituteJson(*eb, vars), actual, "body", &why))
+          << label << ": " << why << "\n"
+          << r.body.substr(0, 2000);
     }
     if (const auto* ec = exp.if_contains("bodyContains")) {
       EXPECT_NE(r.body.find(Substitute(std::string(ec->get_string()), vars)), std::string::npos)
-          << label << ": body lacks '" << ec->get_string() << "'\n" << r.body.substr(0, 2000);
+          << label << ": body lacks '" << ec->get_string() << "'\n"
+          << r.body.substr(0, 2000);
     }
     if (const auto* cap = step.if_contains("capture")) {
       json::object hdrs;
@@ -226,8 +243,11 @@ void RunCase(const Case& c, const std::string& backend) {
       json::value wrapped = json::object{{"body", actual}, {"headers", std::move(hdrs)}};
       for (const auto& kv : cap->get_object()) {
         const json::value* v = AtPath(wrapped, std::string(kv.value().get_string()));
-        ASSERT_NE(v, nullptr) << label << ": capture " << kv.key() << " path " << kv.value() << " not found\n" << r.body.substr(0, 1000);
-        vars[std::string(kv.key())] = v->is_string() ? std::string(v->get_string()) : json::serialize(*v);
+        ASSERT_NE(v, nullptr) << label << ": capture " << kv.key() << " path " << kv.value()
+                              << " not found\n"
+                              << r.body.substr(0, 1000);
+        vars[std::string(kv.key())] =
+            v->is_string() ? std::string(v->get_string()) : json::serialize(*v);
       }
     }
     if (::testing::Test::HasFatalFailure()) return;
@@ -264,7 +284,9 @@ std::string CaseName(const ::testing::TestParamInfo<std::tuple<size_t, std::stri
 
 // Every storage backend this build has. PostgreSQL joins this list when its backend lands.
 INSTANTIATE_TEST_SUITE_P(Backends, Conformance,
-                         ::testing::Combine(::testing::ValuesIn(CaseIndexes()), ::testing::Values("sqlite")), CaseName);
+                         ::testing::Combine(::testing::ValuesIn(CaseIndexes()),
+                                            ::testing::Values("sqlite")),
+                         CaseName);
 
 }  // namespace
 }  // namespace benhan::testing

@@ -121,8 +121,9 @@ TEST(FhirPathRegression, ChildrenOfComputedValuesStayAlive) {
       R"({"resourceType":"Observation","status":"final","code":{"text":"x"},"subject":{"reference":"Patient/p1"}})");
   EvalOptions opts;
   opts.stub_unresolved_references = true;
-  for (const char* text : {"Observation.subject.resolve().id", "(Observation.subject.resolve() | {}).id = 'p1'",
-                           "Observation.subject.resolve().children().count() > 0"}) {
+  for (const char* text :
+       {"Observation.subject.resolve().id", "(Observation.subject.resolve() | {}).id = 'p1'",
+        "Observation.subject.resolve().children().count() > 0"}) {
     auto e = Compile(text);
     ASSERT_TRUE(e.ok()) << text;
     auto r = Evaluate(**e, obs, **defs, opts);

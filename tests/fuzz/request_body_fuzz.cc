@@ -12,9 +12,11 @@
 
 namespace {
 struct Env {
-  std::shared_ptr<const benhan::fhir::Definitions> defs = *benhan::fhir::Definitions::LoadEmbedded();
+  std::shared_ptr<const benhan::fhir::Definitions> defs =
+      *benhan::fhir::Definitions::LoadEmbedded();
   benhan::fhir::Validator validator{defs};
-  std::unique_ptr<benhan::fhir::Indexer> indexer = std::move(benhan::fhir::Indexer::Create(defs).value());
+  std::unique_ptr<benhan::fhir::Indexer> indexer =
+      std::move(benhan::fhir::Indexer::Create(defs).value());
 };
 }  // namespace
 

@@ -50,7 +50,8 @@ HttpClient::HttpClient(std::string host, uint16_t port) : impl_(new Impl) {
 }
 HttpClient::~HttpClient() = default;
 
-Response HttpClient::Send(const std::string& method, const std::string& target, const std::string& body,
+Response HttpClient::Send(const std::string& method, const std::string& target,
+                          const std::string& body,
                           const std::map<std::string, std::string>& headers) {
   for (int attempt = 0; attempt < 2; ++attempt) {
     try {
@@ -159,9 +160,11 @@ TestServer::~TestServer() {
   }
 }
 
-Response TestServer::Request(const std::string& method, const std::string& path, const std::string& body,
-                             std::map<std::string, std::string> headers, bool auth) {
-  if (auth && !token_.empty() && !headers.count("Authorization")) headers["Authorization"] = "Bearer " + token_;
+Response TestServer::Request(const std::string& method, const std::string& path,
+                             const std::string& body, std::map<std::string, std::string> headers,
+                             bool auth) {
+  if (auth && !token_.empty() && !headers.count("Authorization"))
+    headers["Authorization"] = "Bearer " + token_;
   return client_->Send(method, path, body, headers);
 }
 

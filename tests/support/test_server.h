@@ -8,9 +8,9 @@
 #include <string>
 #include <vector>
 
-#include "app/node.h"
 #include "api/fhir_api.h"
 #include "api/http_server.h"
+#include "app/node.h"
 
 namespace benhan::testing {
 
@@ -37,9 +37,9 @@ class HttpClient {
 };
 
 struct ServerOptions {
-  bool demo = false;                       // false: bearer token required (the client sends it)
+  bool demo = false;                          // false: bearer token required (the client sends it)
   std::map<std::string, std::string> config;  // extra config keys ("http.max_body_bytes": "100000")
-  std::string data_dir;                    // reuse a directory (restart tests); empty: new temp dir
+  std::string data_dir;  // reuse a directory (restart tests); empty: new temp dir
 };
 
 class TestServer {

@@ -15,8 +15,8 @@ TEST(ErrorsDoc, ListsEveryCode) {
   std::stringstream ss;
   ss << in.rdbuf();
   std::string doc = ss.str();
-#define BENHAN_ERROR(name, http, issue, action, vi)                                                     \
-  EXPECT_NE(doc.find("| `" #name "` | " #http " | `" issue "` |"), std::string::npos)               \
+#define BENHAN_ERROR(name, http, issue, action, vi)                                   \
+  EXPECT_NE(doc.find("| `" #name "` | " #http " | `" issue "` |"), std::string::npos) \
       << #name " is missing or stale in docs/errors.md: run tools/gen_errors_doc.py";
 #include "core/error_codes.def"
 #undef BENHAN_ERROR

@@ -30,7 +30,8 @@ class StoreTest : public ::testing::Test {
     ASSERT_TRUE(s.ok()) << s.status().ToString();
     store_ = std::move(*s);
   }
-  static NewVersion Version(const std::string& id, int64_t v, const fhir::IndexEntries* ix, bool deleted = false) {
+  static NewVersion Version(const std::string& id, int64_t v, const fhir::IndexEntries* ix,
+                            bool deleted = false) {
     NewVersion nv;
     nv.type = "Patient";
     nv.id = id;
@@ -38,7 +39,9 @@ class StoreTest : public ::testing::Test {
     nv.last_updated_us = 1000 + v;
     nv.method = v == 1 ? "POST" : "PUT";
     nv.deleted = deleted;
-    nv.json = deleted ? "" : "{\"resourceType\":\"Patient\",\"id\":\"" + id + "\",\"v\":" + std::to_string(v) + "}";
+    nv.json = deleted ? ""
+                      : "{\"resourceType\":\"Patient\",\"id\":\"" + id +
+                            "\",\"v\":" + std::to_string(v) + "}";
     nv.index = ix;
     return nv;
   }
@@ -61,12 +64,19 @@ class StoreTest : public ::testing::Test {
 };
 
 TEST_F(StoreTest, VersionsHistoryAndTombstones) {
-  ASSERT_TRUE(RunInTransaction(*store_, [&](Transaction& t) { return t.Put(Version("a", 1, nullptr)).status(); }).ok());
-  ASSERT_TRUE(RunInTransaction(*store_, [&](Transaction& t) { return t.Put(Version("a", 2, nullptr)).status(); }).ok());
+  ASSERT_TRUE(RunInTransaction(*store_, [&](Transaction& t) {
+                return t.Put(Version("a", 1, nullptr)).status();
+              }).ok());
+  ASSERT_TRUE(RunInTransaction(*store_, [&](Transaction& t) {
+                return t.Put(Version("a", 2, nullptr)).status();
+              }).ok());
   // Skipping a version is refused.
-  Status st = RunInTransaction(*store_, [&](Transaction& t) { return t.Put(Version("a", 4, nullptr)).status(); });
+  Status st = RunInTransaction(
+      *store_, [&](Transaction& t) { return t.Put(Version("a", 4, nullptr)).status(); });
   EXPECT_EQ(st.code(), Code::kPreconditionFailed);
-  ASSERT_TRUE(RunInTransaction(*store_, [&](Transaction& t) { return t.Put(Version("a", 3, nullptr, true)).status(); }).ok());
+  ASSERT_TRUE(RunInTransaction(*store_, [&](Transaction& t) {
+                return t.Put(Version("a", 3, nullptr, true)).status();
+              }).ok());
   auto cur = store_->Read("Patient", "a");
   ASSERT_TRUE(cur.ok());
   EXPECT_TRUE(cur->deleted);
@@ -88,18 +98,26 @@ TEST_F(StoreTest, UpdateReplacesIndexRowsAndSurvivesReopen) {
   fhir::IndexEntries a, b;
   a.strings.push_back({"family", "nguyen", "Nguyễn"});
   b.strings.push_back({"family", "tran", "Trần"});
-  ASSERT_TRUE(RunInTransaction(*store_, [&](Transaction& t) { return t.Put(Version("p", 1, &a)).status(); }).ok());
+  ASSERT_TRUE(RunInTransaction(*store_, [&](Transaction& t) {
+                return t.Put(Version("p", 1, &a)).status();
+              }).ok());
   EXPECT_EQ(CountByFamily("nguyen"), 1);
-  ASSERT_TRUE(RunInTransaction(*store_, [&](Transaction& t) { return t.Put(Version("p", 2, &b)).status(); }).ok());
+  ASSERT_TRUE(RunInTransaction(*store_, [&](Transaction& t) {
+                return t.Put(Version("p", 2, &b)).status();
+              }).ok());
   EXPECT_EQ(CountByFamily("nguyen"), 0);
   EXPECT_EQ(CountByFamily("tran"), 1);
   Reopen();
   EXPECT_EQ(CountByFamily("tran"), 1);
-  ASSERT_TRUE(RunInTransaction(*store_, [&](Transaction& t) { return t.Put(Version("p", 3, &a)).status(); }).ok());
+  ASSERT_TRUE(RunInTransaction(*store_, [&](Transaction& t) {
+                return t.Put(Version("p", 3, &a)).status();
+              }).ok());
   EXPECT_EQ(CountByFamily("tran"), 0);
   EXPECT_EQ(CountByFamily("nguyen"), 1);
   // A tombstone removes the resource from search.
-  ASSERT_TRUE(RunInTransaction(*store_, [&](Transaction& t) { return t.Put(Version("p", 4, nullptr, true)).status(); }).ok());
+  ASSERT_TRUE(RunInTransaction(*store_, [&](Transaction& t) {
+                return t.Put(Version("p", 4, nullptr, true)).status();
+              }).ok());
   EXPECT_EQ(CountByFamily("nguyen"), 0);
 }
 

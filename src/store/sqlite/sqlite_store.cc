@@ -2,12 +2,12 @@
 
 #include <sqlite3.h>
 
+#include <chrono>
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
-#include <map>
 #include <cstring>
-#include <chrono>
+#include <map>
 #include <mutex>
 #include <thread>
 #include <unordered_map>
@@ -49,8 +49,14 @@ class Stmt {
     sqlite3_reset(s_);
     sqlite3_clear_bindings(s_);
   }
-  Stmt& Bind(int i, int64_t v) { sqlite3_bind_int64(s_, i, v); return *this; }
-  Stmt& Bind(int i, double v) { sqlite3_bind_double(s_, i, v); return *this; }
+  Stmt& Bind(int i, int64_t v) {
+    sqlite3_bind_int64(s_, i, v);
+    return *this;
+  }
+  Stmt& Bind(int i, double v) {
+    sqlite3_bind_double(s_, i, v);
+    return *this;
+  }
   Stmt& Bind(int i, const std::string& v) {
     sqlite3_bind_text(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
     return *this;
@@ -99,12 +105,14 @@ class Conn {
     int flags = readonly ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
     flags |= SQLITE_OPEN_NOMUTEX;
     int rc = sqlite3_open_v2(o.path.c_str(), &c->db_, flags, nullptr);
-    if (rc != SQLITE_OK) return Status(Code::kUnavailable, "cannot open " + o.path + ": " + sqlite3_errstr(rc));
+    if (rc != SQLITE_OK)
+      return Status(Code::kUnavailable, "cannot open " + o.path + ": " + sqlite3_errstr(rc));
     sqlite3_busy_timeout(c->db_, 5000);
     std::string pragmas = "PRAGMA cache_size=-" + std::to_string(o.cache_mib * 1024) +
                           "; PRAGMA temp_store=MEMORY; PRAGMA mmap_size=268435456;";
     if (!readonly) {
-      pragmas = "PRAGMA page_size=" + std::to_string(kPageSize) + ";" + pragmas;  // new databases only
+      pragmas =
+          "PRAGMA page_size=" + std::to_string(kPageSize) + ";" + pragmas;  // new databases only
       pragmas += "PRAGMA journal_mode=WAL; PRAGMA foreign_keys=OFF;";
       pragmas += o.synchronous_full ? "PRAGMA synchronous=FULL;" : "PRAGMA synchronous=NORMAL;";
     }
@@ -129,7 +137,8 @@ class Conn {
     if (it != cache_.end()) {
       s = it->second;
     } else {
-      int rc = sqlite3_prepare_v3(db_, sql.c_str(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT, &s, nullptr);
+      int rc = sqlite3_prepare_v3(db_, sql.c_str(), static_cast<int>(sql.size()),
+                                  SQLITE_PREPARE_PERSISTENT, &s, nullptr);
       if (rc != SQLITE_OK) return SqlError(db_, rc, "sqlite prepare");
       if (cache_.size() > 512) {  // bound the cache (search SQL varies)
         for (auto& [k, v] : cache_) sqlite3_finalize(v);
@@ -173,14 +182,31 @@ const std::string& ParamKey(const std::string& type, const std::string& code) {
 
 // Encoding of a resource's index-row keys (resource.index_keys): a sequence of
 // [table byte][fields], integers as 8 raw bytes, strings as a 4-byte length then bytes.
-enum IndexTable : char { kString = 's', kToken = 't', kRef = 'r', kDate = 'd', kNumber = 'n', kQuantity = 'q', kUri = 'u' };
+enum IndexTable : char {
+  kString = 's',
+  kToken = 't',
+  kRef = 'r',
+  kDate = 'd',
+  kNumber = 'n',
+  kQuantity = 'q',
+  kUri = 'u'
+};
 
 class KeyWriter {
  public:
   explicit KeyWriter(std::string* out) : out_(out) {}
-  KeyWriter& Tag(IndexTable t) { out_->push_back(static_cast<char>(t)); return *this; }
-  KeyWriter& Int(int64_t v) { out_->append(reinterpret_cast<const char*>(&v), 8); return *this; }
-  KeyWriter& Real(double v) { out_->append(reinterpret_cast<const char*>(&v), 8); return *this; }
+  KeyWriter& Tag(IndexTable t) {
+    out_->push_back(static_cast<char>(t));
+    return *this;
+  }
+  KeyWriter& Int(int64_t v) {
+    out_->append(reinterpret_cast<const char*>(&v), 8);
+    return *this;
+  }
+  KeyWriter& Real(double v) {
+    out_->append(reinterpret_cast<const char*>(&v), 8);
+    return *this;
+  }
   KeyWriter& Str(const std::string& v) {
     uint32_t n = static_cast<uint32_t>(v.size());
     out_->append(reinterpret_cast<const char*>(&n), 4);
@@ -237,11 +263,15 @@ class SqliteTransaction final : public Transaction {
       : store_(store), lock_(std::move(lock)), conn_(conn) {}
   ~SqliteTransaction() override;
 
-  Result<std::optional<CurrentInfo>> LockCurrent(const std::string& type, const std::string& id) override;
-  void AssumeNew(const std::string& type, const std::string& id) override { known_[type + "/" + id] = Known{-1, 0, false}; }
+  Result<std::optional<CurrentInfo>> LockCurrent(const std::string& type,
+                                                 const std::string& id) override;
+  void AssumeNew(const std::string& type, const std::string& id) override {
+    known_[type + "/" + id] = Known{-1, 0, false};
+  }
   Result<VersionRecord> Read(const std::string& type, const std::string& id) override;
   Result<int64_t> Put(const NewVersion& v) override;
-  Result<std::vector<std::string>> FindIds(const std::string& type, const Query& query, int limit) override;
+  Result<std::vector<std::string>> FindIds(const std::string& type, const Query& query,
+                                           int limit) override;
   Status Audit(const AuditRecord& rec) override;
   Status Savepoint() override;
   Status ReleaseSavepoint() override;
@@ -251,7 +281,8 @@ class SqliteTransaction final : public Transaction {
  private:
   Result<int64_t> ParamId(const std::string& type, const std::string& code);
   // Writes the index rows (INSERT OR IGNORE: duplicates collapse) and returns their keys, encoded.
-  Result<std::string> WriteIndex(int64_t rid, const std::string& type, const fhir::IndexEntries& ix);
+  Result<std::string> WriteIndex(int64_t rid, const std::string& type,
+                                 const fhir::IndexEntries& ix);
   // Deletes the index rows whose keys `keys` (from WriteIndex) lists.
   Status DeleteIndex(int64_t rid, std::string_view keys);
 
@@ -260,10 +291,14 @@ class SqliteTransaction final : public Transaction {
   Conn* conn_;
   bool done_ = false;
   // Resource rows seen in this transaction: key type/id -> (rid, version, deleted).
-  struct Known { int64_t rid; int64_t version; bool deleted; };
+  struct Known {
+    int64_t rid;
+    int64_t version;
+    bool deleted;
+  };
   std::unordered_map<std::string, Known> known_;
   std::unordered_map<std::string, int64_t> new_params_;  // key: ParamKey(type, code)
-  std::vector<std::string> params_since_savepoint_;        // new_params_ keys added in the savepoint
+  std::vector<std::string> params_since_savepoint_;      // new_params_ keys added in the savepoint
   bool in_savepoint_ = false;
   int64_t next_seq_ = 0;
   int64_t next_rid_ = 0;
@@ -286,7 +321,8 @@ class SqliteStore final : public Store {
       }
     }
     {
-      ASSIGN_OR_RETURN(auto s, writer_->Prepare("SELECT COALESCE(MAX(seq), 0) FROM resource_version"));
+      ASSIGN_OR_RETURN(auto s,
+                       writer_->Prepare("SELECT COALESCE(MAX(seq), 0) FROM resource_version"));
       ASSIGN_OR_RETURN(bool row, s->Step());
       (void)row;
       last_seq_ = s->Int(0);
@@ -327,7 +363,8 @@ class SqliteStore final : public Store {
     }
   }
 
-  static constexpr int kCheckpointPages = 16000;  // ~64 MB of WAL: pages rewritten by many commits are copied once
+  static constexpr int kCheckpointPages =
+      16000;  // ~64 MB of WAL: pages rewritten by many commits are copied once
 
   static int WalHook(void* self, sqlite3*, const char*, int pages) {
     auto* store = static_cast<SqliteStore*>(self);
@@ -349,7 +386,8 @@ class SqliteStore final : public Store {
       // PASSIVE: copies what it can without blocking writers or readers. The WAL file is reused
       // from the start once a checkpoint has caught up with it.
       int log = 0, done = 0;
-      sqlite3_wal_checkpoint_v2(checkpointer_->db(), nullptr, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
+      sqlite3_wal_checkpoint_v2(checkpointer_->db(), nullptr, SQLITE_CHECKPOINT_PASSIVE, &log,
+                                &done);
       l.lock();
     }
     l.unlock();
@@ -362,7 +400,8 @@ class SqliteStore final : public Store {
   Result<std::unique_ptr<Transaction>> BeginWrite() override {
     std::unique_lock<std::mutex> lock(write_mu_);
     RETURN_IF_ERROR(writer_->Exec("BEGIN IMMEDIATE"));
-    return std::unique_ptr<Transaction>(new SqliteTransaction(this, std::move(lock), writer_.get()));
+    return std::unique_ptr<Transaction>(
+        new SqliteTransaction(this, std::move(lock), writer_.get()));
   }
 
   Result<VersionRecord> Read(const std::string& type, const std::string& id) override {
@@ -380,15 +419,18 @@ class SqliteStore final : public Store {
     return RowToVersion(*s);
   }
 
-  Result<VersionRecord> VRead(const std::string& type, const std::string& id, int64_t version) override {
+  Result<VersionRecord> VRead(const std::string& type, const std::string& id,
+                              int64_t version) override {
     ReaderLease lease(this);
-    ASSIGN_OR_RETURN(auto s, lease.conn->Prepare(std::string("SELECT ") + kVersionColumns +
-                                                 " FROM resource r JOIN resource_version v ON v.rid = r.rid"
-                                                 " WHERE r.rtype = ? AND r.id = ? AND v.version = ?"));
+    ASSIGN_OR_RETURN(auto s,
+                     lease.conn->Prepare(std::string("SELECT ") + kVersionColumns +
+                                         " FROM resource r JOIN resource_version v ON v.rid = r.rid"
+                                         " WHERE r.rtype = ? AND r.id = ? AND v.version = ?"));
     s->Bind(1, type).Bind(2, id).Bind(3, version);
     ASSIGN_OR_RETURN(bool row, s->Step());
     if (!row) {
-      return Status(Code::kNotFound, type + "/" + id + "/_history/" + std::to_string(version) + " not found");
+      return Status(Code::kNotFound,
+                    type + "/" + id + "/_history/" + std::to_string(version) + " not found");
     }
     return RowToVersion(*s);
   }
@@ -422,7 +464,11 @@ class SqliteStore final : public Store {
     }
     HistoryPage page;
     if (!q.id.empty() || !q.type.empty()) {
-      ASSIGN_OR_RETURN(auto cs, c->Prepare("SELECT COUNT(*) FROM resource_version v JOIN resource r ON r.rid = v.rid WHERE " + where));
+      ASSIGN_OR_RETURN(
+          auto cs,
+          c->Prepare(
+              "SELECT COUNT(*) FROM resource_version v JOIN resource r ON r.rid = v.rid WHERE " +
+              where));
       for (size_t i = 0; i < args.size(); ++i) cs->BindArg(static_cast<int>(i + 1), args[i]);
       ASSIGN_OR_RETURN(bool row, cs->Step());
       if (row) page.total = cs->Int(0);
@@ -461,11 +507,17 @@ class SqliteStore final : public Store {
     return r;
   }
 
-  Result<SearchResult> SearchIn(Conn* c, const std::string& type, const Query& query, int limit, bool full) {
-    auto pid = [&](const std::string& t, const std::string& code) -> int64_t { return LookupParam(t, code); };
+  Result<SearchResult> SearchIn(Conn* c, const std::string& type, const Query& query, int limit,
+                                bool full) {
+    auto pid = [&](const std::string& t, const std::string& code) -> int64_t {
+      return LookupParam(t, code);
+    };
     ASSIGN_OR_RETURN(CompiledQuery cq, CompileQuery(query, type, SqliteDialect(), pid));
     SearchResult out;
-    std::string from = " FROM resource r JOIN resource_version v ON v.seq = r.seq WHERE r.rtype = ? AND r.deleted = 0 AND " + cq.where;
+    std::string from =
+        " FROM resource r JOIN resource_version v ON v.seq = r.seq WHERE r.rtype = ? AND r.deleted "
+        "= 0 AND " +
+        cq.where;
     if (query.want_total) {
       ASSIGN_OR_RETURN(auto cs, c->Prepare("SELECT COUNT(*)" + from));
       cs->Bind(1, type);
@@ -474,11 +526,12 @@ class SqliteStore final : public Store {
       if (row) out.total = cs->Int(0);
     }
     // The rid column last: the keyset cursor.
-    std::string cols = (full ? std::string(kVersionColumns) : std::string("r.rtype, r.id")) + ", r.rid";
+    std::string cols =
+        (full ? std::string(kVersionColumns) : std::string("r.rtype, r.id")) + ", r.rid";
     const int rid_col = full ? 8 : 2;
     bool keyset = query.sort.empty() && query.after_key > 0;
-    ASSIGN_OR_RETURN(auto s, c->Prepare("SELECT " + cols + from + (keyset ? " AND r.rid > ?" : "") + " ORDER BY " +
-                                        cq.order_by + " LIMIT ? OFFSET ?"));
+    ASSIGN_OR_RETURN(auto s, c->Prepare("SELECT " + cols + from + (keyset ? " AND r.rid > ?" : "") +
+                                        " ORDER BY " + cq.order_by + " LIMIT ? OFFSET ?"));
     int i = 1;
     s->Bind(i++, type);
     for (const auto& a : cq.args) s->BindArg(i++, a);
@@ -519,8 +572,8 @@ class SqliteStore final : public Store {
 
   Result<std::vector<std::pair<std::string, int64_t>>> CountByType() override {
     ReaderLease lease(this);
-    ASSIGN_OR_RETURN(auto s, lease.conn->Prepare(
-                                 "SELECT rtype, COUNT(*) FROM resource WHERE deleted = 0 GROUP BY rtype ORDER BY rtype"));
+    ASSIGN_OR_RETURN(auto s, lease.conn->Prepare("SELECT rtype, COUNT(*) FROM resource WHERE "
+                                                 "deleted = 0 GROUP BY rtype ORDER BY rtype"));
     std::vector<std::pair<std::string, int64_t>> out;
     while (true) {
       ASSIGN_OR_RETURN(bool row, s->Step());
@@ -575,7 +628,8 @@ class SqliteStore final : public Store {
     const auto& migrations = sqlite::Migrations();
     if (current > static_cast<int64_t>(migrations.size())) {
       return Status(Code::kNotSupported, "database schema version " + std::to_string(current) +
-                                             " is newer than this benhan (" + std::to_string(migrations.size()) + ")");
+                                             " is newer than this benhan (" +
+                                             std::to_string(migrations.size()) + ")");
     }
     for (size_t i = static_cast<size_t>(current); i < migrations.size(); ++i) {
       RETURN_IF_ERROR(writer_->Exec("BEGIN IMMEDIATE"));
@@ -583,7 +637,8 @@ class SqliteStore final : public Store {
       if (st.ok()) st = writer_->Exec("PRAGMA user_version = " + std::to_string(i + 1));
       if (!st.ok()) {
         (void)writer_->Exec("ROLLBACK");
-        return Status(Code::kInternal, std::string("migration ") + migrations[i].name + " failed: " + st.message());
+        return Status(Code::kInternal,
+                      std::string("migration ") + migrations[i].name + " failed: " + st.message());
       }
       RETURN_IF_ERROR(writer_->Exec("COMMIT"));
     }
@@ -613,13 +668,16 @@ SqliteTransaction::~SqliteTransaction() {
   if (!done_) (void)conn_->Exec("ROLLBACK");
 }
 
-Result<std::optional<CurrentInfo>> SqliteTransaction::LockCurrent(const std::string& type, const std::string& id) {
+Result<std::optional<CurrentInfo>> SqliteTransaction::LockCurrent(const std::string& type,
+                                                                  const std::string& id) {
   std::string key = type + "/" + id;
   if (auto it = known_.find(key); it != known_.end()) {
     if (it->second.rid < 0) return std::optional<CurrentInfo>();
     return std::optional<CurrentInfo>(CurrentInfo{it->second.version, it->second.deleted});
   }
-  ASSIGN_OR_RETURN(auto s, conn_->Prepare("SELECT rid, version, deleted FROM resource WHERE rtype = ? AND id = ?"));
+  ASSIGN_OR_RETURN(
+      auto s,
+      conn_->Prepare("SELECT rid, version, deleted FROM resource WHERE rtype = ? AND id = ?"));
   s->Bind(1, type).Bind(2, id);
   ASSIGN_OR_RETURN(bool row, s->Step());
   if (!row) {
@@ -659,42 +717,51 @@ Status SqliteTransaction::DeleteIndex(int64_t rid, std::string_view keys) {
     std::unique_ptr<Stmt> s;
     switch (tag) {
       case kString: {
-        ASSIGN_OR_RETURN(s, conn_->Prepare("DELETE FROM idx_string WHERE pid = ? AND folded = ? AND exact = ? AND rid = ?"));
+        ASSIGN_OR_RETURN(
+            s,
+            conn_->Prepare(
+                "DELETE FROM idx_string WHERE pid = ? AND folded = ? AND exact = ? AND rid = ?"));
         std::string a = r.Str(), b = r.Str();
         s->Bind(1, pid).Bind(2, a).Bind(3, b).Bind(4, rid);
         RETURN_IF_ERROR(s->Run());
         break;
       }
       case kToken: {
-        ASSIGN_OR_RETURN(s, conn_->Prepare("DELETE FROM idx_token WHERE pid = ? AND code = ? AND system = ? AND text = ? AND rid = ?"));
+        ASSIGN_OR_RETURN(s, conn_->Prepare("DELETE FROM idx_token WHERE pid = ? AND code = ? AND "
+                                           "system = ? AND text = ? AND rid = ?"));
         std::string a = r.Str(), b = r.Str(), c = r.Str();
         s->Bind(1, pid).Bind(2, a).Bind(3, b).Bind(4, c).Bind(5, rid);
         RETURN_IF_ERROR(s->Run());
         break;
       }
       case kRef: {
-        ASSIGN_OR_RETURN(s, conn_->Prepare("DELETE FROM idx_reference WHERE pid = ? AND target_id = ? AND target_type = ? AND url = ? AND rid = ?"));
+        ASSIGN_OR_RETURN(s, conn_->Prepare("DELETE FROM idx_reference WHERE pid = ? AND target_id "
+                                           "= ? AND target_type = ? AND url = ? AND rid = ?"));
         std::string a = r.Str(), b = r.Str(), c = r.Str();
         s->Bind(1, pid).Bind(2, a).Bind(3, b).Bind(4, c).Bind(5, rid);
         RETURN_IF_ERROR(s->Run());
         break;
       }
       case kDate: {
-        ASSIGN_OR_RETURN(s, conn_->Prepare("DELETE FROM idx_date WHERE pid = ? AND low = ? AND high = ? AND rid = ?"));
+        ASSIGN_OR_RETURN(
+            s, conn_->Prepare(
+                   "DELETE FROM idx_date WHERE pid = ? AND low = ? AND high = ? AND rid = ?"));
         int64_t lo = r.Int(), hi = r.Int();
         s->Bind(1, pid).Bind(2, lo).Bind(3, hi).Bind(4, rid);
         RETURN_IF_ERROR(s->Run());
         break;
       }
       case kNumber: {
-        ASSIGN_OR_RETURN(s, conn_->Prepare("DELETE FROM idx_number WHERE pid = ? AND value = ? AND rid = ?"));
+        ASSIGN_OR_RETURN(
+            s, conn_->Prepare("DELETE FROM idx_number WHERE pid = ? AND value = ? AND rid = ?"));
         double v = r.Real();
         s->Bind(1, pid).Bind(2, v).Bind(3, rid);
         RETURN_IF_ERROR(s->Run());
         break;
       }
       case kQuantity: {
-        ASSIGN_OR_RETURN(s, conn_->Prepare("DELETE FROM idx_quantity WHERE pid = ? AND value = ? AND system = ? AND code = ? AND unit = ? AND rid = ?"));
+        ASSIGN_OR_RETURN(s, conn_->Prepare("DELETE FROM idx_quantity WHERE pid = ? AND value = ? "
+                                           "AND system = ? AND code = ? AND unit = ? AND rid = ?"));
         double v = r.Real();
         std::string a = r.Str(), b = r.Str(), c = r.Str();
         s->Bind(1, pid).Bind(2, v).Bind(3, a).Bind(4, b).Bind(5, c).Bind(6, rid);
@@ -702,7 +769,8 @@ Status SqliteTransaction::DeleteIndex(int64_t rid, std::string_view keys) {
         break;
       }
       case kUri: {
-        ASSIGN_OR_RETURN(s, conn_->Prepare("DELETE FROM idx_uri WHERE pid = ? AND uri = ? AND rid = ?"));
+        ASSIGN_OR_RETURN(
+            s, conn_->Prepare("DELETE FROM idx_uri WHERE pid = ? AND uri = ? AND rid = ?"));
         std::string a = r.Str();
         s->Bind(1, pid).Bind(2, a).Bind(3, rid);
         RETURN_IF_ERROR(s->Run());
@@ -712,11 +780,13 @@ Status SqliteTransaction::DeleteIndex(int64_t rid, std::string_view keys) {
         return Status(Code::kInternal, "corrupt index_keys of resource " + std::to_string(rid));
     }
   }
-  if (!r.ok()) return Status(Code::kInternal, "corrupt index_keys of resource " + std::to_string(rid));
+  if (!r.ok())
+    return Status(Code::kInternal, "corrupt index_keys of resource " + std::to_string(rid));
   return Status::Ok();
 }
 
-Result<std::string> SqliteTransaction::WriteIndex(int64_t rid, const std::string& type, const fhir::IndexEntries& ix) {
+Result<std::string> SqliteTransaction::WriteIndex(int64_t rid, const std::string& type,
+                                                  const fhir::IndexEntries& ix) {
   std::string keys;
   KeyWriter w(&keys);
   // One prepared statement per table, reset between rows.
@@ -732,36 +802,42 @@ Result<std::string> SqliteTransaction::WriteIndex(int64_t rid, const std::string
     }
     return Status::Ok();
   };
-  RETURN_IF_ERROR(rows("INSERT OR IGNORE INTO idx_string (pid, folded, exact, rid) VALUES (?, ?, ?, ?)", ix.strings,
-                       [&](Stmt& s, const fhir::IndexEntries::String& e, int64_t pid) {
-                         s.Bind(2, e.folded).Bind(3, e.exact).Bind(4, rid);
-                         w.Tag(kString).Int(pid).Str(e.folded).Str(e.exact);
-                       }));
-  RETURN_IF_ERROR(rows("INSERT OR IGNORE INTO idx_token (pid, code, system, text, rid) VALUES (?, ?, ?, ?, ?)", ix.tokens,
-                       [&](Stmt& s, const fhir::IndexEntries::Token& e, int64_t pid) {
-                         s.Bind(2, e.code).Bind(3, e.system).Bind(4, e.text).Bind(5, rid);
-                         w.Tag(kToken).Int(pid).Str(e.code).Str(e.system).Str(e.text);
-                       }));
-  RETURN_IF_ERROR(rows("INSERT OR IGNORE INTO idx_reference (pid, target_id, target_type, url, rid) VALUES (?, ?, ?, ?, ?)",
-                       ix.references, [&](Stmt& s, const fhir::IndexEntries::Reference& e, int64_t pid) {
-                         s.Bind(2, e.target_id).Bind(3, e.target_type).Bind(4, e.url).Bind(5, rid);
-                         w.Tag(kRef).Int(pid).Str(e.target_id).Str(e.target_type).Str(e.url);
-                       }));
-  RETURN_IF_ERROR(rows("INSERT OR IGNORE INTO idx_date (pid, low, high, rid) VALUES (?, ?, ?, ?)", ix.dates,
-                       [&](Stmt& s, const fhir::IndexEntries::Date& e, int64_t pid) {
+  RETURN_IF_ERROR(
+      rows("INSERT OR IGNORE INTO idx_string (pid, folded, exact, rid) VALUES (?, ?, ?, ?)",
+           ix.strings, [&](Stmt& s, const fhir::IndexEntries::String& e, int64_t pid) {
+             s.Bind(2, e.folded).Bind(3, e.exact).Bind(4, rid);
+             w.Tag(kString).Int(pid).Str(e.folded).Str(e.exact);
+           }));
+  RETURN_IF_ERROR(
+      rows("INSERT OR IGNORE INTO idx_token (pid, code, system, text, rid) VALUES (?, ?, ?, ?, ?)",
+           ix.tokens, [&](Stmt& s, const fhir::IndexEntries::Token& e, int64_t pid) {
+             s.Bind(2, e.code).Bind(3, e.system).Bind(4, e.text).Bind(5, rid);
+             w.Tag(kToken).Int(pid).Str(e.code).Str(e.system).Str(e.text);
+           }));
+  RETURN_IF_ERROR(
+      rows("INSERT OR IGNORE INTO idx_reference (pid, target_id, target_type, url, rid) VALUES (?, "
+           "?, ?, ?, ?)",
+           ix.references, [&](Stmt& s, const fhir::IndexEntries::Reference& e, int64_t pid) {
+             s.Bind(2, e.target_id).Bind(3, e.target_type).Bind(4, e.url).Bind(5, rid);
+             w.Tag(kRef).Int(pid).Str(e.target_id).Str(e.target_type).Str(e.url);
+           }));
+  RETURN_IF_ERROR(rows("INSERT OR IGNORE INTO idx_date (pid, low, high, rid) VALUES (?, ?, ?, ?)",
+                       ix.dates, [&](Stmt& s, const fhir::IndexEntries::Date& e, int64_t pid) {
                          s.Bind(2, e.low).Bind(3, e.high).Bind(4, rid);
                          w.Tag(kDate).Int(pid).Int(e.low).Int(e.high);
                        }));
-  RETURN_IF_ERROR(rows("INSERT OR IGNORE INTO idx_number (pid, value, rid) VALUES (?, ?, ?)", ix.numbers,
-                       [&](Stmt& s, const fhir::IndexEntries::Number& e, int64_t pid) {
+  RETURN_IF_ERROR(rows("INSERT OR IGNORE INTO idx_number (pid, value, rid) VALUES (?, ?, ?)",
+                       ix.numbers, [&](Stmt& s, const fhir::IndexEntries::Number& e, int64_t pid) {
                          s.Bind(2, e.value).Bind(3, rid);
                          w.Tag(kNumber).Int(pid).Real(e.value);
                        }));
-  RETURN_IF_ERROR(rows("INSERT OR IGNORE INTO idx_quantity (pid, value, system, code, unit, rid) VALUES (?, ?, ?, ?, ?, ?)",
-                       ix.quantities, [&](Stmt& s, const fhir::IndexEntries::Quantity& e, int64_t pid) {
-                         s.Bind(2, e.value).Bind(3, e.system).Bind(4, e.code).Bind(5, e.unit).Bind(6, rid);
-                         w.Tag(kQuantity).Int(pid).Real(e.value).Str(e.system).Str(e.code).Str(e.unit);
-                       }));
+  RETURN_IF_ERROR(
+      rows("INSERT OR IGNORE INTO idx_quantity (pid, value, system, code, unit, rid) VALUES (?, ?, "
+           "?, ?, ?, ?)",
+           ix.quantities, [&](Stmt& s, const fhir::IndexEntries::Quantity& e, int64_t pid) {
+             s.Bind(2, e.value).Bind(3, e.system).Bind(4, e.code).Bind(5, e.unit).Bind(6, rid);
+             w.Tag(kQuantity).Int(pid).Real(e.value).Str(e.system).Str(e.code).Str(e.unit);
+           }));
   RETURN_IF_ERROR(rows("INSERT OR IGNORE INTO idx_uri (pid, uri, rid) VALUES (?, ?, ?)", ix.uris,
                        [&](Stmt& s, const fhir::IndexEntries::Uri& e, int64_t pid) {
                          s.Bind(2, e.uri).Bind(3, rid);
@@ -774,8 +850,9 @@ Result<int64_t> SqliteTransaction::Put(const NewVersion& v) {
   ASSIGN_OR_RETURN(std::optional<CurrentInfo> cur, LockCurrent(v.type, v.id));
   int64_t expected = cur ? cur->version + 1 : 1;
   if (v.version != expected) {
-    return Status(Code::kPreconditionFailed, v.type + "/" + v.id + ": version " + std::to_string(v.version) +
-                                                 " is not the next version (" + std::to_string(expected) + ")");
+    return Status(Code::kPreconditionFailed,
+                  v.type + "/" + v.id + ": version " + std::to_string(v.version) +
+                      " is not the next version (" + std::to_string(expected) + ")");
   }
   if (next_seq_ == 0) next_seq_ = store_->last_seq() + 1;
   int64_t seq = next_seq_++;
@@ -789,9 +866,17 @@ Result<int64_t> SqliteTransaction::Put(const NewVersion& v) {
     if (!v.deleted && v.index != nullptr) {
       ASSIGN_OR_RETURN(keys, WriteIndex(k.rid, v.type, *v.index));
     }
-    ASSIGN_OR_RETURN(auto s, conn_->Prepare("INSERT INTO resource (rid, rtype, id, version, seq, last_updated, deleted, index_keys)"
-                                            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"));
-    s->Bind(1, k.rid).Bind(2, v.type).Bind(3, v.id).Bind(4, v.version).Bind(5, seq).Bind(6, v.last_updated_us);
+    ASSIGN_OR_RETURN(
+        auto s,
+        conn_->Prepare(
+            "INSERT INTO resource (rid, rtype, id, version, seq, last_updated, deleted, index_keys)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"));
+    s->Bind(1, k.rid)
+        .Bind(2, v.type)
+        .Bind(3, v.id)
+        .Bind(4, v.version)
+        .Bind(5, seq)
+        .Bind(6, v.last_updated_us);
     s->Bind(7, int64_t{v.deleted}).BindBlob(8, keys);
     RETURN_IF_ERROR(s->Run());
   } else {
@@ -808,16 +893,23 @@ Result<int64_t> SqliteTransaction::Put(const NewVersion& v) {
     if (!v.deleted && v.index != nullptr) {
       ASSIGN_OR_RETURN(keys, WriteIndex(k.rid, v.type, *v.index));
     }
-    ASSIGN_OR_RETURN(auto s, conn_->Prepare(
-                                 "UPDATE resource SET version = ?, seq = ?, last_updated = ?, deleted = ?, index_keys = ? WHERE rid = ?"));
-    s->Bind(1, v.version).Bind(2, seq).Bind(3, v.last_updated_us).Bind(4, int64_t{v.deleted}).BindBlob(5, keys).Bind(6, k.rid);
+    ASSIGN_OR_RETURN(auto s,
+                     conn_->Prepare("UPDATE resource SET version = ?, seq = ?, last_updated = ?, "
+                                    "deleted = ?, index_keys = ? WHERE rid = ?"));
+    s->Bind(1, v.version)
+        .Bind(2, seq)
+        .Bind(3, v.last_updated_us)
+        .Bind(4, int64_t{v.deleted})
+        .BindBlob(5, keys)
+        .Bind(6, k.rid);
     RETURN_IF_ERROR(s->Run());
   }
   k.version = v.version;
   k.deleted = v.deleted;
   {
-    ASSIGN_OR_RETURN(auto s, conn_->Prepare(
-                                 "INSERT INTO resource_version (seq, rid, version, last_updated, method, deleted, json) VALUES (?, ?, ?, ?, ?, ?, ?)"));
+    ASSIGN_OR_RETURN(
+        auto s, conn_->Prepare("INSERT INTO resource_version (seq, rid, version, last_updated, "
+                               "method, deleted, json) VALUES (?, ?, ?, ?, ?, ?, ?)"));
     s->Bind(1, seq).Bind(2, k.rid).Bind(3, v.version).Bind(4, v.last_updated_us).Bind(5, v.method);
     s->Bind(6, int64_t{v.deleted}).BindBlob(7, v.json);
     RETURN_IF_ERROR(s->Run());
@@ -825,7 +917,8 @@ Result<int64_t> SqliteTransaction::Put(const NewVersion& v) {
   return seq;
 }
 
-Result<std::vector<std::string>> SqliteTransaction::FindIds(const std::string& type, const Query& query, int limit) {
+Result<std::vector<std::string>> SqliteTransaction::FindIds(const std::string& type,
+                                                            const Query& query, int limit) {
   // Runs on the writer connection so it sees this transaction's own writes.
   auto pid = [&](const std::string& t, const std::string& code) -> int64_t {
     int64_t p = store_->LookupParam(t, code);
@@ -834,8 +927,10 @@ Result<std::vector<std::string>> SqliteTransaction::FindIds(const std::string& t
     return it == new_params_.end() ? -1 : it->second;
   };
   ASSIGN_OR_RETURN(CompiledQuery cq, CompileQuery(query, type, SqliteDialect(), pid));
-  ASSIGN_OR_RETURN(auto s, conn_->Prepare("SELECT r.id FROM resource r WHERE r.rtype = ? AND r.deleted = 0 AND " +
-                                          cq.where + " LIMIT ?"));
+  ASSIGN_OR_RETURN(
+      auto s,
+      conn_->Prepare("SELECT r.id FROM resource r WHERE r.rtype = ? AND r.deleted = 0 AND " +
+                     cq.where + " LIMIT ?"));
   int i = 1;
   s->Bind(i++, type);
   for (const auto& a : cq.args) s->BindArg(i++, a);
@@ -850,9 +945,9 @@ Result<std::vector<std::string>> SqliteTransaction::FindIds(const std::string& t
 }
 
 Status SqliteTransaction::Audit(const AuditRecord& r) {
-  ASSIGN_OR_RETURN(auto s, conn_->Prepare(
-                               "INSERT INTO audit_event (time, principal, action, rtype, id, version, status, remote, detail)"
-                               " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+  ASSIGN_OR_RETURN(auto s, conn_->Prepare("INSERT INTO audit_event (time, principal, action, "
+                                          "rtype, id, version, status, remote, detail)"
+                                          " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"));
   s->Bind(1, r.time_us).Bind(2, r.principal).Bind(3, r.action).Bind(4, r.type).Bind(5, r.id);
   s->Bind(6, r.version).Bind(7, static_cast<int64_t>(r.status)).Bind(8, r.remote).Bind(9, r.detail);
   return s->Run();

@@ -2,7 +2,8 @@
 // writer connection (writes serialized by a mutex, BEGIN IMMEDIATE) and a pool of reader
 // connections for snapshot reads. Schema migrations are applied on open.
 //
-// Thread-safety: all Store methods are thread-safe. Ownership: created by Open(), owned by the caller.
+// Thread-safety: all Store methods are thread-safe. Ownership: created by Open(), owned by the
+// caller.
 #pragma once
 
 #include <memory>
@@ -14,9 +15,9 @@
 namespace benhan::store {
 
 struct SqliteOptions {
-  std::string path;           // database file; ":memory:" is not supported (readers need a file)
-  int readers = 4;            // reader connections
-  int cache_mib = 64;         // page cache per connection
+  std::string path;              // database file; ":memory:" is not supported (readers need a file)
+  int readers = 4;               // reader connections
+  int cache_mib = 64;            // page cache per connection
   bool synchronous_full = true;  // fsync the WAL on every commit (power-loss durability)
 };
 

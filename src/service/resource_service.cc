@@ -264,6 +264,33 @@ Result<WriteOutcome> ResourceService::WriteVersion(
   return out;
 }
 
+Result<WriteOutcome> ResourceService::RunWrite(
+    const std::function<Result<WriteOutcome>(store::Transaction&)>& work) {
+  Result<WriteOutcome> result = Status(Code::kInternal, "not run");
+  Status st = committer_.Run([&](store::Transaction& txn) -> Status {
+    result = work(txn);
+    return result.status();
+  });
+  if (!st.ok()) return st;
+  return result;
+}
+
+Result<store::VersionRecord> ResourceService::WriteTombstone(
+    store::Transaction& txn, const RequestContext& ctx, const std::string& type,
+    const std::string& id, int64_t current_version, const std::string& detail) {
+  store::NewVersion nv;
+  nv.type = type;
+  nv.id = id;
+  nv.version = current_version + 1;
+  nv.last_updated_us = MonotonicNowMicros();
+  nv.method = "DELETE";
+  nv.deleted = true;
+  ASSIGN_OR_RETURN(int64_t seq, txn.Put(nv));
+  RETURN_IF_ERROR(txn.Audit(store::AuditRecord{nv.last_updated_us, ctx.principal, "delete", type,
+                                               id, nv.version, 200, ctx.remote, detail}));
+  return store::VersionRecord{type, id, nv.version, seq, nv.last_updated_us, true, "DELETE", ""};
+}
+
 Result<WriteOutcome> ResourceService::Create(const RequestContext& ctx, const std::string& type,
                                              json::value body, const WriteOptions& opts) {
   RETURN_IF_ERROR(CheckResource(body, type));
@@ -271,8 +298,7 @@ Result<WriteOutcome> ResourceService::Create(const RequestContext& ctx, const st
   std::string id = NewUuid();  // a client-supplied id is ignored on create, as FHIR specifies
   fhir::IndexEntries index = indexer_.Extract(body);
   Prestamped pre = Prestamp(body.get_object(), id);
-  Result<WriteOutcome> result = Status(Code::kInternal, "not run");
-  Status st = committer_.Run([&](store::Transaction& txn) -> Status {
+  return RunWrite([&](store::Transaction& txn) -> Result<WriteOutcome> {
     if (!opts.if_none_exist.empty()) {
       ASSIGN_OR_RETURN(auto ids, FindIdsIn(txn, type, ParseQueryString(opts.if_none_exist)));
       if (ids.size() > 1) {
@@ -284,19 +310,15 @@ Result<WriteOutcome> ResourceService::Create(const RequestContext& ctx, const st
         out.http_status = 200;
         out.record = std::move(existing);
         out.message = "If-None-Exist matched " + type + "/" + ids[0] + ": nothing created";
-        result = std::move(out);
-        return Status::Ok();
+        return out;
       }
     }
     // (On a retry the prestamped JSON has been moved out, and WriteVersion stamps anew.)
     txn.AssumeNew(type, id);  // a fresh random UUID
     ASSIGN_OR_RETURN(WriteOutcome out, WriteVersion(txn, ctx, type, id, body.get_object(), index,
                                                     std::nullopt, "POST", "create", &pre));
-    result = std::move(out);
-    return Status::Ok();
+    return out;
   });
-  if (!st.ok()) return st;
-  return result;
 }
 
 Result<WriteOutcome> ResourceService::Update(const RequestContext& ctx, const std::string& type,
@@ -315,15 +337,11 @@ Result<WriteOutcome> ResourceService::Update(const RequestContext& ctx, const st
   }
   RETURN_IF_ERROR(Validate(body));
   fhir::IndexEntries index = indexer_.Extract(body);
-  Result<WriteOutcome> result = Status(Code::kInternal, "not run");
-  Status st = committer_.Run([&](store::Transaction& txn) -> Status {
+  return RunWrite([&](store::Transaction& txn) -> Result<WriteOutcome> {
     ASSIGN_OR_RETURN(WriteOutcome out, WriteVersion(txn, ctx, type, id, body.get_object(), index,
                                                     opts.if_match, "PUT", "update"));
-    result = std::move(out);
-    return Status::Ok();
+    return out;
   });
-  if (!st.ok()) return st;
-  return result;
 }
 
 Result<WriteOutcome> ResourceService::ConditionalUpdate(const RequestContext& ctx,
@@ -333,8 +351,7 @@ Result<WriteOutcome> ResourceService::ConditionalUpdate(const RequestContext& ct
   RETURN_IF_ERROR(CheckResource(body, type));
   RETURN_IF_ERROR(Validate(body));
   fhir::IndexEntries index = indexer_.Extract(body);
-  Result<WriteOutcome> result = Status(Code::kInternal, "not run");
-  Status st = committer_.Run([&](store::Transaction& txn) -> Status {
+  return RunWrite([&](store::Transaction& txn) -> Result<WriteOutcome> {
     ASSIGN_OR_RETURN(auto ids, FindIdsIn(txn, type, query));
     if (ids.size() > 1)
       return Status(Code::kMultipleMatches, "the condition matched more than one " + type);
@@ -355,11 +372,8 @@ Result<WriteOutcome> ResourceService::ConditionalUpdate(const RequestContext& ct
     }
     ASSIGN_OR_RETURN(WriteOutcome out, WriteVersion(txn, ctx, type, id, body.get_object(), index,
                                                     opts.if_match, "PUT", "update"));
-    result = std::move(out);
-    return Status::Ok();
+    return out;
   });
-  if (!st.ok()) return st;
-  return result;
 }
 
 Result<WriteOutcome> ResourceService::Patch(const RequestContext& ctx, const std::string& type,
@@ -382,16 +396,13 @@ Result<WriteOutcome> ResourceService::Patch(const RequestContext& ctx, const std
     }
     RETURN_IF_ERROR(Validate(doc));
     fhir::IndexEntries index = indexer_.Extract(doc);
-    Result<WriteOutcome> result = Status(Code::kInternal, "not run");
-    Status st = committer_.Run([&](store::Transaction& txn) -> Status {
-      ASSIGN_OR_RETURN(WriteOutcome out, WriteVersion(txn, ctx, type, id, doc.get_object(), index,
-                                                      cur->version, "PATCH", "patch"));
-      result = std::move(out);
-      return Status::Ok();
+    auto result = RunWrite([&](store::Transaction& txn) -> Result<WriteOutcome> {
+      return WriteVersion(txn, ctx, type, id, doc.get_object(), index, cur->version, "PATCH",
+                          "patch");
     });
-    if (st.ok()) return result;
+    if (result.ok()) return result;
     // Someone wrote in between: re-read and re-apply unless the client pinned a version.
-    if (st.code() != Code::kPreconditionFailed || opts.if_match) return st;
+    if (result.status().code() != Code::kPreconditionFailed || opts.if_match) return result;
   }
   return Status(Code::kConflict,
                 "too many concurrent changes to " + type + "/" + id + "; try again");
@@ -400,8 +411,7 @@ Result<WriteOutcome> ResourceService::Patch(const RequestContext& ctx, const std
 Result<WriteOutcome> ResourceService::Delete(const RequestContext& ctx, const std::string& type,
                                              const std::string& id, const WriteOptions& opts) {
   if (!defs_->IsResourceType(type)) return Status(Code::kNotFound, "unknown resource type " + type);
-  Result<WriteOutcome> result = Status(Code::kInternal, "not run");
-  Status st = committer_.Run([&](store::Transaction& txn) -> Status {
+  return RunWrite([&](store::Transaction& txn) -> Result<WriteOutcome> {
     ASSIGN_OR_RETURN(std::optional<store::CurrentInfo> cur, txn.LockCurrent(type, id));
     if (opts.if_match && (!cur || cur->version != *opts.if_match)) {
       return Status(Code::kPreconditionFailed, "version conflict deleting " + type + "/" + id);
@@ -415,28 +425,13 @@ Result<WriteOutcome> ResourceService::Delete(const RequestContext& ctx, const st
       out.record.id = id;
       out.record.version = cur ? cur->version : 0;
       out.record.deleted = true;
-      result = std::move(out);
-      return Status::Ok();
+      return out;
     }
-    store::NewVersion nv;
-    nv.type = type;
-    nv.id = id;
-    nv.version = cur->version + 1;
-    nv.last_updated_us = MonotonicNowMicros();
-    nv.method = "DELETE";
-    nv.deleted = true;
-    ASSIGN_OR_RETURN(int64_t seq, txn.Put(nv));
-    RETURN_IF_ERROR(txn.Audit(store::AuditRecord{nv.last_updated_us, ctx.principal, "delete", type,
-                                                 id, nv.version, 200, ctx.remote, ""}));
-    out.message = "deleted " + type + "/" + id + " (version " + std::to_string(nv.version) +
+    ASSIGN_OR_RETURN(out.record, WriteTombstone(txn, ctx, type, id, cur->version, ""));
+    out.message = "deleted " + type + "/" + id + " (version " + std::to_string(out.record.version) +
                   " is a tombstone; history kept)";
-    out.record =
-        store::VersionRecord{type, id, nv.version, seq, nv.last_updated_us, true, "DELETE", ""};
-    result = std::move(out);
-    return Status::Ok();
+    return out;
   });
-  if (!st.ok()) return st;
-  return result;
 }
 
 Result<WriteOutcome> ResourceService::ConditionalDelete(const RequestContext& ctx,
@@ -931,14 +926,8 @@ Result<json::object> ResourceService::ProcessTransaction(const RequestContext& c
           }
           e.status = 204;
           if (cur && !cur->deleted) {
-            store::NewVersion nv{
-                e.url.type, e.id, cur->version + 1, MonotonicNowMicros(), true, "DELETE", "", {}};
-            ASSIGN_OR_RETURN(int64_t seq, txn.Put(nv));
-            RETURN_IF_ERROR(txn.Audit(store::AuditRecord{nv.last_updated_us, ctx.principal,
-                                                         "delete", e.url.type, e.id, nv.version,
-                                                         200, ctx.remote, "transaction"}));
-            e.record = store::VersionRecord{e.url.type,         e.id, nv.version, seq,
-                                            nv.last_updated_us, true, "DELETE",   ""};
+            ASSIGN_OR_RETURN(
+                e.record, WriteTombstone(txn, ctx, e.url.type, e.id, cur->version, "transaction"));
             e.status = 200;
           }
         } else if (e.method == "POST") {

@@ -14,6 +14,7 @@
 
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -124,6 +125,13 @@ class ResourceService {
                                     const fhir::IndexEntries& index,
                                     std::optional<int64_t> if_match, const std::string& method,
                                     const std::string& action, Prestamped* pre = nullptr);
+  // Runs one unit of write work through the group committer and returns its outcome.
+  Result<WriteOutcome> RunWrite(
+      const std::function<Result<WriteOutcome>(store::Transaction&)>& work);
+  // Writes a deletion (tombstone) version after `current_version`, with its audit row.
+  Result<store::VersionRecord> WriteTombstone(store::Transaction& txn, const RequestContext& ctx,
+                                              const std::string& type, const std::string& id,
+                                              int64_t current_version, const std::string& detail);
   Result<std::vector<std::string>> FindIdsIn(store::Transaction& txn, const std::string& type,
                                              const Params& query);
   Result<boost::json::object> ProcessTransaction(const RequestContext& ctx,

@@ -727,10 +727,12 @@ Status SqliteTransaction::DeleteIndex(int64_t rid, std::string_view keys) {
         break;
       }
       case kToken: {
+        // The key is (pid, code, system, rid); `text` is carried in index_keys but not needed.
         ASSIGN_OR_RETURN(s, conn_->Prepare("DELETE FROM idx_token WHERE pid = ? AND code = ? AND "
-                                           "system = ? AND text = ? AND rid = ?"));
-        std::string a = r.Str(), b = r.Str(), c = r.Str();
-        s->Bind(1, pid).Bind(2, a).Bind(3, b).Bind(4, c).Bind(5, rid);
+                                           "system = ? AND rid = ?"));
+        std::string a = r.Str(), b = r.Str();
+        (void)r.Str();
+        s->Bind(1, pid).Bind(2, a).Bind(3, b).Bind(4, rid);
         RETURN_IF_ERROR(s->Run());
         break;
       }

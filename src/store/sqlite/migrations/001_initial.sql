@@ -37,8 +37,9 @@ CREATE TABLE search_param (
 -- deleted by key, from resource.index_keys.
 CREATE TABLE idx_string (pid INTEGER NOT NULL, folded TEXT NOT NULL, exact TEXT NOT NULL, rid INTEGER NOT NULL,
   PRIMARY KEY (pid, folded, exact, rid)) WITHOUT ROWID;
-CREATE TABLE idx_token (pid INTEGER NOT NULL, code TEXT NOT NULL, system TEXT NOT NULL, text TEXT NOT NULL, rid INTEGER NOT NULL,
-  PRIMARY KEY (pid, code, system, text, rid)) WITHOUT ROWID;
+-- idx_token keeps `text` (folded display, for :text) out of the key: shorter keys, faster inserts.
+CREATE TABLE idx_token (pid INTEGER NOT NULL, code TEXT NOT NULL, system TEXT NOT NULL, rid INTEGER NOT NULL, text TEXT NOT NULL,
+  PRIMARY KEY (pid, code, system, rid)) WITHOUT ROWID;
 CREATE TABLE idx_reference (pid INTEGER NOT NULL, target_id TEXT NOT NULL, target_type TEXT NOT NULL, url TEXT NOT NULL, rid INTEGER NOT NULL,
   PRIMARY KEY (pid, target_id, target_type, url, rid)) WITHOUT ROWID;
 CREATE TABLE idx_date (pid INTEGER NOT NULL, low INTEGER NOT NULL, high INTEGER NOT NULL, rid INTEGER NOT NULL,

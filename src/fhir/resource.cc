@@ -273,6 +273,61 @@ json::value Subset(const json::value& resource, SummaryMode mode,
   return out;
 }
 
+namespace {
+
+std::string LineColumn(std::string_view text, size_t offset) {
+  size_t line = 1, col = 1;
+  for (size_t i = 0; i < offset && i < text.size(); ++i) {
+    if (text[i] == '\n') {
+      ++line;
+      col = 1;
+    } else {
+      ++col;
+    }
+  }
+  return "line " + std::to_string(line) + ", column " + std::to_string(col) + " (byte " +
+         std::to_string(offset) + ")";
+}
+
+// In well-formed JSON text, the offset of the first key that repeats a key of the same object
+// (compared as written), or npos. One pass; keys of all open objects share one vector.
+size_t FindDuplicateKey(std::string_view s, std::string_view* key) {
+  std::vector<std::string_view> keys;
+  std::vector<size_t> frames;  // per open container: index into keys where its keys start, or npos
+  constexpr size_t kArray = std::string_view::npos;
+  for (size_t i = 0; i < s.size(); ++i) {
+    char c = s[i];
+    if (c == '"') {
+      size_t start = ++i;
+      while (i < s.size() && s[i] != '"') i += s[i] == '\\' ? 2 : 1;
+      if (frames.empty() || frames.back() == kArray) continue;
+      size_t j = i + 1;
+      while (j < s.size() && (s[j] == ' ' || s[j] == '\n' || s[j] == '\r' || s[j] == '\t')) ++j;
+      if (j >= s.size() || s[j] != ':') continue;  // a value, not a key
+      std::string_view k = s.substr(start, i - start);
+      for (size_t n = frames.back(); n < keys.size(); ++n) {
+        if (keys[n] == k) {
+          *key = k;
+          return start - 1;
+        }
+      }
+      keys.push_back(k);
+    } else if (c == '{') {
+      frames.push_back(keys.size());
+    } else if (c == '[') {
+      frames.push_back(kArray);
+    } else if (c == '}' || c == ']') {
+      if (!frames.empty()) {
+        if (frames.back() != kArray) keys.resize(frames.back());
+        frames.pop_back();
+      }
+    }
+  }
+  return std::string_view::npos;
+}
+
+}  // namespace
+
 Status ParseJson(std::string_view body, json::value* out) {
   json::parse_options po;
   po.max_depth = 256;
@@ -295,18 +350,14 @@ Status ParseJson(std::string_view body, json::value* out) {
     used = body.size();
   }
   if (ec) {
-    size_t line = 1, col = 1;
-    for (size_t i = 0; i < used && i < body.size(); ++i) {
-      if (body[i] == '\n') {
-        ++line;
-        col = 1;
-      } else {
-        ++col;
-      }
-    }
-    return Status(Code::kInvalid, "the body is not valid JSON: " + ec.message() + " at line " +
-                                      std::to_string(line) + ", column " + std::to_string(col) +
-                                      " (byte " + std::to_string(used) + ")");
+    return Status(Code::kInvalid,
+                  "the body is not valid JSON: " + ec.message() + " at " + LineColumn(body, used));
+  }
+  // FHIR JSON forbids repeated keys; the parser would silently keep the last one.
+  std::string_view dup;
+  if (size_t at = FindDuplicateKey(body, &dup); at != std::string_view::npos) {
+    return Status(Code::kInvalid, "the body repeats the key \"" + std::string(dup) +
+                                      "\" in one object at " + LineColumn(body, at));
   }
   *out = p.release();
   return Status::Ok();

@@ -19,6 +19,8 @@ import sys
 import threading
 import time
 
+from benchlib import json_files
+
 
 def main():
     ap = argparse.ArgumentParser()
@@ -29,12 +31,7 @@ def main():
     ap.add_argument("paths", nargs="+")
     a = ap.parse_args()
 
-    files = []
-    for p in a.paths:
-        if os.path.isdir(p):
-            files += sorted(os.path.join(p, f) for f in os.listdir(p) if f.endswith(".json"))
-        else:
-            files.append(p)
+    files = json_files(a.paths)
     # Synthea's shared Practitioner/Organization bundles first, as their documentation says.
     files.sort(key=lambda f: (not os.path.basename(f).startswith(("hospitalInformation", "practitionerInformation")), f))
     bundles = []

@@ -12,11 +12,13 @@ Prints: resources=N seconds=S rate=R sqlite=VERSION
 """
 import argparse
 import json
-import os
 import sqlite3
 import sys
 import time
+
 import uuid
+
+from benchlib import json_files, open_sqlite, remove_sqlite
 
 
 def main():
@@ -26,12 +28,7 @@ def main():
     ap.add_argument("--per-bundle", action="store_true")
     ap.add_argument("paths", nargs="+")
     a = ap.parse_args()
-    files = []
-    for p in a.paths:
-        if os.path.isdir(p):
-            files += sorted(os.path.join(p, f) for f in os.listdir(p) if f.endswith(".json"))
-        else:
-            files.append(p)
+    files = json_files(a.paths)
     bundles = []
     for f in files:
         with open(f, "rb") as fh:
@@ -43,17 +40,10 @@ def main():
             rows.append((r["resourceType"], rid, json.dumps(r, separators=(",", ":"), ensure_ascii=False).encode()))
         bundles.append(rows)
     n = sum(len(b) for b in bundles)
-    for suffix in ("", "-wal", "-shm"):
-        try:
-            os.unlink(a.db + suffix)
-        except FileNotFoundError:
-            pass
+    remove_sqlite(a.db)
 
     t0 = time.perf_counter()
-    db = sqlite3.connect(a.db, isolation_level=None)
-    db.execute("PRAGMA journal_mode=WAL")
-    db.execute(f"PRAGMA synchronous={a.sync}")
-    db.execute("PRAGMA cache_size=-65536")
+    db = open_sqlite(a.db, a.sync)
     db.execute("CREATE TABLE resource(type TEXT NOT NULL, id TEXT NOT NULL, json BLOB NOT NULL, PRIMARY KEY(type, id))")
     sql = "INSERT INTO resource(type, id, json) VALUES (?, ?, ?)"
     if a.per_bundle:

@@ -14,10 +14,11 @@ secondary indexes); the gap between it and benhan is benhan's own work.
 Prints: rows=R resources=N seconds=S rate=N/S (resources/s)
 """
 import argparse
-import os
 import sqlite3
 import sys
 import time
+
+from benchlib import open_sqlite, remove_sqlite
 
 
 def main():
@@ -38,17 +39,10 @@ def main():
     n_res = counts["resource"]
     src.close()
     rows = sum(counts.values())
-    for suffix in ("", "-wal", "-shm"):
-        try:
-            os.unlink(a.db + suffix)
-        except FileNotFoundError:
-            pass
+    remove_sqlite(a.db)
 
     t0 = time.perf_counter()
-    db = sqlite3.connect(a.db, isolation_level=None)
-    db.execute("PRAGMA journal_mode=WAL")
-    db.execute(f"PRAGMA synchronous={a.sync}")
-    db.execute("PRAGMA cache_size=-65536")
+    db = open_sqlite(a.db, a.sync)
     db.execute("BEGIN")
     for t, n, sql in schema:  # tables first, then indexes (kept, as benhan has them while writing)
         db.execute(sql)

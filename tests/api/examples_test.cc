@@ -17,11 +17,6 @@ namespace fs = std::filesystem;
 namespace benhan::testing {
 namespace {
 
-std::string ReadFile(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
-
 // Stored = original + id/meta: compare after dropping meta.versionId/lastUpdated (and empty meta).
 json::value Normalize(json::value v) {
   auto& o = v.get_object();
@@ -63,16 +58,13 @@ TEST(OfficialExamples, CreateAndReadBack) {
   if (data.empty()) GTEST_SKIP() << "../shared/data is absent: official examples not available";
   auto server = TestServer::Start();
   ASSERT_TRUE(server);
-  std::vector<fs::path> files;
-  for (const auto& e : fs::directory_iterator(data + "/fhir-r4-spec/examples-json"))
-    files.push_back(e.path());
-  std::sort(files.begin(), files.end());
+  std::vector<std::string> files = SortedFiles(data + "/fhir-r4-spec/examples-json");
   std::map<std::string, std::string> rejected;  // file -> reason
   int stored = 0;
   for (const auto& f : files) {
     std::string text = ReadFile(f);
     json::value v = json::parse(text);
-    std::string name = f.filename().string();
+    std::string name = fs::path(f).filename().string();
     if (!v.is_object() || !v.get_object().contains("resourceType")) {
       rejected[name] = "not a FHIR resource";
       continue;
@@ -136,10 +128,7 @@ TEST(Synthea, LoadsAsTransactionsOverHttp) {
   if (data.empty()) GTEST_SKIP() << "../shared/data is absent: Synthea data not available";
   auto server = TestServer::Start();
   ASSERT_TRUE(server);
-  std::vector<fs::path> files;
-  for (const auto& e : fs::directory_iterator(data + "/synthea/r4-bundles"))
-    files.push_back(e.path());
-  std::sort(files.begin(), files.end());
+  std::vector<std::string> files = SortedFiles(data + "/synthea/r4-bundles");
   ASSERT_EQ(files.size(), 71u);
   std::map<std::string, int64_t> want;  // type -> count
   int64_t total = 0;
@@ -200,10 +189,10 @@ TEST(Synthea, ModernBundlesWithConditionalReferences) {
     EXPECT_EQ(e.at("response").at("status"), json::value("200 OK"));
   }
   int patients = 0;
-  for (const auto& e : fs::directory_iterator(dir)) {
-    std::string name = e.path().filename().string();
+  for (const auto& f : SortedFiles(dir)) {
+    std::string name = fs::path(f).filename().string();
     if (name.find("Information") != std::string::npos) continue;
-    Response r = server->Request("POST", "/fhir", ReadFile(e.path()));
+    Response r = server->Request("POST", "/fhir", ReadFile(f));
     ASSERT_EQ(r.status, 200) << name << ": " << r.body.substr(0, 800);
     ++patients;
   }

@@ -27,11 +27,6 @@ struct Loaded {
   std::map<std::string, std::vector<json::value>> by_type;  // stored resources (with server ids)
 };
 
-std::string ReadFile(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
-
 std::set<std::string> ServerIds(TestServer& s, const std::string& type, const std::string& query) {
   std::set<std::string> ids;
   std::string url = "/fhir/" + type + "?" + query + "&_count=1000&_elements=id";
@@ -142,10 +137,7 @@ TEST(SearchDifferential, SyntheaQueriesAgreeWithFhirPath) {
   if (data.empty()) GTEST_SKIP() << "../shared/data is absent: no Synthea data";
   auto server = TestServer::Start();
   ASSERT_TRUE(server);
-  std::vector<fs::path> files;
-  for (const auto& e : fs::directory_iterator(data + "/synthea/r4-bundles"))
-    files.push_back(e.path());
-  std::sort(files.begin(), files.end());
+  std::vector<std::string> files = SortedFiles(data + "/synthea/r4-bundles");
   files.resize(25);  // a third of the data keeps the test quick; the queries come from it
   for (const auto& f : files)
     ASSERT_EQ(server->Request("POST", "/fhir", ReadFile(f)).status, 200) << f;

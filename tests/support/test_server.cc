@@ -22,6 +22,20 @@ std::string SharedDataDir() {
   return std::filesystem::is_directory(dir) ? dir : std::string();
 }
 
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+std::vector<std::string> SortedFiles(const std::string& dir) {
+  std::vector<std::string> files;
+  for (const auto& e : std::filesystem::directory_iterator(dir)) {
+    if (e.is_regular_file()) files.push_back(e.path().string());
+  }
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
 json::value Response::Json() const {
   boost::system::error_code ec;
   json::value v = json::parse(body, ec);

@@ -16,6 +16,10 @@ namespace benhan::testing {
 
 // The external test data folder (../shared/data next to the checkout), or "" if absent.
 std::string SharedDataDir();
+// The whole content of a file ("" if it cannot be read).
+std::string ReadFile(const std::string& path);
+// The regular files directly in `dir`, sorted by path.
+std::vector<std::string> SortedFiles(const std::string& dir);
 
 struct Response {
   int status = 0;

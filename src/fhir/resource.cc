@@ -10,24 +10,6 @@ namespace json = boost::json;
 
 namespace benhan::fhir {
 
-json::object StampMeta(const json::object& resource, std::string_view id, int64_t version,
-                       int64_t last_updated_us) {
-  json::object out;
-  out.reserve(resource.size() + 2);
-  if (const auto* rt = resource.if_contains("resourceType")) out.emplace("resourceType", *rt);
-  out.emplace("id", id);
-  json::object meta;
-  if (const auto* m = resource.if_contains("meta"); m && m->is_object()) meta = m->get_object();
-  meta["versionId"] = std::to_string(version);
-  meta["lastUpdated"] = FormatInstant(last_updated_us);
-  out.emplace("meta", std::move(meta));
-  for (const auto& kv : resource) {
-    if (kv.key() == "resourceType" || kv.key() == "id" || kv.key() == "meta") continue;
-    out.emplace(kv.key(), kv.value());
-  }
-  return out;
-}
-
 namespace {
 
 // Numbers as FHIR expects them: integers as integers, decimals in the shortest form that reads back

@@ -14,13 +14,9 @@
 
 namespace benhan::fhir {
 
-// A copy of `resource` with keys ordered resourceType, id, meta, then the rest in their original
-// order; id set to `id`, meta.versionId and meta.lastUpdated set (other meta elements kept).
-boost::json::object StampMeta(const boost::json::object& resource, std::string_view id,
-                              int64_t version, int64_t last_updated_us);
-
-// The canonical stored form of `resource` stamped with id and meta (same result as
-// Serialize(StampMeta(...)) without copying the resource).
+// The canonical stored form of `resource`, serialized without copying it: keys ordered
+// resourceType, id, meta, then the rest in their original order; id set to `id`, meta.versionId
+// and meta.lastUpdated set (other meta elements kept).
 // `last_updated_offset`, if given, receives the offset of the lastUpdated text (27 characters, see
 // FormatInstant) so that a caller can restamp the result in place.
 std::string SerializeStamped(const boost::json::object& resource, std::string_view id,

@@ -850,18 +850,14 @@ Result<json::object> ResourceService::ProcessTransaction(const RequestContext& c
     e.prepared = true;
     return Status::Ok();
   };
-  bool any_deferred = false;
+  // Entries with conditional parts are finished under the lock (phase 2), the rest prepared now.
   for (auto& e : entries) {
     if (e.method != "POST" && e.method != "PUT") continue;
     bool conditional = false;
     RETURN_IF_ERROR(rewrite(e, nullptr, &conditional));
-    if (conditional || !e.if_none_exist.empty() || e.id.empty()) {
-      any_deferred = true;
-      continue;
-    }
+    if (conditional || !e.if_none_exist.empty() || e.id.empty()) continue;
     RETURN_IF_ERROR(prepare(e));
   }
-  (void)any_deferred;
 
   // Phase 2 (write lock): resolve conditions, finish preparing, write everything in one commit.
   Status st = committer_.Run([&](store::Transaction& txn) -> Status {

@@ -35,12 +35,16 @@ struct IndexEntries {
     std::string param;
     double value;
   };
+  // A quantity is keyed by its comparable form: for a UCUM unit, the canonical dimension key
+  // ("ucum:g.m-3") and the value in canonical units; otherwise its code (or unit text) and value.
   struct Quantity {
     std::string param;
-    double value;
+    double value;  // as written
     std::string system;
     std::string code;
     std::string unit;
+    std::string unit_key;
+    double canonical;
   };
   struct Uri {
     std::string param;

@@ -6,6 +6,7 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/text.h"
+#include "fhir/ucum.h"
 
 namespace json = boost::json;
 
@@ -105,6 +106,31 @@ void ParseReference(const std::string& param, std::string_view ref, IndexEntries
   }
   out.references.push_back(std::move(r));
 }
+
+}  // namespace
+
+void AddQuantity(const std::string& param, double value, std::string system, std::string code,
+                 std::string unit, IndexEntries& out) {
+  IndexEntries::Quantity q{param, value, std::move(system), std::move(code), std::move(unit),
+                           "",    value};
+  QuantityKey(q.system, q.code.empty() ? q.unit : q.code, value, &q.unit_key, &q.canonical);
+  out.quantities.push_back(std::move(q));
+}
+
+void QuantityKey(std::string_view system, std::string_view code, double value,
+                 std::string* unit_key, double* canonical) {
+  if (system == ucum::kSystem) {
+    if (auto c = ucum::Parse(code)) {
+      *unit_key = "ucum:" + c->dims;
+      *canonical = value * c->factor;
+      return;
+    }
+  }
+  *unit_key = std::string(code);
+  *canonical = value;
+}
+
+namespace {
 
 double Number(const json::value& v) {
   if (v.is_double()) return v.get_double();
@@ -273,11 +299,11 @@ void Indexer::AddValue(const Param& p, const fhirpath::Item& item, IndexEntries&
           std::string system(Field(v, "system"));
           std::string qcode(Field(v, "code"));
           if (qcode.empty()) qcode = std::string(Field(v, "currency"));
-          out.quantities.push_back(
-              {code, Number(*val), system, qcode, std::string(Field(v, "unit"))});
+          AddQuantity(code, Number(*val), std::move(system), std::move(qcode),
+                      std::string(Field(v, "unit")), out);
         }
       } else if (v.is_number()) {
-        out.quantities.push_back({code, Number(v), "", "", ""});
+        AddQuantity(code, Number(v), "", "", "", out);
       }
       break;
     }

@@ -43,6 +43,14 @@ class Indexer {
   std::unordered_map<std::string, std::vector<Param>> by_type_;
 };
 
+// The comparable form of a quantity (see IndexEntries::Quantity): UCUM units (system
+// http://unitsofmeasure.org) become "ucum:<dimensions>" and the value in canonical units; other
+// units keep their code and value. Used alike for index rows and for search values.
+void QuantityKey(std::string_view system, std::string_view code, double value,
+                 std::string* unit_key, double* canonical);
+void AddQuantity(const std::string& param, double value, std::string system, std::string code,
+                 std::string unit, IndexEntries& out);
+
 // Splits a SearchParameter expression at its top-level '|' and keeps the branches that apply to
 // `resource_type` ("Condition.code | Observation.code" -> "Observation.code" for Observation).
 std::string ExpressionFor(std::string_view expression, std::string_view resource_type,

@@ -4,6 +4,8 @@
 
 #include "core/clock.h"
 #include "core/text.h"
+#include "fhir/indexer.h"
+#include "fhir/ucum.h"
 
 namespace benhan::service {
 namespace {
@@ -325,6 +327,16 @@ Result<store::Condition> ParseCondition(const std::string& type, const std::stri
         }
         ASSIGN_OR_RETURN(v.number, ParseNumber(name, num));
         v.code = num;
+        v.unit = Unescape(unit);
+        if (!v.unit.empty() && (v.system.empty() || v.system == fhir::ucum::kSystem)) {
+          std::string key;
+          double factor = 1;
+          fhir::QuantityKey(fhir::ucum::kSystem, v.unit, 1.0, &key, &factor);
+          if (key.rfind("ucum:", 0) == 0) {
+            v.unit_key = std::move(key);
+            v.factor = factor;
+          }
+        }
         break;
       }
     }

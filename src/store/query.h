@@ -29,6 +29,11 @@ struct QueryValue {
   bool has_system = false;    // "system|code" or "|code" given
   std::string code;           // token code / string value / reference id / uri / quantity code
   double number = 0;          // number / quantity value
+  // Quantity unit as given ("mg"), and when it is a UCUM unit its comparable key ("ucum:g") and
+  // the factor to canonical units: index rows of commensurable units then compare by value.
+  std::string unit;
+  std::string unit_key;
+  double factor = 1;
   int64_t low = 0, high = 0;  // date range [low, high)
 };
 

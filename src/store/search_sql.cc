@@ -127,10 +127,27 @@ Result<std::string> ValueSql(Builder& b, const Condition& c, const QueryValue& v
       double hw = ImplicitHalfWidth(v.code);
       bool ranged = v.prefix == Prefix::kEq || v.prefix == Prefix::kNe || v.prefix == Prefix::kAp;
       // eq/ne/ap use the implicit precision of the value as written; strict comparisons the value.
-      std::string s = ranged ? RangeCompare(b, v, "value", "value", v.number - hw, v.number + hw)
-                             : RangeCompare(b, v, "value", "value", v.number, v.number);
-      if (c.kind == ParamKind::kQuantity && !v.system.empty())
-        s += " AND system = " + b.Arg(v.system);
+      double lo = ranged ? v.number - hw : v.number, hi = ranged ? v.number + hw : v.number;
+      auto with_system = [&](std::string s) {
+        if (!v.system.empty()) s += " AND system = " + b.Arg(v.system);
+        return "(" + s + ")";
+      };
+      if (c.kind == ParamKind::kNumber || v.unit.empty())
+        return with_system(RangeCompare(b, v, "value", "value", lo, hi));
+      // With a unit: rows keyed by the same UCUM dimensions compare in canonical units; rows of
+      // other units (or without a system) by the code as given.
+      std::string s;
+      if (!v.unit_key.empty()) {
+        std::string p = b.Arg(v.unit_key);
+        s = with_system("unit_key = " + p + " AND " +
+                        RangeCompare(b, v, "canonical", "canonical", lo * v.factor, hi * v.factor));
+      }
+      if (v.unit_key.empty() || v.system.empty()) {
+        std::string p = b.Arg(v.unit);
+        std::string one = with_system("unit_key = " + p + " AND " +
+                                      RangeCompare(b, v, "canonical", "canonical", lo, hi));
+        s = s.empty() ? one : "(" + s + " OR " + one + ")";
+      }
       return s;
     }
     default:

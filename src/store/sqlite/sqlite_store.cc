@@ -762,11 +762,12 @@ Status SqliteTransaction::DeleteIndex(int64_t rid, std::string_view keys) {
         break;
       }
       case kQuantity: {
-        ASSIGN_OR_RETURN(s, conn_->Prepare("DELETE FROM idx_quantity WHERE pid = ? AND value = ? "
-                                           "AND system = ? AND code = ? AND unit = ? AND rid = ?"));
+        ASSIGN_OR_RETURN(s, conn_->Prepare("DELETE FROM idx_quantity WHERE pid = ? AND unit_key = "
+                                           "? AND canonical = ? AND system = ? AND rid = ?"));
+        std::string a = r.Str();
         double v = r.Real();
-        std::string a = r.Str(), b = r.Str(), c = r.Str();
-        s->Bind(1, pid).Bind(2, v).Bind(3, a).Bind(4, b).Bind(5, c).Bind(6, rid);
+        std::string b = r.Str();
+        s->Bind(1, pid).Bind(2, a).Bind(3, v).Bind(4, b).Bind(5, rid);
         RETURN_IF_ERROR(s->Run());
         break;
       }
@@ -834,11 +835,12 @@ Result<std::string> SqliteTransaction::WriteIndex(int64_t rid, const std::string
                          w.Tag(kNumber).Int(pid).Real(e.value);
                        }));
   RETURN_IF_ERROR(
-      rows("INSERT OR IGNORE INTO idx_quantity (pid, value, system, code, unit, rid) VALUES (?, ?, "
-           "?, ?, ?, ?)",
+      rows("INSERT OR IGNORE INTO idx_quantity (pid, unit_key, canonical, system, rid, value, "
+           "code, unit) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
            ix.quantities, [&](Stmt& s, const fhir::IndexEntries::Quantity& e, int64_t pid) {
-             s.Bind(2, e.value).Bind(3, e.system).Bind(4, e.code).Bind(5, e.unit).Bind(6, rid);
-             w.Tag(kQuantity).Int(pid).Real(e.value).Str(e.system).Str(e.code).Str(e.unit);
+             s.Bind(2, e.unit_key).Bind(3, e.canonical).Bind(4, e.system).Bind(5, rid);
+             s.Bind(6, e.value).Bind(7, e.code).Bind(8, e.unit);
+             w.Tag(kQuantity).Int(pid).Str(e.unit_key).Real(e.canonical).Str(e.system);
            }));
   RETURN_IF_ERROR(rows("INSERT OR IGNORE INTO idx_uri (pid, uri, rid) VALUES (?, ?, ?)", ix.uris,
                        [&](Stmt& s, const fhir::IndexEntries::Uri& e, int64_t pid) {

@@ -46,8 +46,11 @@ CREATE TABLE idx_date (pid INTEGER NOT NULL, low INTEGER NOT NULL, high INTEGER 
   PRIMARY KEY (pid, low, high, rid)) WITHOUT ROWID;
 CREATE TABLE idx_number (pid INTEGER NOT NULL, value REAL NOT NULL, rid INTEGER NOT NULL,
   PRIMARY KEY (pid, value, rid)) WITHOUT ROWID;
-CREATE TABLE idx_quantity (pid INTEGER NOT NULL, value REAL NOT NULL, system TEXT NOT NULL, code TEXT NOT NULL, unit TEXT NOT NULL, rid INTEGER NOT NULL,
-  PRIMARY KEY (pid, value, system, code, unit, rid)) WITHOUT ROWID;
+-- idx_quantity is keyed by the comparable form: unit_key is "ucum:<dimensions>" for UCUM units
+-- (canonical = value in canonical units, so 5.4 mg and 5400 ug meet) or the code as sent.
+CREATE TABLE idx_quantity (pid INTEGER NOT NULL, unit_key TEXT NOT NULL, canonical REAL NOT NULL, system TEXT NOT NULL, rid INTEGER NOT NULL,
+  value REAL NOT NULL, code TEXT NOT NULL, unit TEXT NOT NULL,
+  PRIMARY KEY (pid, unit_key, canonical, system, rid)) WITHOUT ROWID;
 CREATE TABLE idx_uri (pid INTEGER NOT NULL, uri TEXT NOT NULL, rid INTEGER NOT NULL,
   PRIMARY KEY (pid, uri, rid)) WITHOUT ROWID;
 

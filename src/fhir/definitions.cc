@@ -179,11 +179,28 @@ Status Definitions::Build(std::string_view text) {
     p.targets = StrList(po, "tg");
     if (auto it = po.find("comp"); it != po.end()) {
       for (const auto& c : it->value().get_array()) {
-        p.components.emplace_back(std::string(c.get_array()[0].get_string()),
-                                  std::string(c.get_array()[1].get_string()));
+        p.components.push_back({std::string(c.get_array()[0].get_string()),
+                                std::string(c.get_array()[1].get_string()),
+                                SearchParamType::kToken});
       }
     }
     search_params_.push_back(std::move(p));
+  }
+  // Component types, from the component parameters' own definitions.
+  std::unordered_map<std::string_view, SearchParamType> type_by_url;
+  for (const auto& p : search_params_) {  // components name their parameter by id (URL tail)
+    std::string_view u = p.url;
+    type_by_url.emplace(u.substr(u.rfind('/') + 1), p.type);
+  }
+  for (auto& p : search_params_) {
+    for (auto& c : p.components) {
+      auto it = type_by_url.find(c.definition);
+      if (it == type_by_url.end()) {
+        return Status(Code::kInternal, "search parameter " + p.url + ": component " + c.definition +
+                                           " is not defined");
+      }
+      c.type = it->second;
+    }
   }
   // Index by resource type; Resource/DomainResource parameters apply to every resource type.
   for (const auto& p : search_params_) {

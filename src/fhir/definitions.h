@@ -74,7 +74,14 @@ struct SearchParamDef {
   SearchParamType type = SearchParamType::kString;
   std::string expression;  // FHIRPath; may be empty (e.g. _text, _content)
   std::vector<std::string> targets;
-  std::vector<std::pair<std::string, std::string>> components;  // (definition id, expression)
+  // Composite parameters: each component's parameter (its canonical URL and type) and its
+  // FHIRPath, relative to an item of `expression`.
+  struct Component {
+    std::string definition;
+    std::string expression;
+    SearchParamType type = SearchParamType::kToken;
+  };
+  std::vector<Component> components;
 };
 
 // Where a JSON property of a FHIR node is defined.

@@ -4,9 +4,24 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace benhan::fhir {
+
+// The derived parameter code under which component `k` (2 or 3) of composite parameter `code` is
+// indexed when its first component has the key `first` (token: "code|system"; reference:
+// "Type/id" or the URL; string: folded): "code-value-quantity$8480-6|http://loinc.org".
+inline std::string CompositeCode(std::string_view code, int k, std::string_view first) {
+  std::string out(code);
+  out += '$';
+  if (k > 2) {
+    out += std::to_string(k);
+    out += '$';
+  }
+  out += first;
+  return out;
+}
 
 struct IndexEntries {
   struct String {

@@ -162,7 +162,7 @@ Result<std::unique_ptr<Indexer>> Indexer::Create(std::shared_ptr<const Definitio
   for (const auto& type : defs->ResourceTypeNames()) {
     auto& list = ix->by_type_[type];
     for (const SearchParamDef* p : defs->SearchParamsFor(type)) {
-      if (p->type == SearchParamType::kComposite || p->type == SearchParamType::kSpecial) continue;
+      if (p->type == SearchParamType::kSpecial) continue;
       if (p->expression.empty() || p->code == "_id" || p->code == "_lastUpdated") continue;
       std::string e = ExpressionFor(p->expression, type, *defs);
       if (e.empty()) continue;
@@ -171,17 +171,69 @@ Result<std::unique_ptr<Indexer>> Indexer::Create(std::shared_ptr<const Definitio
         return Status(Code::kInternal, "search parameter " + type + "." + p->code + ": " +
                                            compiled.status().message());
       }
-      list.push_back(Param{p, *compiled});
+      Param param{p, *compiled, {}};
+      if (p->type == SearchParamType::kComposite) {
+        if (p->components.size() < 2 || p->components.size() > 3) continue;
+        for (const auto& c : p->components) {
+          // R4 writes `value.as(DateTime)` (the System type) for Observation.valueDateTime, a
+          // FHIR dateTime: ask for the FHIR type, as the non-composite value-date does.
+          std::string ex = c.expression;
+          for (size_t at; (at = ex.find("as(DateTime)")) != std::string::npos;)
+            ex.replace(at, 12, "as(dateTime)");
+          auto ce = fhirpath::CompileCached(ex);
+          if (!ce.ok()) {
+            return Status(Code::kInternal, "search parameter " + type + "." + p->code +
+                                               " component: " + ce.status().message());
+          }
+          param.components.push_back(*ce);
+        }
+      }
+      list.push_back(std::move(param));
     }
   }
   return ix;
 }
 
-void Indexer::AddValue(const Param& p, const fhirpath::Item& item, IndexEntries& out) const {
+void Indexer::AddComposite(const Param& p, const fhirpath::Item& item, const json::value& resource,
+                           IndexEntries& out) const {
+  fhirpath::EvalOptions opts;
+  opts.stub_unresolved_references = true;
+  opts.resource = &resource;
+  auto eval = [&](size_t k) {
+    auto r = fhirpath::EvaluateOn(*p.components[k], item, *defs_, opts);
+    return r.ok() ? std::move(*r) : fhirpath::Collection{};
+  };
+  // Keys of the first component.
+  std::vector<std::string> keys;
+  IndexEntries first;
+  for (const auto& it : eval(0)) {
+    if (it.valid()) AddValue(p.def->components[0].type, "", it, first);
+  }
+  for (const auto& t : first.tokens) {
+    if (!t.code.empty()) keys.push_back(t.code + "|" + t.system);
+  }
+  for (const auto& r : first.references) {
+    keys.push_back(
+        r.target_type.empty() || r.target_id.empty() ? r.url : r.target_type + "/" + r.target_id);
+  }
+  for (const auto& s : first.strings) keys.push_back(s.folded);
+  if (keys.empty()) return;
+  for (size_t k = 1; k < p.components.size(); ++k) {
+    fhirpath::Collection values = eval(k);
+    for (const auto& key : keys) {
+      std::string code = CompositeCode(p.def->code, static_cast<int>(k) + 1, key);
+      for (const auto& v : values) {
+        if (v.valid()) AddValue(p.def->components[k].type, code, v, out);
+      }
+    }
+  }
+}
+
+void Indexer::AddValue(SearchParamType type, const std::string& code, const fhirpath::Item& item,
+                       IndexEntries& out) const {
   const json::value& v = item.json();
   std::string_view t = item.type();
-  const std::string& code = p.def->code;
-  switch (p.def->type) {
+  switch (type) {
     case SearchParamType::kString: {
       if (v.is_string()) {
         AddString(code, v.get_string(), out);
@@ -330,7 +382,11 @@ IndexEntries Indexer::Extract(const json::value& resource) const {
       continue;
     }
     for (const auto& item : *r) {
-      if (item.valid()) AddValue(p, item, out);
+      if (!item.valid()) continue;
+      if (p.def->type == SearchParamType::kComposite)
+        AddComposite(p, item, resource, out);
+      else
+        AddValue(p.def->type, p.def->code, item, out);
     }
   }
   return out;

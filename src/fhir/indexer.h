@@ -1,6 +1,11 @@
 // Indexer: extracts the search-index rows of a resource from the official R4 SearchParameter
-// FHIRPath expressions (every parameter of every resource type; composite and special parameters
-// are indexed by the search layer itself). Strings are indexed twice: exact and Vietnamese-folded.
+// FHIRPath expressions (every parameter of every resource type; special parameters are searched by
+// the search layer itself). Strings are indexed twice: exact and Vietnamese-folded.
+//
+// Composite parameters: for each item of the parameter's expression, the values of the second (and
+// third) component are indexed in their own type's table under a derived code that carries the
+// first component's value (CompositeCode in index_entries.h).
+// A search seeks those codes (by code, system|code, |code or system|), then compares the value.
 //
 // Thread-safety: immutable after construction; Extract() may run concurrently on many threads.
 // Ownership: holds a shared reference to the Definitions.
@@ -35,9 +40,14 @@ class Indexer {
   struct Param {
     const SearchParamDef* def;
     std::shared_ptr<const fhirpath::Expression> expr;
+    // Composite parameters: each component's expression, relative to an item of `expr`.
+    std::vector<std::shared_ptr<const fhirpath::Expression>> components;
   };
   explicit Indexer(std::shared_ptr<const Definitions> defs) : defs_(std::move(defs)) {}
-  void AddValue(const Param& p, const fhirpath::Item& item, IndexEntries& out) const;
+  void AddValue(SearchParamType type, const std::string& code, const fhirpath::Item& item,
+                IndexEntries& out) const;
+  void AddComposite(const Param& p, const fhirpath::Item& item, const boost::json::value& resource,
+                    IndexEntries& out) const;
 
   std::shared_ptr<const Definitions> defs_;
   std::unordered_map<std::string, std::vector<Param>> by_type_;

@@ -98,6 +98,157 @@ Result<int> ParseCount(const std::string& name, const std::string& v, int lo, in
   return std::min(n, hi);
 }
 
+// One value (one OR alternative, or one component of a composite) of a parameter of kind `kind`.
+Result<store::QueryValue> ParseValue(ParamKind kind, const std::string& modifier,
+                                     const std::string& ref_type, const std::string& name,
+                                     const std::string& raw) {
+  store::QueryValue v;
+  std::string s = raw;
+  switch (kind) {
+    case ParamKind::kComposite:
+      return Status(Code::kInternal, "composite value parsed as a single value", name);
+    case ParamKind::kId:
+      v.code = Unescape(s);
+      break;
+    case ParamKind::kString:
+      v.code = modifier == "exact" ? text::Nfc(Unescape(s)) : text::Fold(Unescape(s));
+      break;
+    case ParamKind::kToken: {
+      std::string a, b;
+      if (modifier == "text") {
+        v.code = text::Fold(Unescape(s));
+      } else if (SplitBar(s, &a, &b)) {
+        v.has_system = true;
+        v.system = Unescape(a);
+        v.code = Unescape(b);
+      } else {
+        v.code = Unescape(s);
+      }
+      break;
+    }
+    case ParamKind::kReference: {
+      std::string u = Unescape(s);
+      v.system = ref_type;
+      if (u.find("://") == std::string::npos) {
+        if (auto h = u.find("/_history/"); h != std::string::npos) u = u.substr(0, h);
+        if (auto slash = u.find('/'); slash != std::string::npos) {
+          v.system = u.substr(0, slash);
+          u = u.substr(slash + 1);
+        }
+      }
+      v.code = u;
+      break;
+    }
+    case ParamKind::kUri:
+      v.code = Unescape(s);
+      break;
+    case ParamKind::kDate:
+    case ParamKind::kLastUpdated: {
+      ParsePrefix(s, &v.prefix);
+      auto r = ParseFhirDateRange(s);
+      if (!r) {
+        return Status(Code::kInvalid,
+                      "search parameter " + name + ": '" + raw + "' is not a valid date", name);
+      }
+      v.low = r->low;
+      v.high = r->high;
+      break;
+    }
+    case ParamKind::kNumber: {
+      ParsePrefix(s, &v.prefix);
+      ASSIGN_OR_RETURN(v.number, ParseNumber(name, s));
+      v.code = s;
+      break;
+    }
+    case ParamKind::kQuantity: {
+      ParsePrefix(s, &v.prefix);
+      std::string num = s, rest, sys, unit;
+      if (SplitBar(s, &num, &rest)) {
+        if (!SplitBar(rest, &sys, &unit)) unit = rest;
+        v.system = Unescape(sys);
+      }
+      ASSIGN_OR_RETURN(v.number, ParseNumber(name, num));
+      v.code = num;
+      v.unit = Unescape(unit);
+      if (!v.unit.empty() && (v.system.empty() || v.system == fhir::ucum::kSystem)) {
+        std::string key;
+        double factor = 1;
+        fhir::QuantityKey(fhir::ucum::kSystem, v.unit, 1.0, &key, &factor);
+        if (key.rfind("ucum:", 0) == 0) {
+          v.unit_key = std::move(key);
+          v.factor = factor;
+        }
+      }
+      break;
+    }
+  }
+  return v;
+}
+
+// Splits a composite value at its unescaped '$' ("http://loinc.org|8480-6$gt100").
+std::vector<std::string> SplitDollar(const std::string& v) {
+  std::vector<std::string> out(1);
+  for (size_t i = 0; i < v.size(); ++i) {
+    if (v[i] == '\\' && i + 1 < v.size()) {
+      out.back() += v.substr(i, 2);
+      ++i;
+    } else if (v[i] == '$') {
+      out.emplace_back();
+    } else {
+      out.back() += v[i];
+    }
+  }
+  return out;
+}
+
+// A composite parameter (`code-value-quantity=http://loinc.org|8480-6$gt100`): each OR value has
+// one value per component, parsed by the component's type.
+Result<store::Condition> ParseComposite(const fhir::SearchParamDef& p, const std::string& name,
+                                        const std::string& modifier, const std::string& value) {
+  store::Condition c;
+  c.param = p.code;
+  c.kind = ParamKind::kComposite;
+  c.modifier = modifier;
+  if (p.components.size() < 2 || p.components.size() > 3)
+    return Status(Code::kNotSupported,
+                  "composite parameter with " + std::to_string(p.components.size()) + " components",
+                  name);
+  for (const auto& comp : p.components) c.part_kinds.push_back(KindOf(comp.type));
+  if (modifier == "missing") {
+    if (value != "true" && value != "false") {
+      return Status(Code::kInvalid, "search parameter " + name + ": :missing takes true or false",
+                    name);
+    }
+    c.missing = value == "true";
+    return c;
+  }
+  if (!modifier.empty())
+    return Status(Code::kNotSupported, "modifier ':" + modifier + "' is not supported", name);
+  for (const auto& raw : SplitOr(value)) {
+    std::vector<std::string> parts = SplitDollar(raw);
+    if (parts.size() != p.components.size()) {
+      return Status(Code::kInvalid,
+                    "search parameter " + name + ": '" + raw + "' must have " +
+                        std::to_string(p.components.size()) +
+                        " values separated by '$' (e.g. http://loinc.org|8480-6$gt100)",
+                    name);
+    }
+    store::QueryValue v;
+    for (size_t i = 0; i < parts.size(); ++i) {
+      if (parts[i].empty()) {
+        return Status(Code::kInvalid,
+                      "search parameter " + name + ": component " + std::to_string(i + 1) +
+                          " of '" + raw + "' is empty",
+                      name);
+      }
+      ASSIGN_OR_RETURN(store::QueryValue part, ParseValue(c.part_kinds[i], "", "", name, parts[i]));
+      v.parts.push_back(std::move(part));
+    }
+    c.any_of.push_back(std::move(v));
+  }
+  return c;
+}
+
 // One search condition `name=value` on resource type `type`, including chains
 // (`subject:Patient.name`) and reverse chains (`_has:Observation:patient:code`). Errors:
 // kNotSupported for unknown or unsupported parameters (the caller decides strict or lenient),
@@ -197,13 +348,14 @@ Result<store::Condition> ParseCondition(const std::string& type, const std::stri
     const fhir::SearchParamDef* p = defs.FindSearchParam(type, code);
     if (p == nullptr)
       return Status(Code::kNotSupported, "unknown search parameter for " + type, name);
-    if (p->type == fhir::SearchParamType::kComposite ||
-        p->type == fhir::SearchParamType::kSpecial) {
+    if (p->type == fhir::SearchParamType::kSpecial) {
       return Status(
           Code::kNotSupported,
           std::string(fhir::SearchParamTypeName(p->type)) + " parameters are not supported yet",
           name);
     }
+    if (p->type == fhir::SearchParamType::kComposite)
+      return ParseComposite(*p, name, modifier, value);
     c.kind = KindOf(p->type);
   }
   if (modifier == "missing") {
@@ -262,84 +414,7 @@ Result<store::Condition> ParseCondition(const std::string& type, const std::stri
   if (!known_mod)
     return Status(Code::kNotSupported, "modifier ':" + modifier + "' is not supported", name);
   for (const auto& raw : SplitOr(value)) {
-    store::QueryValue v;
-    std::string s = raw;
-    switch (c.kind) {
-      case ParamKind::kId:
-        v.code = Unescape(s);
-        break;
-      case ParamKind::kString:
-        v.code = c.modifier == "exact" ? text::Nfc(Unescape(s)) : text::Fold(Unescape(s));
-        break;
-      case ParamKind::kToken: {
-        std::string a, b;
-        if (c.modifier == "text") {
-          v.code = text::Fold(Unescape(s));
-        } else if (SplitBar(s, &a, &b)) {
-          v.has_system = true;
-          v.system = Unescape(a);
-          v.code = Unescape(b);
-        } else {
-          v.code = Unescape(s);
-        }
-        break;
-      }
-      case ParamKind::kReference: {
-        std::string u = Unescape(s);
-        v.system = ref_type;
-        if (u.find("://") == std::string::npos) {
-          if (auto h = u.find("/_history/"); h != std::string::npos) u = u.substr(0, h);
-          if (auto slash = u.find('/'); slash != std::string::npos) {
-            v.system = u.substr(0, slash);
-            u = u.substr(slash + 1);
-          }
-        }
-        v.code = u;
-        break;
-      }
-      case ParamKind::kUri:
-        v.code = Unescape(s);
-        break;
-      case ParamKind::kDate:
-      case ParamKind::kLastUpdated: {
-        ParsePrefix(s, &v.prefix);
-        auto r = ParseFhirDateRange(s);
-        if (!r) {
-          return Status(Code::kInvalid,
-                        "search parameter " + name + ": '" + raw + "' is not a valid date", name);
-        }
-        v.low = r->low;
-        v.high = r->high;
-        break;
-      }
-      case ParamKind::kNumber: {
-        ParsePrefix(s, &v.prefix);
-        ASSIGN_OR_RETURN(v.number, ParseNumber(name, s));
-        v.code = s;
-        break;
-      }
-      case ParamKind::kQuantity: {
-        ParsePrefix(s, &v.prefix);
-        std::string num = s, rest, sys, unit;
-        if (SplitBar(s, &num, &rest)) {
-          if (!SplitBar(rest, &sys, &unit)) unit = rest;
-          v.system = Unescape(sys);
-        }
-        ASSIGN_OR_RETURN(v.number, ParseNumber(name, num));
-        v.code = num;
-        v.unit = Unescape(unit);
-        if (!v.unit.empty() && (v.system.empty() || v.system == fhir::ucum::kSystem)) {
-          std::string key;
-          double factor = 1;
-          fhir::QuantityKey(fhir::ucum::kSystem, v.unit, 1.0, &key, &factor);
-          if (key.rfind("ucum:", 0) == 0) {
-            v.unit_key = std::move(key);
-            v.factor = factor;
-          }
-        }
-        break;
-      }
-    }
+    ASSIGN_OR_RETURN(store::QueryValue v, ParseValue(c.kind, c.modifier, ref_type, name, raw));
     c.any_of.push_back(std::move(v));
   }
   return c;

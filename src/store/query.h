@@ -18,23 +18,26 @@ enum class ParamKind {
   kQuantity,
   kUri,
   kId,
-  kLastUpdated
+  kLastUpdated,
+  kComposite
 };
 enum class Prefix { kEq, kNe, kGt, kLt, kGe, kLe, kSa, kEb, kAp };
 
 // One value of a parameter (one OR alternative).
 struct QueryValue {
   Prefix prefix = Prefix::kEq;
-  std::string system;         // token system / quantity system / reference type
-  bool has_system = false;    // "system|code" or "|code" given
-  std::string code;           // token code / string value / reference id / uri / quantity code
-  double number = 0;          // number / quantity value
+  std::string system;       // token system / quantity system / reference type
+  bool has_system = false;  // "system|code" or "|code" given
+  std::string code;         // token code / string value / reference id / uri / quantity code
+  double number = 0;        // number / quantity value
   // Quantity unit as given ("mg"), and when it is a UCUM unit its comparable key ("ucum:g") and
   // the factor to canonical units: index rows of commensurable units then compare by value.
   std::string unit;
   std::string unit_key;
   double factor = 1;
   int64_t low = 0, high = 0;  // date range [low, high)
+  // Composite parameters: one value per component ("8480-6$gt100"), of Condition::part_kinds.
+  std::vector<QueryValue> parts;
 };
 
 struct Condition;
@@ -50,7 +53,8 @@ struct Condition {
   ParamKind kind = ParamKind::kString;
   std::string modifier;  // "", "exact", "contains", "missing", "not", "text", "below", "above"...
   bool missing = false;  // value of :missing
-  std::vector<QueryValue> any_of;  // OR
+  std::vector<QueryValue> any_of;     // OR
+  std::vector<ParamKind> part_kinds;  // composite: the kind of each component
   // More parameters the values may match through (OR), e.g. a compartment: Observation in
   // Patient/1's compartment matches on `subject` or `performer`.
   std::vector<std::string> also_params;

@@ -1,6 +1,9 @@
 #include "store/search_sql.h"
 
+#include <algorithm>
 #include <cmath>
+
+#include "fhir/index_entries.h"
 
 namespace benhan::store {
 namespace {
@@ -84,6 +87,38 @@ std::string RangeCompare(Builder& b, const QueryValue& v, const std::string& lo_
   return "0";
 }
 
+// A number or quantity column (a point value) against a search number `n` written with implicit
+// half-width `hw` (FHIR R4 search: eq/ne use the implicit range, ap is within 10%).
+std::string PointCompare(Builder& b, const QueryValue& v, const std::string& col, double n,
+                         double hw) {
+  switch (v.prefix) {
+    case Prefix::kEq:
+    case Prefix::kNe: {
+      std::string p1 = b.Arg(n - hw);
+      std::string p2 = b.Arg(n + hw);
+      std::string s = "(" + col + " >= " + p1 + " AND " + col + " < " + p2 + ")";
+      return v.prefix == Prefix::kEq ? s : "NOT " + s;
+    }
+    case Prefix::kGt:
+    case Prefix::kSa:
+      return "(" + col + " > " + b.Arg(n) + ")";
+    case Prefix::kLt:
+    case Prefix::kEb:
+      return "(" + col + " < " + b.Arg(n) + ")";
+    case Prefix::kGe:
+      return "(" + col + " >= " + b.Arg(n) + ")";
+    case Prefix::kLe:
+      return "(" + col + " <= " + b.Arg(n) + ")";
+    case Prefix::kAp: {
+      double w = std::max(std::fabs(n) * 0.1, hw);
+      std::string p1 = b.Arg(n - w);
+      std::string p2 = b.Arg(n + w);
+      return "(" + col + " >= " + p1 + " AND " + col + " <= " + p2 + ")";
+    }
+  }
+  return "0";
+}
+
 Result<std::string> ValueSql(Builder& b, const Condition& c, const QueryValue& v) {
   switch (c.kind) {
     case ParamKind::kString: {
@@ -125,27 +160,24 @@ Result<std::string> ValueSql(Builder& b, const Condition& c, const QueryValue& v
     case ParamKind::kNumber:
     case ParamKind::kQuantity: {
       double hw = ImplicitHalfWidth(v.code);
-      bool ranged = v.prefix == Prefix::kEq || v.prefix == Prefix::kNe || v.prefix == Prefix::kAp;
-      // eq/ne/ap use the implicit precision of the value as written; strict comparisons the value.
-      double lo = ranged ? v.number - hw : v.number, hi = ranged ? v.number + hw : v.number;
       auto with_system = [&](std::string s) {
         if (!v.system.empty()) s += " AND system = " + b.Arg(v.system);
         return "(" + s + ")";
       };
       if (c.kind == ParamKind::kNumber || v.unit.empty())
-        return with_system(RangeCompare(b, v, "value", "value", lo, hi));
+        return with_system(PointCompare(b, v, "value", v.number, hw));
       // With a unit: rows keyed by the same UCUM dimensions compare in canonical units; rows of
       // other units (or without a system) by the code as given.
       std::string s;
       if (!v.unit_key.empty()) {
         std::string p = b.Arg(v.unit_key);
         s = with_system("unit_key = " + p + " AND " +
-                        RangeCompare(b, v, "canonical", "canonical", lo * v.factor, hi * v.factor));
+                        PointCompare(b, v, "canonical", v.number * v.factor, hw * v.factor));
       }
       if (v.unit_key.empty() || v.system.empty()) {
         std::string p = b.Arg(v.unit);
         std::string one = with_system("unit_key = " + p + " AND " +
-                                      RangeCompare(b, v, "canonical", "canonical", lo, hi));
+                                      PointCompare(b, v, "canonical", v.number, hw));
         s = s.empty() ? one : "(" + s + " OR " + one + ")";
       }
       return s;
@@ -173,6 +205,45 @@ const char* TableOf(ParamKind k) {
       return "idx_uri";
     default:
       return nullptr;
+  }
+}
+
+// The upper bound of the keys that start with `prefix` (for `key >= prefix AND key < upper`).
+std::string PrefixUpper(const std::string& prefix) {
+  if (!prefix.empty() && static_cast<unsigned char>(prefix.back()) < 0x7e) {
+    std::string u = prefix;
+    ++u.back();
+    return u;
+  }
+  return prefix + "\xff";
+}
+
+// SQL over search_param.code for the derived codes of component k of a composite whose first
+// component matches `first` (see fhir::CompositeCode).
+std::string CompositeKeyMatch(Builder& b, const std::string& param, int k, ParamKind first_kind,
+                              const QueryValue& first) {
+  std::string prefix = fhir::CompositeCode(param, k, "");
+  auto exact = [&](const std::string& key) { return "code = " + b.Arg(prefix + key); };
+  auto starts = [&](const std::string& key) {
+    std::string p1 = b.Arg(prefix + key);
+    std::string p2 = b.Arg(PrefixUpper(prefix + key));
+    return "code >= " + p1 + " AND code < " + p2;
+  };
+  switch (first_kind) {
+    case ParamKind::kToken:
+      if (!first.has_system) return starts(first.code + "|");                  // any system
+      if (!first.code.empty()) return exact(first.code + "|" + first.system);  // system|code, |code
+      return "code LIKE " + b.Arg(EscapeLike(prefix) + "%|" + EscapeLike(first.system)) +
+             " ESCAPE '\\'";  // system|
+    case ParamKind::kReference:
+      if (first.code.find("://") != std::string::npos) return exact(first.code);
+      if (!first.system.empty()) return exact(first.system + "/" + first.code);
+      return "code LIKE " + b.Arg(EscapeLike(prefix) + "%/" + EscapeLike(first.code)) +
+             " ESCAPE '\\'";
+    case ParamKind::kString:
+      return starts(first.code);
+    default:
+      return exact(first.code);
   }
 }
 
@@ -232,6 +303,45 @@ Result<std::string> CompileConditions(const std::vector<Condition>& conds, const
         cond = "(" + ors + ")";
       }
       where += " AND " + cond;
+      continue;
+    }
+    if (c.kind == ParamKind::kComposite) {
+      // Rows of components 2 (and 3) under the derived codes of the first component's value.
+      if (c.part_kinds.size() < 2) return Status(Code::kInternal, "composite without components");
+      const std::string rtype = type;
+      if (c.modifier == "missing") {
+        std::string p_type = b.Arg(rtype);
+        std::string p_lo = b.Arg(fhir::CompositeCode(c.param, 2, ""));
+        std::string p_hi = b.Arg(PrefixUpper(fhir::CompositeCode(c.param, 2, "")));
+        std::string sub = A + "rid IN (SELECT rid FROM " + std::string(TableOf(c.part_kinds[1])) +
+                          " WHERE pid IN (SELECT pid FROM search_param WHERE rtype = " + p_type +
+                          " AND code >= " + p_lo + " AND code < " + p_hi + "))";
+        where += " AND " + (c.missing ? "NOT " + sub : sub);
+        continue;
+      }
+      std::string ors;
+      for (const auto& v : c.any_of) {
+        if (v.parts.size() != c.part_kinds.size())
+          return Status(Code::kInternal, "composite value with the wrong number of parts");
+        std::string one;
+        for (size_t k = 1; k < v.parts.size(); ++k) {
+          const char* table = TableOf(c.part_kinds[k]);
+          if (table == nullptr) return Status(Code::kNotSupported, "composite " + c.param);
+          std::string p_type = b.Arg(rtype);
+          std::string keys =
+              CompositeKeyMatch(b, c.param, static_cast<int>(k) + 1, c.part_kinds[0], v.parts[0]);
+          Condition part;
+          part.param = c.param;
+          part.kind = c.part_kinds[k];
+          ASSIGN_OR_RETURN(std::string value_sql, ValueSql(b, part, v.parts[k]));
+          std::string sub = A + "rid IN (SELECT rid FROM " + std::string(table) +
+                            " WHERE pid IN (SELECT pid FROM search_param WHERE rtype = " + p_type +
+                            " AND " + keys + ") AND (" + value_sql + "))";
+          one += one.empty() ? sub : " AND " + sub;
+        }
+        ors += ors.empty() ? "(" + one + ")" : " OR (" + one + ")";
+      }
+      where += " AND (" + (ors.empty() ? std::string("1=0") : ors) + ")";
       continue;
     }
     if (c.kind == ParamKind::kId || c.kind == ParamKind::kLastUpdated) {

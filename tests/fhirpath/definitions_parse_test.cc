@@ -22,7 +22,7 @@ TEST(DefinitionsParse, EverySearchParameterExpression) {
     std::vector<std::string> exprs;
     if (!p.expression.empty()) exprs.push_back(p.expression);
     for (const auto& c : p.components) {
-      if (!c.second.empty()) exprs.push_back(c.second);
+      if (!c.expression.empty()) exprs.push_back(c.expression);
     }
     for (const auto& e : exprs) {
       ++n;

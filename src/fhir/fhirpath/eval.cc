@@ -2359,12 +2359,15 @@ class Evaluator {
 namespace {
 
 Result<Collection> Run(const Expression& expr, const json::value* input, const Definitions& defs,
-                       const EvalOptions& opts) {
+                       const EvalOptions& opts, const Item* context = nullptr) {
   try {
     Evaluator ev(defs, opts);
     Collection focus;
     Item ctx;
-    if (input != nullptr) {
+    if (context != nullptr) {
+      ctx = *context;
+      focus.push_back(ctx);
+    } else if (input != nullptr) {
       ctx = ev.RootItem(*input, opts.input_type);
       focus.push_back(ctx);
     }
@@ -2386,6 +2389,11 @@ Result<Collection> Run(const Expression& expr, const json::value* input, const D
 Result<Collection> Evaluate(const Expression& expr, const json::value& resource,
                             const Definitions& defs, const EvalOptions& opts) {
   return Run(expr, &resource, defs, opts);
+}
+
+Result<Collection> EvaluateOn(const Expression& expr, const Item& context, const Definitions& defs,
+                              const EvalOptions& opts) {
+  return Run(expr, &context.json(), defs, opts, &context);
 }
 
 Result<Collection> EvaluateEmpty(const Expression& expr, const Definitions& defs,

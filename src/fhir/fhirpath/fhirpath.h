@@ -173,6 +173,12 @@ struct EvalOptions {
 Result<Collection> Evaluate(const Expression& expr, const boost::json::value& resource,
                             const Definitions& defs, const EvalOptions& opts = {});
 
+// Evaluates `expr` with an item of an earlier result as %context and focus (e.g. the components
+// of a composite search parameter, relative to each item of its expression); set
+// `opts.resource` to the resource the item belongs to. Same errors as Evaluate.
+Result<Collection> EvaluateOn(const Expression& expr, const Item& context, const Definitions& defs,
+                              const EvalOptions& opts = {});
+
 // Evaluates `expr` on an empty context (no input). Same errors as Evaluate.
 Result<Collection> EvaluateEmpty(const Expression& expr, const Definitions& defs,
                                  const EvalOptions& opts = {});

@@ -114,6 +114,13 @@ std::unique_ptr<TestServer> TestServer::Start(const ServerOptions& opts) {
     if (d == nullptr) return nullptr;
     s->data_dir_ = d;
     s->owns_dir_ = true;
+    if (!opts.copy_from.empty()) {
+      std::error_code ec;
+      std::filesystem::copy(opts.copy_from, s->data_dir_, std::filesystem::copy_options::recursive,
+                            ec);
+      EXPECT_FALSE(ec) << "copying " << opts.copy_from << ": " << ec.message();
+      if (ec) return nullptr;
+    }
   } else {
     s->data_dir_ = opts.data_dir;
   }

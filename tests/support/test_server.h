@@ -43,7 +43,8 @@ class HttpClient {
 struct ServerOptions {
   bool demo = false;                          // false: bearer token required (the client sends it)
   std::map<std::string, std::string> config;  // extra config keys ("http.max_body_bytes": "100000")
-  std::string data_dir;  // reuse a directory (restart tests); empty: new temp dir
+  std::string data_dir;   // reuse a directory (restart tests); empty: new temp dir
+  std::string copy_from;  // with data_dir empty: the new temp dir starts as a copy of this one
 };
 
 class TestServer {

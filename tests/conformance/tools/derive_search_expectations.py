@@ -577,6 +577,19 @@ q("DiagnosticReport issued (an instant with milliseconds) in a year, one patient
 auth=lambda r: parse(r['authoredOn']) if 'authoredOn' in r else None
 q("MedicationRequest authoredon=ge2015 for one patient", f"MedicationRequest?patient={maggio}&authoredon=ge2015", dwhere_f('MedicationRequest',auth,lambda r: maggio in refto(r,'subject'),'ge2015'))
 
+# ---- gen10
+cur=CASES["synthea_result_control.json"]
+q("paging with ties: _sort=gender over 7-patient pages returns each of the 70 once", "Patient?_sort=gender&_count=7", follow=True, ids=list(S['Patient']))
+q("paging with many ties: one patient's Observations by date, 7 a page, each once", f"Observation?patient={hoeger}&_sort=date&_count=7", follow=True, ids=O(lambda r: hoeger in refto(r,'subject')))
+q("paging by _lastUpdated (equal within a transaction), each once", f"Observation?patient={hoeger}&_sort=-_lastUpdated&_count=9", follow=True, ids=O(lambda r: hoeger in refto(r,'subject')))
+q("paging with _include: every match once, includes on the pages", f"Encounter?patient={hoeger}&_include=Encounter:participant&_count=2", follow=True, ids=[f"Encounter/{i}" for i in encs_h])
+cur=CASES["synthea_string.json"]
+cooley=[i for i,r in S['Organization'].items() if r['name']=='COOLEY DICKINSON HOSPITAL INC,THE']
+q("an escaped comma (\\,) is part of the value, not an OR", "Organization?name:exact=COOLEY%20DICKINSON%20HOSPITAL%20INC%5C,THE", where('Organization',lambda r: ex([r.get('name')],'COOLEY DICKINSON HOSPITAL INC,THE')))
+q("an unescaped comma is an OR of two values", "Organization?name:exact=COOLEY%20DICKINSON%20HOSPITAL%20INC,THE", where('Organization',lambda r: ex([r.get('name')],'COOLEY DICKINSON HOSPITAL INC') or ex([r.get('name')],'THE')))
+cur=CASES["synthea_date_quantity.json"]
+q("birthdate ge and le the same day equals eq", "Patient?birthdate=ge1976-01-16&birthdate=le1976-01-16", dwhere('Patient',bd,'ge1976-01-16','le1976-01-16'))
+
 out=ROOT+'/tests/conformance/cases/search/data/'
 for f,c in CASES.items():
     doc={"name":f[:-5],"purpose":c["purpose"],"load":c["load"],"steps":c["steps"]}

@@ -89,6 +89,8 @@ const std::vector<Route>& Routes() {
       {"POST", "/", "transaction", true},
       {"POST", "/", "batch", true},
       {"GET", "/_history", "history-system", true},
+      {"GET", "/?{params}", "search-system", true},
+      {"POST", "/_search", "search-system", true},
       {"GET", "/{type}", "search-type", false},
       {"POST", "/{type}/_search", "search-type", false},
       {"POST", "/{type}", "create", false},
@@ -261,7 +263,8 @@ void FhirApi::Dispatch(const HttpRequest& req, HttpResponse& res,
   bool has_body = m == "POST" || m == "PUT" || m == "PATCH";
   std::string_view ctype = req.Header("content-type");
   bool form = ctype.find("application/x-www-form-urlencoded") != std::string_view::npos;
-  bool search_post = parts.size() == 2 && parts[1] == "_search";
+  bool search_post =
+      (parts.size() == 2 && parts[1] == "_search") || (parts.size() == 1 && parts[0] == "_search");
   if (has_body && !ctype.empty() && ctype.find("json") == std::string_view::npos &&
       !(form && search_post)) {
     SendStatus(res, Status(Code::kUnsupportedMedia,
@@ -460,7 +463,8 @@ void FhirApi::Dispatch(const HttpRequest& req, HttpResponse& res,
         entries.push_back(std::move(e));
       }
     }
-    std::string self = ctx.base_url + "/" + (compartment.empty() ? type : compartment + "/" + type);
+    std::string self = ctx.base_url + (type.empty() ? "" : "/") +
+                       (compartment.empty() ? type : compartment + "/" + type);
     // Paging: in the default order a keyset cursor (stable while others write); with _sort,
     // offsets.
     const bool keyset = parsed->query.sort.empty();
@@ -531,9 +535,17 @@ void FhirApi::Dispatch(const HttpRequest& req, HttpResponse& res,
       if (!r.ok()) return SendStatus(res, r.status(), fmt.pretty);
       return SendJson(res, 200, *r, fmt);
     }
+    if (m == "GET" || m == "HEAD") return search("", params, "");  // system search (_type)
     return SendStatus(res, Status(Code::kMethodNotAllowed, m + " is not allowed on the base URL"));
   }
   if (n == 1 && parts[0] == "_history" && m == "GET") return history(store::HistoryQuery{});
+  if (n == 1 && parts[0] == "_search" && m == "POST") {
+    service::Params sp = params;
+    if (form) {
+      for (auto& kv : service::ParseQueryString(req.body)) sp.push_back(kv);
+    }
+    return search("", sp, "");
+  }
   const std::string& type = parts[0];
   if (!service_.defs().IsResourceType(type)) {
     return SendStatus(res,

@@ -501,7 +501,9 @@ Result<store::HistoryPage> ResourceService::History(const RequestContext& ctx,
 Result<store::SearchResult> ResourceService::Search(const RequestContext& ctx,
                                                     const std::string& type,
                                                     const ParsedSearch& search) {
-  if (!defs_->IsResourceType(type)) return Status(Code::kNotFound, "unknown resource type " + type);
+  // An empty type is a system search (query.types, parsed from _type, are checked already).
+  if (!type.empty() && !defs_->IsResourceType(type))
+    return Status(Code::kNotFound, "unknown resource type " + type);
   auto r = store_.Search(type, search.query);
   std::string detail = EncodeQueryString(search.used);
   AuditRead(ctx, "search", type, "", 0, r.ok() ? 200 : HttpStatusOf(r.status().code()), detail);

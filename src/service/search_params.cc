@@ -1,5 +1,6 @@
 #include "service/search_params.h"
 
+#include <algorithm>
 #include <charconv>
 
 #include "core/clock.h"
@@ -446,6 +447,27 @@ Result<ParsedSearch> ParseSearch(const std::string& type, const Params& params,
   ParsedSearch out;
   out.query.count = default_count;
   out.query.want_total = true;
+  // System search (no type): `_type` lists the types; other parameters must apply to each of them
+  // (or, without _type, to every resource: _id, _lastUpdated, _tag, _profile, _security...).
+  const bool system = type.empty();
+  std::vector<std::string> types;
+  for (const auto& [name, value] : params) {
+    if (name != "_type") continue;
+    for (const auto& t : SplitOr(value)) {
+      if (!defs.IsResourceType(t)) {
+        return Status(Code::kInvalid, "_type: '" + t + "' is not a FHIR R4 resource type", name);
+      }
+      if (std::find(types.begin(), types.end(), t) == types.end()) types.push_back(t);
+    }
+  }
+  if (!system && !types.empty() && (types.size() > 1 || types[0] != type)) {
+    return Status(Code::kInvalid, "_type on a type-level search must name that type", "_type");
+  }
+  if (system) out.query.types = types;
+  // The types a condition is parsed against: one for a type search; for a system search each
+  // _type, or without it a representative type (then only Resource-level parameters are allowed).
+  std::vector<std::string> parse_types = system ? types : std::vector<std::string>{type};
+  if (parse_types.empty()) parse_types.push_back("Basic");
   auto reject = [&](const std::string& name, const std::string& why) -> Status {
     if (strict) return Status(Code::kInvalid, "search parameter '" + name + "': " + why, name);
     out.warnings.push_back("search parameter '" + name + "' ignored: " + why);
@@ -453,6 +475,10 @@ Result<ParsedSearch> ParseSearch(const std::string& type, const Params& params,
   };
   for (const auto& [name, value] : params) {
     if (name == "_format" || name == "_pretty") continue;
+    if (name == "_type") {
+      out.used.emplace_back(name, value);
+      continue;
+    }
     if (name == "_count") {
       ASSIGN_OR_RETURN(out.query.count, ParseCount(name, value, 0, max_count));
       out.used.emplace_back(name, value);
@@ -507,6 +533,9 @@ Result<ParsedSearch> ParseSearch(const std::string& type, const Params& params,
           k.kind = ParamKind::kId;
         } else if (key == "_lastUpdated") {
           k.kind = ParamKind::kLastUpdated;
+        } else if (system) {
+          RETURN_IF_ERROR(reject("_sort", "a system search sorts by _id or _lastUpdated only"));
+          continue;
         } else {
           const fhir::SearchParamDef* p = defs.FindSearchParam(type, key);
           if (p == nullptr) {
@@ -571,7 +600,31 @@ Result<ParsedSearch> ParseSearch(const std::string& type, const Params& params,
       RETURN_IF_ERROR(reject(name, "not supported yet"));
       continue;
     }
-    auto parsed = ParseCondition(type, name, value, defs, 0);
+    if (system && types.empty()) {
+      // Without _type only parameters defined on Resource/DomainResource apply to every type.
+      std::string head = code.substr(0, code.find('.'));
+      const fhir::SearchParamDef* p = defs.FindSearchParam("Basic", head);
+      bool common = head == "_id" || head == "_lastUpdated";
+      if (p != nullptr) {
+        for (const auto& b : p->base) common = common || b == "Resource" || b == "DomainResource";
+      }
+      if (!common) {
+        RETURN_IF_ERROR(reject(name,
+                               "a search across all types takes only parameters every "
+                               "resource has; name the types with _type"));
+        continue;
+      }
+    }
+    auto parsed = ParseCondition(parse_types[0], name, value, defs, 0);
+    for (size_t i = 1; i < parse_types.size() && parsed.ok(); ++i) {
+      auto other = ParseCondition(parse_types[i], name, value, defs, 0);
+      if (!other.ok()) {
+        parsed = other.status();
+      } else if (other->kind != parsed->kind) {
+        parsed = Status(Code::kNotSupported, "the parameter has different types in " +
+                                                 parse_types[0] + " and " + parse_types[i]);
+      }
+    }
     if (!parsed.ok()) {
       if (parsed.status().code() == Code::kNotSupported) {
         RETURN_IF_ERROR(reject(name, parsed.status().message()));

@@ -72,6 +72,9 @@ struct SortKey {
 };
 
 struct Query {
+  // System search (Store::Search with an empty type): the resource types searched (`_type`), or
+  // every type if empty. The conditions are compiled for each type.
+  std::vector<std::string> types;
   std::vector<Condition> all_of;  // AND
   std::vector<SortKey> sort;
   int count = 50;

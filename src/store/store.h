@@ -138,6 +138,8 @@ class Store {
   virtual Result<VersionRecord> VRead(const std::string& type, const std::string& id,
                                       int64_t version) = 0;
   virtual Result<HistoryPage> History(const HistoryQuery& q) = 0;
+  // Resources of `type` matching `query`; with an empty `type`, a system search over query.types
+  // (every type if empty).
   virtual Result<SearchResult> Search(const std::string& type, const Query& query) = 0;
   // Appends audit rows of reads (batched by the caller); writes audit inside their Transaction.
   virtual Status AppendAudit(const std::vector<AuditRecord>& recs) = 0;

@@ -512,16 +512,43 @@ class SqliteStore final : public Store {
     auto pid = [&](const std::string& t, const std::string& code) -> int64_t {
       return LookupParam(t, code);
     };
-    ASSIGN_OR_RETURN(CompiledQuery cq, CompileQuery(query, type, SqliteDialect(), pid));
+    // One type, or (system search) the conditions compiled for each type, OR-ed.
+    std::vector<std::string> types;
+    if (!type.empty()) {
+      types.push_back(type);
+    } else if (!query.types.empty()) {
+      types = query.types;
+    } else {
+      ASSIGN_OR_RETURN(auto ts, c->Prepare("SELECT DISTINCT rtype FROM resource ORDER BY rtype"));
+      while (true) {
+        ASSIGN_OR_RETURN(bool row, ts->Step());
+        if (!row) break;
+        types.push_back(ts->Text(0));
+      }
+    }
+    CompiledQuery cq;
+    std::string where;
+    for (const auto& t : types) {
+      ASSIGN_OR_RETURN(CompiledQuery one, CompileQuery(query, t, SqliteDialect(), pid));
+      cq.args.emplace_back(std::in_place_type<std::string>, t);
+      for (auto& a : one.args) cq.args.push_back(std::move(a));
+      if (!where.empty()) where += " OR ";
+      where += "(r.rtype = ? AND " + one.where + ")";
+      if (cq.order_by.empty()) {
+        cq.order_by = std::move(one.order_by);
+        cq.order_args = std::move(one.order_args);
+      }
+    }
+    if (types.empty()) where = "0=1";
+    if (cq.order_by.empty()) cq.order_by = "r.rid ASC";
     SearchResult out;
     std::string from =
-        " FROM resource r JOIN resource_version v ON v.seq = r.seq WHERE r.rtype = ? AND r.deleted "
-        "= 0 AND " +
-        cq.where;
+        " FROM resource r JOIN resource_version v ON v.seq = r.seq WHERE r.deleted "
+        "= 0 AND (" +
+        where + ")";
     if (query.want_total) {
       ASSIGN_OR_RETURN(auto cs, c->Prepare("SELECT COUNT(*)" + from));
-      cs->Bind(1, type);
-      for (size_t i = 0; i < cq.args.size(); ++i) cs->BindArg(static_cast<int>(i + 2), cq.args[i]);
+      for (size_t i = 0; i < cq.args.size(); ++i) cs->BindArg(static_cast<int>(i + 1), cq.args[i]);
       ASSIGN_OR_RETURN(bool row, cs->Step());
       if (row) out.total = cs->Int(0);
     }
@@ -533,7 +560,6 @@ class SqliteStore final : public Store {
     ASSIGN_OR_RETURN(auto s, c->Prepare("SELECT " + cols + from + (keyset ? " AND r.rid > ?" : "") +
                                         " ORDER BY " + cq.order_by + " LIMIT ? OFFSET ?"));
     int i = 1;
-    s->Bind(i++, type);
     for (const auto& a : cq.args) s->BindArg(i++, a);
     if (keyset) s->Bind(i++, query.after_key);
     for (const auto& a : cq.order_args) s->BindArg(i++, a);

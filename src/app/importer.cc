@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <boost/json.hpp>
 #include <chrono>
@@ -45,6 +46,10 @@ struct State {
     if (messages.size() < 1000) messages.push_back(where + ": " + msg);
   }
 };
+
+// A commit never waits longer than this for its group to fill (a safety bound: the group size
+// falls as threads finish, so waits end when units arrive).
+constexpr std::chrono::milliseconds kMaxCommitWait{1000};
 
 service::RequestContext ImportContext() {
   service::RequestContext ctx;
@@ -274,21 +279,33 @@ ImportSummary Import(Node& node, const std::vector<std::string>& paths, const Im
       }
     });
   }
+  // Commit groups: a commit waits until `group` units are ready (or the threads still working are
+  // fewer), so that several Bundles share each commit while the other threads prepare the next.
+  const int jobs = std::max(1, opts.jobs);
+  const int group = std::clamp(opts.commit_group > 0 ? opts.commit_group : jobs / 2, 1, jobs);
+  auto& service = st.node.service();
+  int active = jobs;  // guarded by st.mu
   auto worker = [&](std::vector<Unit>* list) {
     for (;;) {
       Unit* u;
       {
         std::lock_guard<std::mutex> l(st.mu);
-        if (st.next >= list->size()) return;
+        if (st.next >= list->size()) {
+          --active;
+          service.SetWriteBatching(std::min(group, active), kMaxCommitWait);
+          return;
+        }
         u = &(*list)[st.next++];
       }
       RunUnit(st, *u);
     }
   };
   auto run_all = [&](std::vector<Unit>* list) {
+    service.SetWriteBatching(group, kMaxCommitWait);
     std::vector<std::thread> threads;
-    for (int i = 0; i < std::max(1, opts.jobs); ++i) threads.emplace_back(worker, list);
+    for (int i = 0; i < jobs; ++i) threads.emplace_back(worker, list);
     for (auto& t : threads) t.join();
+    service.SetWriteBatching(1, kMaxCommitWait);
   };
   run_all(&st.units);
   // Retry units whose conditional references pointed at data from later files.

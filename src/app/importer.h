@@ -14,8 +14,10 @@
 namespace benhan::app {
 
 struct ImportOptions {
-  int jobs = 8;  // 4 x cores: while one unit holds the write lock others prepare; larger groups
-                 // share a commit (fewer WAL page writes per resource)
+  // Threads. Half of them at a time commit together while the other half parse, validate and
+  // index the next units; larger groups share a commit (fewer WAL page writes per resource).
+  int jobs = 16;
+  int commit_group = 0;  // units (files, NDJSON chunks) per commit; 0: jobs / 2
   bool progress = true;  // progress line on stderr when it is a terminal
   int ndjson_chunk = 1000;
 };

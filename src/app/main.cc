@@ -46,7 +46,7 @@ struct Flags {
   bool listen_given = false;
   std::string config_file;
   std::vector<std::string> positional;
-  int jobs = 8;
+  int jobs = 16;
 };
 
 // Parses common flags; config file first, then flags override it.

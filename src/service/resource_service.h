@@ -14,6 +14,7 @@
 
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -106,6 +107,11 @@ class ResourceService {
   const fhir::Definitions& defs() const { return *defs_; }
   const Config& config() const { return config_; }
   store::Store& store() { return store_; }
+  // Bulk loads: writes wait (up to max_wait) until `min_group` are ready to share one commit
+  // (store::GroupCommitter::SetMinGroup). 1 (the default) never waits.
+  void SetWriteBatching(size_t min_group, std::chrono::milliseconds max_wait) {
+    committer_.SetMinGroup(min_group, max_wait);
+  }
 
  private:
   struct Prepared;

@@ -1,5 +1,6 @@
 #include "store/store.h"
 
+#include <algorithm>
 #include <chrono>
 #include <exception>
 #include <random>
@@ -40,10 +41,20 @@ GroupCommitter::GroupCommitter(Store& store, size_t max_group)
     : store_(store), max_group_(max_group) {}
 GroupCommitter::~GroupCommitter() = default;
 
+void GroupCommitter::SetMinGroup(size_t min_group, std::chrono::milliseconds max_wait) {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    min_group_ = std::max<size_t>(1, min_group);
+    max_wait_ = max_wait;
+  }
+  linger_cv_.notify_all();
+}
+
 Status GroupCommitter::Run(const std::function<Status(Transaction&)>& work) {
   Item me{&work, {}, false};
   std::unique_lock<std::mutex> lock(mu_);
   queue_.push_back(&me);
+  if (leading_ && min_group_ > 1) linger_cv_.notify_one();
   while (!me.done) {
     if (leading_) {
       cv_.wait(lock);
@@ -51,6 +62,10 @@ Status GroupCommitter::Run(const std::function<Status(Transaction&)>& work) {
     }
     // Lead: take a group (in arrival order, including our own item) and commit it.
     leading_ = true;
+    if (queue_.size() < min_group_) {
+      auto deadline = std::chrono::steady_clock::now() + max_wait_;
+      linger_cv_.wait_until(lock, deadline, [&] { return queue_.size() >= min_group_; });
+    }
     std::vector<Item*> group;
     while (!queue_.empty() && group.size() < max_group_) {
       group.push_back(queue_.front());

@@ -15,6 +15,7 @@
 // transaction), kUnavailable (database unavailable), kInternal (corruption / bug).
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -167,14 +168,25 @@ class GroupCommitter {
   ~GroupCommitter();
   Status Run(const std::function<Status(Transaction&)>& work);
 
+  // Batching for bulk loads: a leader that finds fewer than `min_group` units queued waits (up to
+  // `max_wait`) for more before it begins, so that more units share a commit. Every commit writes
+  // each page it dirtied whole, and a Bundle dirties pages all over the index b-trees: fewer,
+  // larger commits write far fewer bytes per resource. The default (1) never waits, as a server
+  // must not; the importer, which knows how many of its threads are still producing work, sets it
+  // and lowers it as they finish (calls may come from any thread and wake a waiting leader).
+  void SetMinGroup(size_t min_group, std::chrono::milliseconds max_wait);
+
  private:
   struct Item;
   Store& store_;
   size_t max_group_;
   std::mutex mu_;
-  std::condition_variable cv_;
+  std::condition_variable cv_;         // followers: their unit is done
+  std::condition_variable linger_cv_;  // a waiting leader: a unit arrived or min_group_ fell
   std::deque<Item*> queue_;
   bool leading_ = false;
+  size_t min_group_ = 1;                   // guarded by mu_
+  std::chrono::milliseconds max_wait_{0};  // guarded by mu_
 };
 
 }  // namespace benhan::store

@@ -57,10 +57,11 @@ class Stmt {
     sqlite3_bind_double(s_, i, v);
     return *this;
   }
-  Stmt& Bind(int i, const std::string& v) {
+  Stmt& Bind(int i, std::string_view v) {
     sqlite3_bind_text(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
     return *this;
   }
+  Stmt& Bind(int i, const std::string& v) { return Bind(i, std::string_view(v)); }
   Stmt& BindBlob(int i, const std::string& v) {
     sqlite3_bind_blob(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
     return *this;
@@ -180,8 +181,10 @@ const std::string& ParamKey(const std::string& type, const std::string& code) {
   return key;
 }
 
-// Encoding of a resource's index-row keys (resource.index_keys): a sequence of
-// [table byte][fields], integers as 8 raw bytes, strings as a 4-byte length then bytes.
+// Encoding of a resource's index-row keys (resource.index_keys; docs/storage_format.md): a format
+// byte, then one record per index row: [table byte][pid: varint][fields], strings as a varint
+// length then the bytes, integers and reals as 8 raw bytes. Only the fields of each table's key.
+constexpr char kKeysFormat = 1;
 enum IndexTable : char {
   kString = 's',
   kToken = 't',
@@ -195,8 +198,10 @@ enum IndexTable : char {
 class KeyWriter {
  public:
   explicit KeyWriter(std::string* out) : out_(out) {}
-  KeyWriter& Tag(IndexTable t) {
+  KeyWriter& Tag(IndexTable t, int64_t pid) {
+    if (out_->empty()) out_->push_back(kKeysFormat);
     out_->push_back(static_cast<char>(t));
+    Varint(static_cast<uint64_t>(pid));
     return *this;
   }
   KeyWriter& Int(int64_t v) {
@@ -207,23 +212,33 @@ class KeyWriter {
     out_->append(reinterpret_cast<const char*>(&v), 8);
     return *this;
   }
-  KeyWriter& Str(const std::string& v) {
-    uint32_t n = static_cast<uint32_t>(v.size());
-    out_->append(reinterpret_cast<const char*>(&n), 4);
+  KeyWriter& Str(std::string_view v) {
+    Varint(v.size());
     out_->append(v);
     return *this;
   }
 
  private:
+  void Varint(uint64_t v) {
+    while (v >= 0x80) {
+      out_->push_back(static_cast<char>(v | 0x80));
+      v >>= 7;
+    }
+    out_->push_back(static_cast<char>(v));
+  }
   std::string* out_;
 };
 
+// Reads what KeyWriter wrote; the string_views point into the input.
 class KeyReader {
  public:
-  explicit KeyReader(std::string_view in) : in_(in) {}
-  bool done() const { return pos_ >= in_.size(); }
+  explicit KeyReader(std::string_view in) : in_(in) {
+    if (!in_.empty()) ok_ = in_[pos_++] == kKeysFormat;
+  }
+  bool done() const { return !ok_ || pos_ >= in_.size(); }
   bool ok() const { return ok_; }
   char Tag() { return Need(1) ? in_[pos_++] : 0; }
+  int64_t Pid() { return static_cast<int64_t>(Varint()); }
   int64_t Int() {
     int64_t v = 0;
     if (Need(8)) std::memcpy(&v, in_.data() + pos_, 8), pos_ += 8;
@@ -234,20 +249,27 @@ class KeyReader {
     if (Need(8)) std::memcpy(&v, in_.data() + pos_, 8), pos_ += 8;
     return v;
   }
-  std::string Str() {
-    uint32_t n = 0;
-    if (!Need(4)) return {};
-    std::memcpy(&n, in_.data() + pos_, 4);
-    pos_ += 4;
+  std::string_view Str() {
+    uint64_t n = Varint();
     if (!Need(n)) return {};
-    std::string s(in_.substr(pos_, n));
+    std::string_view s = in_.substr(pos_, n);
     pos_ += n;
     return s;
   }
 
  private:
-  bool Need(size_t n) {
-    if (pos_ + n > in_.size()) ok_ = false;
+  uint64_t Varint() {
+    uint64_t v = 0;
+    for (int shift = 0; shift < 64 && Need(1); shift += 7) {
+      auto b = static_cast<unsigned char>(in_[pos_++]);
+      v |= static_cast<uint64_t>(b & 0x7f) << shift;
+      if (!(b & 0x80)) return v;
+    }
+    ok_ = false;
+    return 0;
+  }
+  bool Need(uint64_t n) {
+    if (n > in_.size() - pos_) ok_ = false;
     return ok_;
   }
   std::string_view in_;
@@ -739,7 +761,7 @@ Status SqliteTransaction::DeleteIndex(int64_t rid, std::string_view keys) {
   KeyReader r(keys);
   while (!r.done() && r.ok()) {
     char tag = r.Tag();
-    int64_t pid = r.Int();
+    int64_t pid = r.Pid();
     std::unique_ptr<Stmt> s;
     switch (tag) {
       case kString: {
@@ -747,17 +769,15 @@ Status SqliteTransaction::DeleteIndex(int64_t rid, std::string_view keys) {
             s,
             conn_->Prepare(
                 "DELETE FROM idx_string WHERE pid = ? AND folded = ? AND exact = ? AND rid = ?"));
-        std::string a = r.Str(), b = r.Str();
+        std::string_view a = r.Str(), b = r.Str();
         s->Bind(1, pid).Bind(2, a).Bind(3, b).Bind(4, rid);
         RETURN_IF_ERROR(s->Run());
         break;
       }
       case kToken: {
-        // The key is (pid, code, system, rid); `text` is carried in index_keys but not needed.
         ASSIGN_OR_RETURN(s, conn_->Prepare("DELETE FROM idx_token WHERE pid = ? AND code = ? AND "
                                            "system = ? AND rid = ?"));
-        std::string a = r.Str(), b = r.Str();
-        (void)r.Str();
+        std::string_view a = r.Str(), b = r.Str();
         s->Bind(1, pid).Bind(2, a).Bind(3, b).Bind(4, rid);
         RETURN_IF_ERROR(s->Run());
         break;
@@ -765,7 +785,7 @@ Status SqliteTransaction::DeleteIndex(int64_t rid, std::string_view keys) {
       case kRef: {
         ASSIGN_OR_RETURN(s, conn_->Prepare("DELETE FROM idx_reference WHERE pid = ? AND target_id "
                                            "= ? AND target_type = ? AND url = ? AND rid = ?"));
-        std::string a = r.Str(), b = r.Str(), c = r.Str();
+        std::string_view a = r.Str(), b = r.Str(), c = r.Str();
         s->Bind(1, pid).Bind(2, a).Bind(3, b).Bind(4, c).Bind(5, rid);
         RETURN_IF_ERROR(s->Run());
         break;
@@ -790,9 +810,9 @@ Status SqliteTransaction::DeleteIndex(int64_t rid, std::string_view keys) {
       case kQuantity: {
         ASSIGN_OR_RETURN(s, conn_->Prepare("DELETE FROM idx_quantity WHERE pid = ? AND unit_key = "
                                            "? AND canonical = ? AND system = ? AND rid = ?"));
-        std::string a = r.Str();
+        std::string_view a = r.Str();
         double v = r.Real();
-        std::string b = r.Str();
+        std::string_view b = r.Str();
         s->Bind(1, pid).Bind(2, a).Bind(3, v).Bind(4, b).Bind(5, rid);
         RETURN_IF_ERROR(s->Run());
         break;
@@ -800,7 +820,7 @@ Status SqliteTransaction::DeleteIndex(int64_t rid, std::string_view keys) {
       case kUri: {
         ASSIGN_OR_RETURN(
             s, conn_->Prepare("DELETE FROM idx_uri WHERE pid = ? AND uri = ? AND rid = ?"));
-        std::string a = r.Str();
+        std::string_view a = r.Str();
         s->Bind(1, pid).Bind(2, a).Bind(3, rid);
         RETURN_IF_ERROR(s->Run());
         break;
@@ -835,30 +855,30 @@ Result<std::string> SqliteTransaction::WriteIndex(int64_t rid, const std::string
       rows("INSERT OR IGNORE INTO idx_string (pid, folded, exact, rid) VALUES (?, ?, ?, ?)",
            ix.strings, [&](Stmt& s, const fhir::IndexEntries::String& e, int64_t pid) {
              s.Bind(2, e.folded).Bind(3, e.exact).Bind(4, rid);
-             w.Tag(kString).Int(pid).Str(e.folded).Str(e.exact);
+             w.Tag(kString, pid).Str(e.folded).Str(e.exact);
            }));
   RETURN_IF_ERROR(
       rows("INSERT OR IGNORE INTO idx_token (pid, code, system, text, rid) VALUES (?, ?, ?, ?, ?)",
            ix.tokens, [&](Stmt& s, const fhir::IndexEntries::Token& e, int64_t pid) {
              s.Bind(2, e.code).Bind(3, e.system).Bind(4, e.text).Bind(5, rid);
-             w.Tag(kToken).Int(pid).Str(e.code).Str(e.system).Str(e.text);
+             w.Tag(kToken, pid).Str(e.code).Str(e.system);
            }));
   RETURN_IF_ERROR(
       rows("INSERT OR IGNORE INTO idx_reference (pid, target_id, target_type, url, rid) VALUES (?, "
            "?, ?, ?, ?)",
            ix.references, [&](Stmt& s, const fhir::IndexEntries::Reference& e, int64_t pid) {
              s.Bind(2, e.target_id).Bind(3, e.target_type).Bind(4, e.url).Bind(5, rid);
-             w.Tag(kRef).Int(pid).Str(e.target_id).Str(e.target_type).Str(e.url);
+             w.Tag(kRef, pid).Str(e.target_id).Str(e.target_type).Str(e.url);
            }));
   RETURN_IF_ERROR(rows("INSERT OR IGNORE INTO idx_date (pid, low, high, rid) VALUES (?, ?, ?, ?)",
                        ix.dates, [&](Stmt& s, const fhir::IndexEntries::Date& e, int64_t pid) {
                          s.Bind(2, e.low).Bind(3, e.high).Bind(4, rid);
-                         w.Tag(kDate).Int(pid).Int(e.low).Int(e.high);
+                         w.Tag(kDate, pid).Int(e.low).Int(e.high);
                        }));
   RETURN_IF_ERROR(rows("INSERT OR IGNORE INTO idx_number (pid, value, rid) VALUES (?, ?, ?)",
                        ix.numbers, [&](Stmt& s, const fhir::IndexEntries::Number& e, int64_t pid) {
                          s.Bind(2, e.value).Bind(3, rid);
-                         w.Tag(kNumber).Int(pid).Real(e.value);
+                         w.Tag(kNumber, pid).Real(e.value);
                        }));
   RETURN_IF_ERROR(
       rows("INSERT OR IGNORE INTO idx_quantity (pid, unit_key, canonical, system, rid, value, "
@@ -866,12 +886,12 @@ Result<std::string> SqliteTransaction::WriteIndex(int64_t rid, const std::string
            ix.quantities, [&](Stmt& s, const fhir::IndexEntries::Quantity& e, int64_t pid) {
              s.Bind(2, e.unit_key).Bind(3, e.canonical).Bind(4, e.system).Bind(5, rid);
              s.Bind(6, e.value).Bind(7, e.code).Bind(8, e.unit);
-             w.Tag(kQuantity).Int(pid).Str(e.unit_key).Real(e.canonical).Str(e.system);
+             w.Tag(kQuantity, pid).Str(e.unit_key).Real(e.canonical).Str(e.system);
            }));
   RETURN_IF_ERROR(rows("INSERT OR IGNORE INTO idx_uri (pid, uri, rid) VALUES (?, ?, ?)", ix.uris,
                        [&](Stmt& s, const fhir::IndexEntries::Uri& e, int64_t pid) {
                          s.Bind(2, e.uri).Bind(3, rid);
-                         w.Tag(kUri).Int(pid).Str(e.uri);
+                         w.Tag(kUri, pid).Str(e.uri);
                        }));
   return keys;
 }

@@ -25,6 +25,19 @@ int64_t DaysFromCivil(int64_t y, unsigned m, unsigned d) {
   return era * 146097 + static_cast<int64_t>(doe) - 719468;
 }
 
+// The inverse of DaysFromCivil (H. Hinnant's civil_from_days).
+void CivilFromDays(int64_t z, int64_t* y, unsigned* m, unsigned* d) {
+  z += 719468;
+  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  const unsigned doe = static_cast<unsigned>(z - era * 146097);
+  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const unsigned mp = (5 * doy + 2) / 153;
+  *d = doy - (153 * mp + 2) / 5 + 1;
+  *m = mp < 10 ? mp + 3 : mp - 9;
+  *y = static_cast<int64_t>(yoe) + era * 400 + (*m <= 2);
+}
+
 bool Digits(std::string_view s, size_t pos, size_t n, int* out) {
   if (pos + n > s.size()) return false;
   int v = 0;
@@ -56,6 +69,34 @@ std::string FormatInstant(int64_t micros) {
   if (frac < 0) {
     frac += 1000000;
     secs -= 1;
+  }
+  // Years 0000-9999 (every stamp benhan writes) without gmtime_r and snprintf: this runs for every
+  // stored version, under the write lock.
+  int64_t days = secs >= 0 ? secs / 86400 : (secs - 86399) / 86400;
+  int64_t sod = secs - days * 86400;
+  int64_t y;
+  unsigned m, d;
+  CivilFromDays(days, &y, &m, &d);
+  if (y >= 0 && y <= 9999) {
+    std::string out(27, '0');  // YYYY-MM-DDThh:mm:ss.ffffffZ
+    auto put = [&](size_t at, int64_t v, int width) {
+      for (int i = width - 1; i >= 0; --i, v /= 10) out[at + i] = static_cast<char>('0' + v % 10);
+    };
+    put(0, y, 4);
+    out[4] = '-';
+    put(5, m, 2);
+    out[7] = '-';
+    put(8, d, 2);
+    out[10] = 'T';
+    put(11, sod / 3600, 2);
+    out[13] = ':';
+    put(14, sod / 60 % 60, 2);
+    out[16] = ':';
+    put(17, sod % 60, 2);
+    out[19] = '.';
+    put(20, frac, 6);
+    out[26] = 'Z';
+    return out;
   }
   std::time_t t = static_cast<std::time_t>(secs);
   std::tm tm{};

@@ -3,6 +3,9 @@
 #include <boost/json.hpp>
 #include <charconv>
 #include <cmath>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "core/clock.h"
 
@@ -271,17 +274,39 @@ std::string LineColumn(std::string_view text, size_t offset) {
          std::to_string(offset) + ")";
 }
 
+// The position of the first of `chars` (up to 5 distinct characters) at or after `i` in `s`, or
+// s.size(). 16 bytes at a time with SSE2 (JSON text is mostly string contents and indentation).
+template <char... C>
+size_t FindAny(std::string_view s, size_t i) {
+#if defined(__SSE2__)
+  for (; i + 16 <= s.size(); i += 16) {
+    __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s.data() + i));
+    __m128i hit = _mm_setzero_si128();
+    ((hit = _mm_or_si128(hit, _mm_cmpeq_epi8(v, _mm_set1_epi8(C)))), ...);
+    if (int mask = _mm_movemask_epi8(hit)) return i + static_cast<size_t>(__builtin_ctz(mask));
+  }
+#endif
+  for (; i < s.size(); ++i) {
+    char c = s[i];
+    if (((c == C) || ...)) return i;
+  }
+  return s.size();
+}
+
 // In well-formed JSON text, the offset of the first key that repeats a key of the same object
 // (compared as written), or npos. One pass; keys of all open objects share one vector.
 size_t FindDuplicateKey(std::string_view s, std::string_view* key) {
   std::vector<std::string_view> keys;
   std::vector<size_t> frames;  // per open container: index into keys where its keys start, or npos
   constexpr size_t kArray = std::string_view::npos;
-  for (size_t i = 0; i < s.size(); ++i) {
+  for (size_t i = FindAny<'"', '{', '}', '[', ']'>(s, 0); i < s.size();
+       i = FindAny<'"', '{', '}', '[', ']'>(s, i + 1)) {
     char c = s[i];
     if (c == '"') {
-      size_t start = ++i;
-      while (i < s.size() && s[i] != '"') i += s[i] == '\\' ? 2 : 1;
+      size_t start = i + 1;
+      i = FindAny<'"', '\\'>(s, start);
+      while (i < s.size() && s[i] == '\\') i = FindAny<'"', '\\'>(s, i + 2);
+      if (i >= s.size()) break;
       if (frames.empty() || frames.back() == kArray) continue;
       size_t j = i + 1;
       while (j < s.size() && (s[j] == ' ' || s[j] == '\n' || s[j] == '\r' || s[j] == '\t')) ++j;
@@ -294,15 +319,14 @@ size_t FindDuplicateKey(std::string_view s, std::string_view* key) {
         }
       }
       keys.push_back(k);
+      i = j;  // the ':'
     } else if (c == '{') {
       frames.push_back(keys.size());
     } else if (c == '[') {
       frames.push_back(kArray);
-    } else if (c == '}' || c == ']') {
-      if (!frames.empty()) {
-        if (frames.back() != kArray) keys.resize(frames.back());
-        frames.pop_back();
-      }
+    } else if (!frames.empty()) {  // '}' or ']'
+      if (frames.back() != kArray) keys.resize(frames.back());
+      frames.pop_back();
     }
   }
   return std::string_view::npos;

@@ -128,6 +128,32 @@ def main():
             if codes:
                 valuesets[url] = codes
 
+    # Compose of every HL7 value set (for the :in / :not-in search modifiers): enumerated codes,
+    # whole code systems and included value sets; "f" marks includes by filter (not expandable
+    # here), "x" enumerated exclusions.
+    compose = {}
+    for e in load(pkg, "Bundle-valuesets.json")["entry"]:
+        vs = e["resource"]
+        if vs["resourceType"] != "ValueSet" or "compose" not in vs or not vs.get("url"):
+            continue
+        item = {}
+        for inc in vs["compose"].get("include", []):
+            system = inc.get("system", "")
+            if inc.get("filter"):
+                item["f"] = 1
+            elif inc.get("concept"):
+                item.setdefault("c", []).extend([system, c["code"]] for c in inc["concept"])
+            elif system:
+                item.setdefault("s", []).append(system)
+            for v in inc.get("valueSet", []):
+                item.setdefault("v", []).append(v.split("|")[0])
+        for exc in vs["compose"].get("exclude", []):
+            if exc.get("concept"):
+                item.setdefault("x", []).extend([exc.get("system", ""), c["code"]] for c in exc["concept"])
+            else:
+                item["f"] = 1
+        compose[vs["url"]] = item
+
     compartments = {}
     for name in sorted(os.listdir(pkg)):
         if name.startswith("CompartmentDefinition-") and name.endswith(".json"):
@@ -148,6 +174,7 @@ def main():
         "regex": regexes,
         "searchParams": search,
         "valueSets": valuesets,
+        "valueSetCompose": compose,
         "unexpandedRequired": sorted(u for u in required if u not in valuesets),
         "compartments": compartments,
     }

@@ -229,6 +229,27 @@ Status Definitions::Build(std::string_view text) {
       set.insert(code);
     }
   }
+  if (const auto* vc = doc.if_contains("valueSetCompose")) {
+    auto pairs = [](const json::object& o, std::string_view key,
+                    std::vector<std::pair<std::string, std::string>>* out) {
+      if (const auto* a = o.if_contains(key)) {
+        for (const auto& p : a->get_array()) {
+          out->emplace_back(std::string(p.get_array()[0].get_string()),
+                            std::string(p.get_array()[1].get_string()));
+        }
+      }
+    };
+    for (const auto& [url, item] : vc->get_object()) {
+      const json::object& o = item.get_object();
+      ValueSetCompose c;
+      pairs(o, "c", &c.codes);
+      pairs(o, "x", &c.excluded);
+      c.systems = StrList(o, "s");
+      c.value_sets = StrList(o, "v");
+      c.has_filters = o.contains("f");
+      compose_.emplace(std::string(url), std::move(c));
+    }
+  }
   for (const auto& [type, rx] : doc.at("regex").get_object()) {
     regex_[std::string(type)] = std::string(rx.get_string());
   }
@@ -309,6 +330,11 @@ const SearchParamDef* Definitions::FindSearchParam(std::string_view type,
   if (it == param_index_.end()) return nullptr;
   auto p = it->second.find(std::string(code));
   return p == it->second.end() ? nullptr : p->second;
+}
+
+const Definitions::ValueSetCompose* Definitions::FindValueSetCompose(std::string_view url) const {
+  auto it = compose_.find(std::string(url));
+  return it == compose_.end() ? nullptr : &it->second;
 }
 
 const std::unordered_set<std::string>* Definitions::ValueSetCodes(std::string_view url) const {

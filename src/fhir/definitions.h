@@ -123,6 +123,15 @@ class Definitions {
 
   // Codes of a required value set as "system|code" and bare "code" keys; nullptr if not expanded.
   const std::unordered_set<std::string>* ValueSetCodes(std::string_view url) const;
+  // An HL7 value set's compose (for the :in / :not-in search modifiers); nullptr if unknown.
+  struct ValueSetCompose {
+    std::vector<std::pair<std::string, std::string>> codes;     // (system, code) enumerated
+    std::vector<std::string> systems;                           // whole code systems
+    std::vector<std::string> value_sets;                        // included value sets
+    std::vector<std::pair<std::string, std::string>> excluded;  // (system, code)
+    bool has_filters = false;  // includes by filter: not expandable without a terminology server
+  };
+  const ValueSetCompose* FindValueSetCompose(std::string_view url) const;
   // The regex HL7 gives for a primitive type's value; nullptr if none.
   const std::string* PrimitiveRegex(std::string_view type) const;
   // Search parameters linking `resource_type` to compartment `compartment` ("Patient"); nullptr if
@@ -144,6 +153,7 @@ class Definitions {
       param_index_;
   std::unordered_map<std::string, std::unordered_set<std::string>> value_sets_;
   std::unordered_map<std::string, std::string> regex_;
+  std::unordered_map<std::string, ValueSetCompose> compose_;
   std::unordered_map<std::string, std::unordered_map<std::string, std::vector<std::string>>>
       compartments_;
 };

@@ -15,6 +15,7 @@
 #include "fhir/fhirpath/fhirpath.h"
 #include "fhir/json_patch.h"
 #include "fhir/resource.h"
+#include "service/value_sets.h"
 
 namespace json = boost::json;
 
@@ -504,7 +505,9 @@ Result<store::SearchResult> ResourceService::Search(const RequestContext& ctx,
   // An empty type is a system search (query.types, parsed from _type, are checked already).
   if (!type.empty() && !defs_->IsResourceType(type))
     return Status(Code::kNotFound, "unknown resource type " + type);
-  auto r = store_.Search(type, search.query);
+  store::Query query = search.query;
+  RETURN_IF_ERROR(ExpandValueSetModifiers(query.all_of, store_, *defs_));
+  auto r = store_.Search(type, query);
   std::string detail = EncodeQueryString(search.used);
   AuditRead(ctx, "search", type, "", 0, r.ok() ? 200 : HttpStatusOf(r.status().code()), detail);
   return r;

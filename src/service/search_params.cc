@@ -403,6 +403,22 @@ Result<store::Condition> ParseCondition(const std::string& type, const std::stri
         "modifier ':" + modifier + "' needs code hierarchies (terminology): not supported yet",
         name);
   }
+  if ((modifier == "in" || modifier == "not-in") && c.kind != ParamKind::kToken) {
+    return Status(Code::kNotSupported, "modifier ':" + modifier + "' applies to token parameters",
+                  name);
+  }
+  if (modifier == "in" || modifier == "not-in") {
+    // The value set's canonical URL (or ValueSet/id); expanded by the service before the search.
+    for (const auto& raw : SplitOr(value)) {
+      store::QueryValue v;
+      v.code = Unescape(raw);
+      if (v.code.empty())
+        return Status(Code::kInvalid, "search parameter " + name + ": a value set URL is needed",
+                      name);
+      c.any_of.push_back(std::move(v));
+    }
+    return c;
+  }
   static const char* kModifiers[] = {"", "exact", "contains", "not", "text", "below", "above"};
   bool known_mod = false;
   for (const char* m : kModifiers) known_mod = known_mod || modifier == m;
@@ -592,6 +608,30 @@ Result<ParsedSearch> ParseSearch(const std::string& type, const Params& params,
         continue;
       }
       out.includes.push_back(std::move(inc));
+      out.used.emplace_back(name, value);
+      continue;
+    }
+    if (code == "_list" && modifier.empty()) {
+      // _list=ID: the resources a List names in its entries (List.entry.item), i.e.
+      // _has:List:item:_id=ID. Functional lists ($current-problems...) are not kept.
+      bool functional = false;
+      for (const auto& v : SplitOr(value)) functional = functional || (!v.empty() && v[0] == '$');
+      if (functional) {
+        RETURN_IF_ERROR(reject(name, "functional lists ($current-...) are not supported"));
+        continue;
+      }
+      std::vector<store::Condition> per_type;
+      Status st;
+      for (const auto& t : parse_types) {
+        auto one = ParseCondition(t, "_has:List:item:_id", value, defs, 0);
+        if (!one.ok()) {
+          st = one.status();
+          break;
+        }
+        if (per_type.empty()) per_type.push_back(std::move(*one));
+      }
+      if (!st.ok()) return st;
+      out.query.all_of.push_back(std::move(per_type.front()));
       out.used.emplace_back(name, value);
       continue;
     }

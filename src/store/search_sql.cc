@@ -361,6 +361,11 @@ Result<std::string> CompileConditions(const std::vector<Condition>& conds, const
     } else {
       const char* table = TableOf(c.kind);
       if (table == nullptr) return Status(Code::kNotSupported, "unsupported parameter " + c.param);
+      if (c.modifier == "in" || c.modifier == "not-in") {
+        return Status(Code::kNotSupported, c.param + ":" + c.modifier +
+                                               " is only available in searches (the value "
+                                               "set is expanded by the search service)");
+      }
       int64_t pid = param_id(type, c.param);
       if (c.modifier == "missing") {
         std::string sub = pid < 0 ? std::string("0=1")

@@ -1,0 +1,27 @@
+// Value set expansion for the :in / :not-in search modifiers. A value set is looked up first among
+// the ValueSet resources stored on this server (by canonical URL, or "ValueSet/id"), then among
+// HL7's R4 value sets in the embedded definitions. Expansion uses the stored expansion if any, else
+// the compose: enumerated concepts, whole code systems, included value sets (nested), exclusions.
+// Includes by filter (is-a, regex...) need the terminology service: they are a kNotSupported error
+// naming the value set, never a silently partial result.
+//
+// Thread-safety: stateless; safe from any thread (reads through the Store).
+#pragma once
+
+#include <vector>
+
+#include "core/status.h"
+#include "fhir/definitions.h"
+#include "store/query.h"
+#include "store/store.h"
+
+namespace benhan::service {
+
+// Rewrites every :in / :not-in token condition of `conds` (chains and _has included) into plain
+// token conditions over the value set's codes (:not-in becomes :not). Errors: kInvalid for an
+// unknown value set, kNotSupported for one that cannot be expanded here, kTooCostly (via
+// kNotSupported) beyond 10,000 codes.
+Status ExpandValueSetModifiers(std::vector<store::Condition>& conds, store::Store& store,
+                               const fhir::Definitions& defs);
+
+}  // namespace benhan::service

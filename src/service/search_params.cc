@@ -107,7 +107,8 @@ Result<store::QueryValue> ParseValue(ParamKind kind, const std::string& modifier
   std::string s = raw;
   switch (kind) {
     case ParamKind::kComposite:
-      return Status(Code::kInternal, "composite value parsed as a single value", name);
+    case ParamKind::kText:
+      return Status(Code::kInternal, "parameter parsed as a single value", name);
     case ParamKind::kId:
       v.code = Unescape(s);
       break;
@@ -632,6 +633,25 @@ Result<ParsedSearch> ParseSearch(const std::string& type, const Params& params,
       }
       if (!st.ok()) return st;
       out.query.all_of.push_back(std::move(per_type.front()));
+      out.used.emplace_back(name, value);
+      continue;
+    }
+    if ((code == "_text" || code == "_content") && (modifier.empty() || modifier == "not")) {
+      store::Condition c;
+      c.param = code;
+      c.kind = ParamKind::kText;
+      c.modifier = modifier;
+      for (const auto& v : SplitOr(value)) {
+        std::string folded = text::Fold(Unescape(v));
+        if (folded.find_first_not_of(" ") == std::string::npos) {
+          return Status(Code::kInvalid, "search parameter " + name + ": no words to search for",
+                        name);
+        }
+        store::QueryValue q;
+        q.code = std::move(folded);
+        c.any_of.push_back(std::move(q));
+      }
+      out.query.all_of.push_back(std::move(c));
       out.used.emplace_back(name, value);
       continue;
     }

@@ -19,7 +19,8 @@ enum class ParamKind {
   kUri,
   kId,
   kLastUpdated,
-  kComposite
+  kComposite,
+  kText  // _text (narrative) and _content (whole resource): full-text words, folded
 };
 enum class Prefix { kEq, kNe, kGt, kLt, kGe, kLe, kSa, kEb, kAp };
 

@@ -25,6 +25,11 @@ class Builder {
     args_->emplace_back(std::in_place_type<std::string>, std::move(v));
     return d_.placeholder(static_cast<int>(args_->size()));
   }
+  // The dialect's full-text condition over `json_sql` with the folded query `words`.
+  std::string text_match(const std::string& json_sql, bool narrative, std::string words) {
+    std::string p = Arg(std::move(words));
+    return d_.text_match(json_sql, narrative, p);
+  }
   std::string Arg(const SqlArg& v) {
     if (std::holds_alternative<int64_t>(v)) return Arg(std::get<int64_t>(v));
     if (std::holds_alternative<double>(v)) return Arg(std::get<double>(v));
@@ -250,7 +255,12 @@ std::string CompositeKeyMatch(Builder& b, const std::string& param, int k, Param
 }  // namespace
 
 const Dialect& SqliteDialect() {
-  static const Dialect d{[](int) { return std::string("?"); }};
+  // benhan_text_match is registered on every connection by the SQLite store.
+  static const Dialect d{[](int) { return std::string("?"); },
+                         [](const std::string& json, bool narrative, const std::string& arg) {
+                           return "benhan_text_match(" + json + ", " + (narrative ? "1" : "0") +
+                                  ", " + arg + ")";
+                         }};
   return d;
 }
 
@@ -303,6 +313,19 @@ Result<std::string> CompileConditions(const std::vector<Condition>& conds, const
         cond = "(" + ors + ")";
       }
       where += " AND " + cond;
+      continue;
+    }
+    if (c.kind == ParamKind::kText) {
+      // Full text: evaluated on the stored JSON of the rows the other conditions leave.
+      std::string ors;
+      for (const auto& v : c.any_of) {
+        std::string one =
+            b.text_match("(SELECT json FROM resource_version WHERE seq = " + A + "seq)",
+                         c.param == "_text", v.code);
+        ors += ors.empty() ? one : " OR " + one;
+      }
+      std::string cond = "(" + (ors.empty() ? std::string("1=0") : ors) + ")";
+      where += " AND " + (c.modifier == "not" ? "NOT " + cond : cond);
       continue;
     }
     if (c.kind == ParamKind::kComposite) {

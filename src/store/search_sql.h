@@ -19,6 +19,10 @@ using SqlArg = std::variant<int64_t, double, std::string>;
 struct Dialect {
   // Placeholder for the n-th argument (1-based): "?" for SQLite, "$n" for PostgreSQL.
   std::function<std::string(int)> placeholder;
+  // SQL that is true when the stored resource JSON `json_sql` matches the folded words of the
+  // argument `arg` (fhir::WordsMatch over fhir::SearchableText): narrative only for _text.
+  std::function<std::string(const std::string& json_sql, bool narrative, const std::string& arg)>
+      text_match;
 };
 const Dialect& SqliteDialect();
 

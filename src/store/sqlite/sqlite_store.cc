@@ -12,6 +12,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include "fhir/text_search.h"
 #include "store/search_sql.h"
 #include "store/sqlite/migrations.h"
 
@@ -101,6 +102,20 @@ class Conn {
     for (auto& [sql, s] : cache_) sqlite3_finalize(s);
     if (db_) sqlite3_close(db_);
   }
+  // benhan_text_match(json, narrative, folded_words): the _text / _content condition
+  // (SqliteDialect().text_match).
+  static void TextMatch(sqlite3_context* ctx, int, sqlite3_value** argv) {
+    const char* json = static_cast<const char*>(sqlite3_value_blob(argv[0]));
+    int n = sqlite3_value_bytes(argv[0]);
+    const unsigned char* words = sqlite3_value_text(argv[2]);
+    if (json == nullptr || words == nullptr) {
+      sqlite3_result_int(ctx, 0);
+      return;
+    }
+    std::string text = fhir::SearchableText(std::string_view(json, static_cast<size_t>(n)),
+                                            sqlite3_value_int(argv[1]) != 0);
+    sqlite3_result_int(ctx, fhir::WordsMatch(text, reinterpret_cast<const char*>(words)) ? 1 : 0);
+  }
   static Result<std::unique_ptr<Conn>> Open(const SqliteOptions& o, bool readonly) {
     auto c = std::make_unique<Conn>();
     int flags = readonly ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
@@ -109,6 +124,9 @@ class Conn {
     if (rc != SQLITE_OK)
       return Status(Code::kUnavailable, "cannot open " + o.path + ": " + sqlite3_errstr(rc));
     sqlite3_busy_timeout(c->db_, 5000);
+    sqlite3_create_function_v2(c->db_, "benhan_text_match", 3,
+                               SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_DIRECTONLY, nullptr,
+                               &Conn::TextMatch, nullptr, nullptr, nullptr);
     std::string pragmas = "PRAGMA cache_size=-" + std::to_string(o.cache_mib * 1024) +
                           "; PRAGMA temp_store=MEMORY; PRAGMA mmap_size=268435456;";
     if (!readonly) {

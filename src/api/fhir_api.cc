@@ -634,7 +634,27 @@ void FhirApi::Dispatch(const HttpRequest& req, HttpResponse& res,
   }
   if (n == 3 && m == "GET" && type == "Patient" && parts[2] == "$everything") {
     bool truncated = false;
-    auto all = service_.Everything(ctx, id, &truncated);
+    service::ResourceService::EverythingOptions eo;
+    for (const auto& [k, v] : params) {
+      if (k == "_type") {
+        for (const auto& t : service::SplitOr(v)) {
+          if (!service_.defs().IsResourceType(t)) {
+            return SendStatus(
+                res, Status(Code::kInvalid, "_type: '" + t + "' is not a FHIR R4 resource type",
+                            "_type"));
+          }
+          eo.types.push_back(t);
+        }
+      } else if (k == "_since") {
+        auto r = ParseFhirDateRange(v);
+        if (!r) {
+          return SendStatus(
+              res, Status(Code::kInvalid, "_since must be a FHIR instant, not '" + v + "'", k));
+        }
+        eo.since_us = r->low;
+      }
+    }
+    auto all = service_.Everything(ctx, id, eo, &truncated);
     if (!all.ok()) return SendStatus(res, all.status(), fmt.pretty);
     json::object b = bundle_of("searchset", static_cast<int64_t>(all->size()), *all, false);
     if (truncated) {

@@ -227,6 +227,8 @@ Status Definitions::Build(std::string_view text) {
       std::string code(c.get_array()[1].get_string());
       set.insert(system + "|" + code);
       set.insert(code);
+      auto [it, fresh] = code_system_[std::string(url)].emplace(code, system);
+      if (!fresh && it->second != system) it->second.clear();  // ambiguous
     }
   }
   if (const auto* vc = doc.if_contains("valueSetCompose")) {
@@ -330,6 +332,13 @@ const SearchParamDef* Definitions::FindSearchParam(std::string_view type,
   if (it == param_index_.end()) return nullptr;
   auto p = it->second.find(std::string(code));
   return p == it->second.end() ? nullptr : p->second;
+}
+
+std::string_view Definitions::ImplicitSystem(std::string_view url, std::string_view code) const {
+  auto vs = code_system_.find(std::string(url));
+  if (vs == code_system_.end()) return {};
+  auto it = vs->second.find(std::string(code));
+  return it == vs->second.end() ? std::string_view() : std::string_view(it->second);
 }
 
 const Definitions::ValueSetCompose* Definitions::FindValueSetCompose(std::string_view url) const {

@@ -123,6 +123,9 @@ class Definitions {
 
   // Codes of a required value set as "system|code" and bare "code" keys; nullptr if not expanded.
   const std::unordered_set<std::string>* ValueSetCodes(std::string_view url) const;
+  // The code system of `code` in the expansion of required value set `url` (the implicit system
+  // of a `code` element bound to it), or "" if unknown or ambiguous.
+  std::string_view ImplicitSystem(std::string_view url, std::string_view code) const;
   // An HL7 value set's compose (for the :in / :not-in search modifiers); nullptr if unknown.
   struct ValueSetCompose {
     std::vector<std::pair<std::string, std::string>> codes;     // (system, code) enumerated
@@ -154,6 +157,7 @@ class Definitions {
   std::unordered_map<std::string, std::unordered_set<std::string>> value_sets_;
   std::unordered_map<std::string, std::string> regex_;
   std::unordered_map<std::string, ValueSetCompose> compose_;
+  std::unordered_map<std::string, std::unordered_map<std::string, std::string>> code_system_;
   std::unordered_map<std::string, std::unordered_map<std::string, std::vector<std::string>>>
       compartments_;
 };

@@ -107,6 +107,23 @@ void ParseReference(const std::string& param, std::string_view ref, IndexEntries
   out.references.push_back(std::move(r));
 }
 
+// For an expression that is a plain path to one element of type `code` with a required binding
+// ("Patient.gender"), that binding's value set; else "".
+std::string RequiredCodeBinding(const std::string& expression, const Definitions& defs) {
+  for (char c : expression) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.') return {};
+  }
+  const TypeDef* t = defs.FindType(expression.substr(0, expression.find('.')));
+  if (t == nullptr) return {};
+  for (const auto& el : t->elements) {
+    if (el.path == expression) {
+      bool is_code = el.types.size() == 1 && el.types[0] == "code";
+      return is_code && el.binding == BindingStrength::kRequired ? el.value_set : std::string();
+    }
+  }
+  return {};
+}
+
 }  // namespace
 
 void AddQuantity(const std::string& param, double value, std::string system, std::string code,
@@ -171,7 +188,8 @@ Result<std::unique_ptr<Indexer>> Indexer::Create(std::shared_ptr<const Definitio
         return Status(Code::kInternal, "search parameter " + type + "." + p->code + ": " +
                                            compiled.status().message());
       }
-      Param param{p, *compiled, {}};
+      Param param{p, *compiled, {}, {}};
+      if (p->type == SearchParamType::kToken) param.implicit_vs = RequiredCodeBinding(e, *defs);
       if (p->type == SearchParamType::kComposite) {
         if (p->components.size() < 2 || p->components.size() > 3) continue;
         for (const auto& c : p->components) {
@@ -230,7 +248,7 @@ void Indexer::AddComposite(const Param& p, const fhirpath::Item& item, const jso
 }
 
 void Indexer::AddValue(SearchParamType type, const std::string& code, const fhirpath::Item& item,
-                       IndexEntries& out) const {
+                       IndexEntries& out, std::string_view implicit_vs) const {
   const json::value& v = item.json();
   std::string_view t = item.type();
   switch (type) {
@@ -266,7 +284,12 @@ void Indexer::AddValue(SearchParamType type, const std::string& code, const fhir
     }
     case SearchParamType::kToken: {
       if (v.is_string()) {
-        out.tokens.push_back({code, "", std::string(v.get_string()), ""});
+        // A `code` element's system is implied by its required binding (gender ->
+        // http://hl7.org/fhir/administrative-gender): index it, so system|code matches too.
+        std::string_view system;
+        if (!implicit_vs.empty() && t == "code")
+          system = defs_->ImplicitSystem(implicit_vs, v.get_string());
+        out.tokens.push_back({code, std::string(system), std::string(v.get_string()), ""});
       } else if (v.is_bool()) {
         out.tokens.push_back({code, "", v.get_bool() ? "true" : "false", ""});
       } else if (v.is_object()) {
@@ -386,7 +409,7 @@ IndexEntries Indexer::Extract(const json::value& resource) const {
       if (p.def->type == SearchParamType::kComposite)
         AddComposite(p, item, resource, out);
       else
-        AddValue(p.def->type, p.def->code, item, out);
+        AddValue(p.def->type, p.def->code, item, out, p.implicit_vs);
     }
   }
   return out;

@@ -42,10 +42,13 @@ class Indexer {
     std::shared_ptr<const fhirpath::Expression> expr;
     // Composite parameters: each component's expression, relative to an item of `expr`.
     std::vector<std::shared_ptr<const fhirpath::Expression>> components;
+    // Token parameters on one `code` element with a required binding (Patient.gender): its value
+    // set, whose code system is the codes' implicit system.
+    std::string implicit_vs;
   };
   explicit Indexer(std::shared_ptr<const Definitions> defs) : defs_(std::move(defs)) {}
   void AddValue(SearchParamType type, const std::string& code, const fhirpath::Item& item,
-                IndexEntries& out) const;
+                IndexEntries& out, std::string_view implicit_vs = {}) const;
   void AddComposite(const Param& p, const fhirpath::Item& item, const boost::json::value& resource,
                     IndexEntries& out) const;
 

@@ -1,5 +1,6 @@
 #include "service/resource_service.h"
 
+#include <algorithm>
 #include <atomic>
 #include <boost/json.hpp>
 #include <boost/url/decode_view.hpp>
@@ -628,17 +629,34 @@ Result<std::vector<store::VersionRecord>> ResourceService::ResolveIncludes(
 
 Result<std::vector<store::VersionRecord>> ResourceService::Everything(const RequestContext& ctx,
                                                                       const std::string& id,
+                                                                      const EverythingOptions& opts,
                                                                       bool* truncated) {
   *truncated = false;
+  auto wanted = [&](const std::string& t) {
+    return opts.types.empty() ||
+           std::find(opts.types.begin(), opts.types.end(), t) != opts.types.end();
+  };
   ASSIGN_OR_RETURN(store::VersionRecord patient, Read(ctx, "Patient", id));
   std::vector<store::VersionRecord> out;
-  out.push_back(std::move(patient));
+  if (wanted("Patient") && patient.last_updated_us >= opts.since_us)
+    out.push_back(std::move(patient));
   for (const auto& type : defs_->ResourceTypeNames()) {
-    if (type == "Patient") continue;
+    if (type == "Patient" || !wanted(type)) continue;
     auto cond = CompartmentCondition("Patient", id, type);
     if (!cond) continue;
     store::Query q;
     q.all_of.push_back(std::move(*cond));
+    if (opts.since_us > 0) {
+      store::Condition since;
+      since.param = "_lastUpdated";
+      since.kind = store::ParamKind::kLastUpdated;
+      store::QueryValue v;
+      v.prefix = store::Prefix::kGe;
+      v.low = opts.since_us;
+      v.high = opts.since_us + 1;
+      since.any_of.push_back(v);
+      q.all_of.push_back(std::move(since));
+    }
     q.count = config_.max_page_size;
     q.want_total = false;
     ASSIGN_OR_RETURN(store::SearchResult res, store_.Search(type, q));

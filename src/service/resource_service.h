@@ -96,8 +96,16 @@ class ResourceService {
                                                        const std::string& type) const;
   // Patient/$everything: the patient and every resource in its compartment (up to max_page_size
   // of each type; `truncated` tells if a type had more).
+  // Options of the R4 Patient-everything operation: `_type` (only these types; empty: all) and
+  // `_since` (only resources updated at or after it; epoch µs, 0: all).
+  struct EverythingOptions {
+    std::vector<std::string> types;
+    int64_t since_us = 0;
+  };
   Result<std::vector<store::VersionRecord>> Everything(const RequestContext& ctx,
-                                                       const std::string& id, bool* truncated);
+                                                       const std::string& id,
+                                                       const EverythingOptions& opts,
+                                                       bool* truncated);
 
   // Processes a batch or transaction Bundle; returns the response Bundle. A transaction is atomic:
   // on any error nothing is stored and the error is returned.

@@ -729,8 +729,9 @@ Result<std::optional<int64_t>> ParseETag(std::string_view s, const std::string& 
   return Status(Code::kInvalid, "If-Match must be a version ETag like W/\"3\"", where);
 }
 
-json::object EntryResponse(int status, const store::VersionRecord& rec) {
-  json::object r;
+json::object EntryResponse(int status, const store::VersionRecord& rec,
+                           json::storage_ptr sp = {}) {
+  json::object r(std::move(sp));
   r["status"] = StatusLine(status);
   if (!rec.id.empty() && rec.version > 0) {
     r["location"] = rec.type + "/" + rec.id + "/_history/" + std::to_string(rec.version);
@@ -997,10 +998,14 @@ Result<json::object> ResourceService::ProcessTransaction(const RequestContext& c
   });
   if (!st.ok()) return st;
 
-  json::object out{{"resourceType", "Bundle"}, {"id", NewUuid()}, {"type", "transaction-response"}};
-  json::array resp_entries;
+  // The response lives in one arena: an entry per resource, freed at once.
+  json::storage_ptr sp = json::make_shared_resource<json::monotonic_resource>();
+  json::object out(
+      {{"resourceType", "Bundle"}, {"id", NewUuid()}, {"type", "transaction-response"}}, sp);
+  json::array resp_entries(sp);
+  resp_entries.reserve(entries.size());
   for (auto& e : entries) {
-    json::object re;
+    json::object re(sp);
     if (!e.record.id.empty() && e.record.version > 0 && !ctx.base_url.empty()) {
       re["fullUrl"] = ctx.base_url + "/" + e.record.type + "/" + e.record.id;
     }
@@ -1009,7 +1014,7 @@ Result<json::object> ResourceService::ProcessTransaction(const RequestContext& c
     } else if (return_resources && !e.record.json.empty()) {
       re["resource"] = json::parse(e.record.json);
     }
-    re["response"] = EntryResponse(e.status, e.record);
+    re["response"] = EntryResponse(e.status, e.record, sp);
     resp_entries.push_back(std::move(re));
   }
   out["entry"] = std::move(resp_entries);

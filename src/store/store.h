@@ -154,14 +154,16 @@ Status RunInTransaction(Store& store, const std::function<Status(Transaction&)>&
                         int attempts = 5);
 
 // Group commit: units of work submitted concurrently share one database transaction and one
-// synchronous commit (one fsync), each inside its own savepoint, so a failing unit is undone alone
-// and the others still commit. The first caller to arrive leads: it runs everyone's work in
+// synchronous commit (one fsync); a failing unit is undone alone (see below) and the others still
+// commit. The first caller to arrive leads: it runs everyone's work in
 // arrival order and commits; the others wait for their result. With one caller at a time this is
 // RunInTransaction. Throughput rises with concurrency because commits (WAL writes, fsync) and
 // per-commit page writes are shared.
 //
 // Thread-safety: Run() is thread-safe. Work functions run on the leader's thread, one at a time,
-// and may be run again (from the start) if the shared commit fails with a retryable error.
+// and may be run again (from the start) if the shared commit fails with a retryable error or if
+// another unit of the group fails: the group first runs without savepoints (they cost a copy of
+// every page written) and, only when a unit fails, again with one savepoint per unit.
 class GroupCommitter {
  public:
   explicit GroupCommitter(Store& store, size_t max_group = 64);

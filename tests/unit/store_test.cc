@@ -214,6 +214,22 @@ TEST_F(StoreTest, UpdateDeletesEveryKindOfIndexRow) {
   EXPECT_EQ(count(), 0);
 }
 
+// A unit alone in its group runs once, without a savepoint: its failure is its result and
+// nothing it wrote remains.
+TEST_F(StoreTest, GroupCommitLoneFailingUnitRunsOnce) {
+  GroupCommitter gc(*store_);
+  int runs = 0;
+  Status st = gc.Run([&](Transaction& txn) -> Status {
+    ++runs;
+    auto r = txn.Put(Version("lone", 1, nullptr));
+    if (!r.ok()) return r.status();
+    return Status(Code::kPreconditionFailed, "deliberate failure");
+  });
+  EXPECT_EQ(st.code(), Code::kPreconditionFailed);
+  EXPECT_EQ(runs, 1);
+  EXPECT_EQ(store_->Read("Patient", "lone").status().code(), Code::kNotFound);
+}
+
 // With a minimum group size, a leader waits for that many units, which then share one
 // transaction (run on one thread); lowering the minimum wakes a waiting leader.
 TEST_F(StoreTest, GroupCommitWaitsForMinGroup) {

@@ -144,14 +144,16 @@ const std::string& FhirApi::CapabilityStatement() {
       }
       json::array params;
       for (const auto* p : defs.SearchParamsFor(type)) {
-        if (p->type == fhir::SearchParamType::kComposite ||
-            p->type == fhir::SearchParamType::kSpecial)
-          continue;
-        if (p->code.find('-') == 0) continue;
+        if (p->type == fhir::SearchParamType::kSpecial) continue;  // Location near: not supported
+        if (p->code.find('-') == 0 || p->code == "_query") continue;
         params.push_back(json::object{{"name", p->code},
                                       {"definition", p->url},
                                       {"type", fhir::SearchParamTypeName(p->type)}});
       }
+      params.push_back(json::object{
+          {"name", "_list"},
+          {"type", "token"},
+          {"documentation", "resources named in the entries of List/[id] (List.entry.item)"}});
       json::array includes;
       for (const auto* p : defs.SearchParamsFor(type)) {
         if (p->type == fhir::SearchParamType::kReference)
@@ -201,6 +203,19 @@ const std::string& FhirApi::CapabilityStatement() {
                                         "loopback only) needs none."}}},
              {"resource", std::move(resources)},
              {"interaction", system_interactions},
+             {"searchParam",
+              json::array{
+                  json::object{{"name", "_type"},
+                               {"type", "token"},
+                               {"documentation",
+                                "search across types: GET [base]?_type=A,B&... (parameters must "
+                                "apply to every listed type)"}},
+                  json::object{{"name", "_id"}, {"type", "token"}},
+                  json::object{{"name", "_lastUpdated"}, {"type", "date"}},
+                  json::object{{"name", "_tag"}, {"type", "token"}},
+                  json::object{{"name", "_profile"}, {"type", "uri"}},
+                  json::object{{"name", "_security"}, {"type", "token"}},
+                  json::object{{"name", "_content"}, {"type", "string"}}}},
              {"compartment", json::array{"http://hl7.org/fhir/CompartmentDefinition/patient",
                                          "http://hl7.org/fhir/CompartmentDefinition/encounter",
                                          "http://hl7.org/fhir/CompartmentDefinition/relatedPerson",

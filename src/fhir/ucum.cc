@@ -201,10 +201,17 @@ class Parser {
   bool Annotation() {
     size_t close = s_.find('}', pos_);
     if (close == std::string_view::npos) return false;
+    annotations_ += s_.substr(pos_, close + 1 - pos_);
     pos_ = close + 1;
     return true;
   }
 
+ public:
+  // The annotations met ("{score}"): UCUM makes them unity, but a unit that is nothing else
+  // ("{score}", "{cells}") keeps them as its dimension, so a score never equals a percentage.
+  const std::string& annotations() const { return annotations_; }
+
+ private:
   // A simple unit with an optional exponent ("m2", "10*3", "s-1") or a positive integer factor.
   static std::optional<Value> Simple(std::string_view token) {
     bool all_digits = true;
@@ -259,13 +266,15 @@ class Parser {
 
   std::string_view s_;
   size_t pos_ = 0;
+  std::string annotations_;
 };
 
 }  // namespace
 
 std::optional<Canonical> Parse(std::string_view unit) {
   if (unit.empty() || unit.size() > 200) return std::nullopt;
-  auto v = Parser(unit).Run();
+  Parser parser(unit);
+  auto v = parser.Run();
   if (!v || !std::isfinite(v->factor) || v->factor == 0) return std::nullopt;
   Canonical c;
   c.factor = v->factor;
@@ -275,7 +284,7 @@ std::optional<Canonical> Parse(std::string_view unit) {
     c.dims += k;
     if (e != 1) c.dims += std::to_string(e);
   }
-  if (c.dims.empty()) c.dims = "1";
+  if (c.dims.empty()) c.dims = parser.annotations().empty() ? "1" : parser.annotations();
   return c;
 }
 

@@ -132,6 +132,37 @@ bool DateMatches(const fhir::fhirpath::Item& it, const std::string& prefix, cons
   return low < q.high;  // le
 }
 
+// True if the FHIRPath boolean expression `expr` (a predicate over the resource) yields true.
+bool FhirPathTrue(const fhir::Definitions& defs, const std::string& expr, const json::value& res) {
+  auto compiled = fhir::fhirpath::CompileCached(expr);
+  EXPECT_TRUE(compiled.ok()) << expr;
+  if (!compiled.ok()) return false;
+  auto r = fhir::fhirpath::Evaluate(**compiled, res, defs);
+  if (!r.ok() || r->size() != 1) return false;
+  const json::value& v = r->front().json();
+  return v.is_bool() && v.get_bool();
+}
+
+// Every string of the resource, folded: has a word that starts with `word`.
+bool ContentHasWord(const json::value& v, const std::string& word) {
+  if (v.is_string()) {
+    std::string f = text::Fold(v.get_string());
+    for (size_t p = f.find(word); p != std::string::npos; p = f.find(word, p + 1)) {
+      if (p == 0 || !std::isalnum(static_cast<unsigned char>(f[p - 1]))) return true;
+    }
+    return false;
+  }
+  if (v.is_array()) {
+    for (const auto& e : v.get_array())
+      if (ContentHasWord(e, word)) return true;
+  }
+  if (v.is_object()) {
+    for (const auto& kv : v.get_object())
+      if (kv.key() != "resourceType" && ContentHasWord(kv.value(), word)) return true;
+  }
+  return false;
+}
+
 TEST(SearchDifferential, SyntheaQueriesAgreeWithFhirPath) {
   std::string data = SharedDataDir();
   if (data.empty()) GTEST_SKIP() << "../shared/data is absent: no Synthea data";
@@ -237,6 +268,104 @@ TEST(SearchDifferential, SyntheaQueriesAgreeWithFhirPath) {
            }
            return false;
          }});
+  }
+  // Quantities, composites, :missing, _has and _content, judged by FHIRPath's own UCUM comparison
+  // (fhirpath/values.cc, not the search index's fhir/ucum) or by plain walks of the resources.
+  static const std::set<std::string> kUnits = {"kg", "cm",    "mm[Hg]", "mg/dL",  "g/dL",
+                                               "%",  "kg/m2", "Cel",    "mmol/L", "/min"};
+  int quantity_queries = 0;
+  for (int i = 0; i < 400 && quantity_queries < 16; ++i) {
+    const json::value& o = pick("Observation");
+    const auto* vq = o.get_object().if_contains("valueQuantity");
+    if (vq == nullptr || Str(*vq, "system") != "http://unitsofmeasure.org" ||
+        !kUnits.count(std::string(Str(*vq, "code"))))
+      continue;
+    ++quantity_queries;
+    std::string unit(Str(*vq, "code"));
+    double value = vq->at("value").to_number<double>();
+    const char* prefix = (i % 4 == 0) ? "gt" : (i % 4 == 1) ? "lt" : (i % 4 == 2) ? "ge" : "le";
+    const char* op = (i % 4 == 0) ? ">" : (i % 4 == 1) ? "<" : (i % 4 == 2) ? ">=" : "<=";
+    char num[32];
+    std::snprintf(num, sizeof num, "%g", value);
+    std::string literal = std::string(num) + " '" + unit + "'";
+    // Unit conversions in the query: kg -> g, cm -> m (the same quantity, another unit).
+    std::string qnum = num, qunit = unit;
+    if (unit == "kg") {
+      std::snprintf(num, sizeof num, "%g", value * 1000);
+      qnum = num;
+      qunit = "g";
+    } else if (unit == "cm") {
+      std::snprintf(num, sizeof num, "%g", value / 100);
+      qnum = num;
+      qunit = "m";
+    }
+    std::string query =
+        "value-quantity=" + std::string(prefix) + qnum + "|http://unitsofmeasure.org|" + qunit;
+    std::string encoded;  // the query string, percent-encoded where the URL needs it
+    for (char c : query) {
+      if (c == '[')
+        encoded += "%5B";
+      else if (c == ']')
+        encoded += "%5D";
+      else if (c == '%')
+        encoded += "%25";
+      else if (c == '/')
+        encoded += "%2F";
+      else
+        encoded += c;
+    }
+    std::string expr =
+        "Observation.value.ofType(Quantity).where(system = "
+        "'http://unitsofmeasure.org').exists($this " +
+        std::string(op) + " " + literal + ")";
+    queries.push_back({"Observation", encoded,
+                       [&, expr](const json::value& r) { return FhirPathTrue(defs, expr, r); }});
+  }
+  EXPECT_GE(quantity_queries, 8);
+  for (int bound : {110, 130, 150}) {
+    // composite: systolic blood pressure components above a bound (same component as the code)
+    queries.push_back({"Observation",
+                       "component-code-value-quantity=http://loinc.org|8480-6$gt" +
+                           std::to_string(bound) + "|http://unitsofmeasure.org|mm%5BHg%5D",
+                       [&, bound](const json::value& r) {
+                         return FhirPathTrue(
+                             defs,
+                             "Observation.component.exists(code.coding.exists(system = "
+                             "'http://loinc.org' and code = '8480-6') and value.ofType(Quantity) "
+                             "> " +
+                                 std::to_string(bound) + " 'mm[Hg]')",
+                             r);
+                       }});
+  }
+  for (const char* missing : {"true", "false"}) {
+    queries.push_back({"Condition", std::string("abatement-date:missing=") + missing,
+                       [&, missing](const json::value& r) {
+                         bool none = Values(defs, "Condition", "abatement-date", r).empty();
+                         return none == (std::string_view(missing) == "true");
+                       }});
+  }
+  for (int i = 0; i < 4; ++i) {
+    // _has: patients with a condition of a code; _content: conditions with a word
+    const json::value& c = pick("Condition");
+    std::string code(Str(c.at("code").at("coding").at(0), "code"));
+    queries.push_back(
+        {"Patient", "_has:Condition:patient:code=" + code, [&, code](const json::value& p) {
+           std::string ref = "Patient/" + std::string(Str(p, "id"));
+           for (const auto& cond : loaded.by_type["Condition"]) {
+             bool mine = false, coded = false;
+             for (const auto& it : Values(defs, "Condition", "patient", cond))
+               mine |= ReferenceMatches(it, ref);
+             for (const auto& it : Values(defs, "Condition", "code", cond))
+               coded |= TokenMatches(it, "", code);
+             if (mine && coded) return true;
+           }
+           return false;
+         }});
+    std::string display = text::Fold(Str(c.at("code").at("coding").at(0), "display"));
+    std::string word = display.substr(0, display.find(' '));
+    if (word.size() < 3) continue;
+    queries.push_back({"Condition", "_content=" + word,
+                       [&, word](const json::value& r) { return ContentHasWord(r, word); }});
   }
   int nonempty = 0;
   for (const auto& q : queries) {

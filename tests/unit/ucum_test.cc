@@ -34,7 +34,8 @@ TEST(Ucum, ParsesClinicalUnits) {
       {"{beats}/min", 1.0 / 60, "s-1"},
       {"mL/min/{1.73_m2}", 1e-6 / 60, "m3.s-1"},
       {"%", 0.01, "1"},
-      {"{score}", 1, "1"},
+      {"{score}", 1, "{score}"},  // a bare annotation is its own dimension: not a percentage
+      {"10*3{cells}", 1000, "{cells}"},
       {"1", 1, "1"},
       {"U/L", 1e-6 / 60 / 1e-3, "m-3.mol.s-1"},
       {"meq/L", 1e-3 / 1e-3, "eq.m-3"},

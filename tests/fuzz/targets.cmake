@@ -2,3 +2,4 @@
 benhan_fuzz_target(validator LIBS benhan_fhir)
 benhan_fuzz_target(fhirpath_parser LIBS benhan_fhir)
 benhan_fuzz_target(request_body LIBS benhan_fhir)
+benhan_fuzz_target(search_query LIBS benhan_service)

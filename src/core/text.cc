@@ -46,7 +46,8 @@ std::string Fold(std::string_view s) {
   bool space = false;
   while (n > 0) {
     utf8proc_int32_t cp;
-    utf8proc_ssize_t len = utf8proc_iterate(p, n, &cp);
+    // ASCII (most index text: codes, systems, English displays) without a call per character.
+    utf8proc_ssize_t len = *p < 0x80 ? (cp = *p, 1) : utf8proc_iterate(p, n, &cp);
     if (len < 0) {  // invalid byte: skip it
       ++p;
       --n;

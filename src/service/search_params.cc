@@ -516,18 +516,22 @@ Result<ParsedSearch> ParseSearch(const std::string& type, const Params& params,
       continue;
     }
     if (name == "_total") {
-      if (value == "none")
+      if (value == "none") {
         out.query.want_total = false;
-      else if (value == "accurate" || value == "estimate")
+      } else if (value == "accurate" || value == "estimate") {
         out.query.want_total = true;
-      else
+        out.query.total_accurate = value == "accurate";
+      } else
         RETURN_IF_ERROR(reject(name, "must be none, estimate or accurate"));
       out.used.emplace_back(name, value);
       continue;
     }
     if (name == "_summary") {
       ASSIGN_OR_RETURN(out.summary, fhir::ParseSummary(value));
-      if (out.summary == fhir::SummaryMode::kCount) out.query.want_total = true;
+      if (out.summary == fhir::SummaryMode::kCount) {
+        out.query.want_total = true;
+        out.query.total_accurate = true;
+      }
       out.used.emplace_back(name, value);
       continue;
     }

@@ -84,6 +84,10 @@ struct Query {
   // Stable under concurrent writes: new resources come later, updates keep their place.
   int64_t after_key = 0;
   bool want_total = false;
+  // With want_total: count however long it takes (_total=accurate, _summary=count). Otherwise the
+  // count has a work budget (~ a few ms) and the total is left out when it would cost more
+  // (FHIR lets a server omit Bundle.total); a page that holds every match is always counted.
+  bool total_accurate = false;
 };
 
 }  // namespace benhan::store

@@ -269,15 +269,92 @@ namespace {
 constexpr int kMaxChainDepth = 4;
 
 // The SQL (over `alias`, a row of table resource of resource type `type`) for all conditions.
+// How selective a condition is likely to be as the driver of a search (lower: fewer rows), or -1
+// if it cannot drive (its rows are a list of every non-matching resource, or it is not a plain
+// index lookup).
+int DriverRank(const Condition& c) {
+  if (!c.chains.empty() || c.modifier == "not" || c.modifier == "missing" || c.modifier == "text" ||
+      c.any_of.empty())
+    return -1;
+  switch (c.kind) {
+    case ParamKind::kId:
+      return 0;
+    case ParamKind::kReference:
+      for (const auto& v : c.any_of) {
+        if (v.code.find("://") != std::string::npos) return 6;
+      }
+      return 1;
+    case ParamKind::kToken:
+      for (const auto& v : c.any_of) {
+        if (v.code.empty()) return 6;  // system| only
+        if (!v.has_system) return 3;
+      }
+      return 2;
+    case ParamKind::kUri:
+      return c.modifier.empty() ? 3 : 6;
+    case ParamKind::kString:
+      return c.modifier == "exact" ? 4 : c.modifier == "contains" ? 8 : 5;
+    case ParamKind::kDate:
+    case ParamKind::kLastUpdated:
+      return 6;
+    case ParamKind::kNumber:
+    case ParamKind::kQuantity:
+      return 7;
+    default:
+      return -1;
+  }
+}
+
+// True if a condition can be tested on one candidate row by seeking its table with the row's rid:
+// token and reference keys start with the searched value; idx_date has an index by (rid, pid).
+bool Probeable(const Condition& c) {
+  if (!c.chains.empty() || c.modifier == "missing" || c.modifier == "text") return false;
+  switch (c.kind) {
+    case ParamKind::kToken:
+      for (const auto& v : c.any_of) {
+        if (v.code.empty()) return false;
+      }
+      return true;
+    case ParamKind::kReference:
+      for (const auto& v : c.any_of) {
+        if (v.code.find("://") != std::string::npos) return false;
+      }
+      return true;
+    case ParamKind::kDate:
+      return true;
+    case ParamKind::kUri:
+      return c.modifier.empty();
+    default:
+      return false;
+  }
+}
+
+// The SQL (over `alias`, a row of table resource of resource type `type`) for all conditions.
+// One condition drives (its index rows list the candidates); the others that can be tested by the
+// candidate's rid become correlated probes, so a search for one patient's observations of a code
+// in a date range touches that patient's rows only. With `driven`, the rows are already given by
+// the enclosing query (a _has correlation): every probeable condition is a probe.
 Result<std::string> CompileConditions(const std::vector<Condition>& conds, const std::string& type,
                                       const std::string& alias, Builder& b,
-                                      const ParamIdFn& param_id, int depth) {
+                                      const ParamIdFn& param_id, int depth, bool driven = false) {
   if (depth > kMaxChainDepth)
     return Status(Code::kNotSupported, "search chains deeper than 4 are not supported");
   const std::string A = alias + ".";
   std::string where = "1=1";
+  const Condition* driver = nullptr;
+  if (!driven) {
+    int best = -1;
+    for (const auto& c : conds) {
+      int r = DriverRank(c);
+      if (r >= 0 && (best < 0 || r < best)) {
+        best = r;
+        driver = &c;
+      }
+    }
+  }
   for (const auto& c : conds) {
     std::string cond;
+    const bool probe = (driven || (driver != nullptr && driver != &c)) && Probeable(c);
     if (!c.chains.empty()) {
       int64_t pid = param_id(c.reverse ? c.chains[0].type : type, c.param);
       if (pid < 0) {
@@ -287,14 +364,47 @@ Result<std::string> CompileConditions(const std::vector<Condition>& conds, const
       std::string inner = "b" + std::to_string(depth + 1);
       if (c.reverse) {
         // _has: a resource of chains[0].type refers to this one through `param` and matches.
+        // Correlated: this row's referrers are found by (pid, target_id) and each is tested by
+        // probes, so the cost follows the candidates here, not every referrer of the type. When
+        // the referrers are few by themselves (_list=ID: _has:List:item:_id=ID), listing them is
+        // cheaper.
+        int inner_best = -1;
+        for (const auto& ic : c.chains[0].all_of) {
+          int r = DriverRank(ic);
+          if (r >= 0 && (inner_best < 0 || r < inner_best)) inner_best = r;
+        }
+        if (inner_best >= 0 && inner_best <= 1) {
+          std::string p_pid = b.Arg(pid);
+          std::string p_type = b.Arg(type);
+          ASSIGN_OR_RETURN(std::string sub, CompileConditions(c.chains[0].all_of, c.chains[0].type,
+                                                              inner, b, param_id, depth + 1));
+          cond = A + "id IN (SELECT ir.target_id FROM idx_reference ir JOIN resource " + inner +
+                 " ON " + inner + ".rid = ir.rid WHERE ir.pid = " + p_pid +
+                 " AND ir.target_type = " + p_type + " AND " + inner + ".deleted = 0 AND " + sub +
+                 ")";
+          where += " AND " + cond;
+          continue;
+        }
+        std::string ir = "ir" + std::to_string(depth + 1);
+        // Index rows exist only for current, live versions: when the inner conditions read
+        // nothing but the referrer's rid, they test the reference row's rid directly (no join).
+        bool rid_only = true;
+        for (const auto& ic : c.chains[0].all_of) {
+          rid_only = rid_only && !(!ic.chains.empty() && ic.reverse) && ic.kind != ParamKind::kId &&
+                     ic.kind != ParamKind::kLastUpdated && ic.kind != ParamKind::kText;
+        }
         std::string p_pid = b.Arg(pid);
         std::string p_type = b.Arg(type);
-        ASSIGN_OR_RETURN(std::string sub, CompileConditions(c.chains[0].all_of, c.chains[0].type,
-                                                            inner, b, param_id, depth + 1));
-        cond = A + "id IN (SELECT ir.target_id FROM idx_reference ir JOIN resource " + inner +
-               " ON " + inner + ".rid = ir.rid WHERE ir.pid = " + p_pid +
-               " AND ir.target_type = " + p_type + " AND " + inner + ".deleted = 0 AND " + sub +
-               ")";
+        ASSIGN_OR_RETURN(std::string sub,
+                         CompileConditions(c.chains[0].all_of, c.chains[0].type,
+                                           rid_only ? ir : inner, b, param_id, depth + 1,
+                                           /*driven=*/true));
+        cond = "EXISTS (SELECT 1 FROM idx_reference " + ir +
+               (rid_only ? std::string()
+                         : " JOIN resource " + inner + " ON " + inner + ".rid = " + ir + ".rid") +
+               " WHERE " + ir + ".pid = " + p_pid + " AND " + ir + ".target_id = " + A + "id AND " +
+               ir + ".target_type = " + p_type +
+               (rid_only ? std::string() : " AND " + inner + ".deleted = 0") + " AND " + sub + ")";
       } else {
         std::string ors;
         for (const Chain& ch : c.chains) {
@@ -408,7 +518,9 @@ Result<std::string> CompileConditions(const std::vector<Condition>& conds, const
           continue;
         }
         // Placeholders are numbered in text order: bind the pids before the values.
-        std::string sub = A + "rid IN (SELECT rid FROM " + std::string(table) + " WHERE ";
+        std::string sub =
+            probe ? "EXISTS (SELECT 1 FROM " + std::string(table) + " WHERE rid = " + A + "rid AND "
+                  : A + "rid IN (SELECT rid FROM " + std::string(table) + " WHERE ";
         if (pids.size() == 1) {
           sub += "pid = " + b.Arg(pids[0]);
         } else {

@@ -547,6 +547,17 @@ class SqliteStore final : public Store {
     return r;
   }
 
+  // Work budget of a search's COUNT(*) without _total=accurate, in thousands of SQLite VM steps.
+  static constexpr int kCountBudget = 100;
+
+  // Installs a progress handler that interrupts the statement once `*budget` (thousands of VM
+  // steps) is spent; UnlimitWork removes it.
+  static void LimitWork(Conn* c, int* budget) {
+    sqlite3_progress_handler(
+        c->db(), 1000, [](void* left) { return --*static_cast<int*>(left) < 0 ? 1 : 0; }, budget);
+  }
+  static void UnlimitWork(Conn* c) { sqlite3_progress_handler(c->db(), 0, nullptr, nullptr); }
+
   Result<SearchResult> SearchIn(Conn* c, const std::string& type, const Query& query, int limit,
                                 bool full) {
     auto pid = [&](const std::string& t, const std::string& code) -> int64_t {
@@ -586,12 +597,6 @@ class SqliteStore final : public Store {
         " FROM resource r JOIN resource_version v ON v.seq = r.seq WHERE r.deleted "
         "= 0 AND (" +
         where + ")";
-    if (query.want_total) {
-      ASSIGN_OR_RETURN(auto cs, c->Prepare("SELECT COUNT(*)" + from));
-      for (size_t i = 0; i < cq.args.size(); ++i) cs->BindArg(static_cast<int>(i + 1), cq.args[i]);
-      ASSIGN_OR_RETURN(bool row, cs->Step());
-      if (row) out.total = cs->Int(0);
-    }
     // The rid column last: the keyset cursor.
     std::string cols =
         (full ? std::string(kVersionColumns) : std::string("r.rtype, r.id")) + ", r.rid";
@@ -625,6 +630,30 @@ class SqliteStore final : public Store {
       out.has_more = true;
     }
     if (!keys.empty()) out.last_key = keys.back();
+    if (query.want_total) {
+      if (!keyset && query.offset == 0 && !out.has_more) {
+        out.total = static_cast<int64_t>(out.matches.size());  // the first page holds them all
+      } else {
+        // Counted on resource alone: the conditions only read r (and the index tables). Unless
+        // _total=accurate, within a budget of SQLite VM steps (kCountBudget x 1000, a few ms):
+        // past it the count is interrupted and Bundle.total left out.
+        ASSIGN_OR_RETURN(auto cs, c->Prepare("SELECT COUNT(*) FROM resource r WHERE r.deleted = 0 "
+                                             "AND (" +
+                                             where + ")"));
+        for (size_t i = 0; i < cq.args.size(); ++i)
+          cs->BindArg(static_cast<int>(i + 1), cq.args[i]);
+        int budget = kCountBudget;
+        if (!query.total_accurate) LimitWork(c, &budget);
+        auto row = cs->Step();
+        if (!query.total_accurate) UnlimitWork(c);
+        if (row.ok() && *row) {
+          out.total = cs->Int(0);
+        } else if (!row.ok() && (query.total_accurate || budget >= 0)) {
+          return row.status();  // a real error, not the budget
+        }
+        cs->Reset();
+      }
+    }
     return out;
   }
 

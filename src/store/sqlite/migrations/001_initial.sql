@@ -12,6 +12,9 @@ CREATE TABLE resource (
   UNIQUE (rtype, id)
 );
 CREATE INDEX resource_type_updated ON resource (rtype, last_updated);
+-- A type's resources in rid order (the default search order): a search whose conditions are all
+-- per-row tests (_has, :missing, :not) reads candidates in page order and stops at the page.
+CREATE INDEX resource_type ON resource (rtype);
 
 CREATE TABLE resource_version (
   seq          INTEGER PRIMARY KEY,  -- global change sequence: history order and outbox cursor
@@ -44,6 +47,9 @@ CREATE TABLE idx_reference (pid INTEGER NOT NULL, target_id TEXT NOT NULL, targe
   PRIMARY KEY (pid, target_id, target_type, url, rid)) WITHOUT ROWID;
 CREATE TABLE idx_date (pid INTEGER NOT NULL, low INTEGER NOT NULL, high INTEGER NOT NULL, rid INTEGER NOT NULL,
   PRIMARY KEY (pid, low, high, rid)) WITHOUT ROWID;
+-- A resource's dates by rid: a date condition is tested per candidate row (search_sql probes)
+-- instead of listing every date row of a range (p95 of patient+code+date searches 97 -> <1 ms).
+CREATE INDEX idx_date_rid ON idx_date (rid, pid);
 CREATE TABLE idx_number (pid INTEGER NOT NULL, value REAL NOT NULL, rid INTEGER NOT NULL,
   PRIMARY KEY (pid, value, rid)) WITHOUT ROWID;
 -- idx_quantity is keyed by the comparable form: unit_key is "ucum:<dimensions>" for UCUM units

@@ -61,16 +61,27 @@ service::RequestContext ImportContext() {
 json::object EntryFor(json::value resource) {
   std::string type(resource.get_object().at("resourceType").get_string());
   const auto* id = resource.get_object().if_contains("id");
-  json::object req;
+  json::object req(resource.storage());
   if (id && id->is_string()) {
-    req = json::object{{"method", "PUT"}, {"url", type + "/" + std::string(id->get_string())}};
+    req.emplace("method", "PUT");
+    req.emplace("url", type + "/" + std::string(id->get_string()));
   } else {
-    req = json::object{{"method", "POST"}, {"url", type}};
+    req.emplace("method", "POST");
+    req.emplace("url", type);
   }
   json::object entry(resource.storage());
   entry.emplace("resource", std::move(resource));  // moved, not copied (same storage)
   entry.emplace("request", std::move(req));
   return entry;
+}
+
+// A transaction Bundle of `entries`, in their storage.
+json::object TransactionOf(json::array entries) {
+  json::object b(entries.storage());
+  b.emplace("resourceType", "Bundle");
+  b.emplace("type", "transaction");
+  b.emplace("entry", std::move(entries));
+  return b;
 }
 
 // Stores `bundle` (transaction/batch). Returns the entries stored; reports entry errors of batches.
@@ -110,6 +121,10 @@ bool DeferIfUnresolved(State& st, Unit& u, const Status& status) {
 }
 
 void RunUnit(State& st, Unit& u) {
+  // Every JSON tree of the unit lives in this arena (declared first: destroyed last). It is the
+  // unit's own, not shared: no reference counting per node, and the trees are freed at once.
+  json::monotonic_resource arena;
+  json::storage_ptr sp(&arena);
   if (u.lines.empty()) {  // a JSON file
     std::string text;
     {
@@ -119,13 +134,13 @@ void RunUnit(State& st, Unit& u) {
       in.read(text.data(), static_cast<std::streamsize>(text.size()));
     }
     json::value v;
-    Status ps = fhir::ParseJson(text, &v);
+    Status ps = fhir::ParseJson(text, &v, sp);
     if (!ps.ok()) return st.Error(u.file, ps.message());
     if (!v.is_object() || !v.get_object().contains("resourceType")) {
       return st.Error(u.file, "not a FHIR resource (no resourceType)");
     }
     auto& o = v.get_object();
-    json::value bundle;
+    json::value bundle(sp);  // moving a tree into a value of another storage would copy it
     if (o.at("resourceType") == "Bundle") {
       std::string_view btype = o.contains("type") && o.at("type").is_string()
                                    ? std::string_view(o.at("type").get_string())
@@ -133,7 +148,7 @@ void RunUnit(State& st, Unit& u) {
       if (btype == "transaction" || btype == "batch") {
         bundle = std::move(v);
       } else {  // collection, searchset, document...: store each entry's resource
-        json::array entries;
+        json::array entries(sp);
         if (auto* e = o.if_contains("entry"); e && e->is_array()) {
           for (auto& en : e->get_array()) {
             if (en.is_object() && en.get_object().contains("resource")) {
@@ -141,13 +156,12 @@ void RunUnit(State& st, Unit& u) {
             }
           }
         }
-        bundle = json::object{
-            {"resourceType", "Bundle"}, {"type", "transaction"}, {"entry", std::move(entries)}};
+        bundle = TransactionOf(std::move(entries));
       }
     } else {
-      bundle = json::object{{"resourceType", "Bundle"},
-                            {"type", "transaction"},
-                            {"entry", json::array{EntryFor(std::move(v))}}};
+      json::array entries(sp);
+      entries.push_back(EntryFor(std::move(v)));
+      bundle = TransactionOf(std::move(entries));
     }
     auto r = StoreBundle(st, std::move(bundle), u.file);
     if (!r.ok()) {
@@ -161,12 +175,12 @@ void RunUnit(State& st, Unit& u) {
   // NDJSON chunk: one transaction; on failure, line by line so bad lines are named and the rest
   // loads.
   auto build = [&](size_t from, size_t to, std::vector<int64_t>* line_of) -> json::value {
-    json::array entries;
+    json::array entries(sp);
     for (size_t i = from; i < to; ++i) {
       const std::string& line = u.lines[i];
       if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
       json::value v;
-      Status ps = fhir::ParseJson(line, &v);
+      Status ps = fhir::ParseJson(line, &v, sp);
       if (!ps.ok() || !v.is_object() || !v.get_object().contains("resourceType") ||
           !v.get_object().at("resourceType").is_string()) {
         if (line_of)
@@ -185,8 +199,7 @@ void RunUnit(State& st, Unit& u) {
       entries.push_back(EntryFor(std::move(v)));
       if (line_of) line_of->push_back(u.first_line + static_cast<int64_t>(i));
     }
-    return json::object{
-        {"resourceType", "Bundle"}, {"type", "transaction"}, {"entry", std::move(entries)}};
+    return TransactionOf(std::move(entries));
   };
   std::vector<int64_t> lines;
   auto r = StoreBundle(st, build(0, u.lines.size(), u.retry ? nullptr : &lines), u.file);

@@ -3,6 +3,7 @@
 #include <boost/json.hpp>
 #include <charconv>
 #include <cmath>
+#include <memory>
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
@@ -335,9 +336,16 @@ size_t FindDuplicateKey(std::string_view s, std::string_view* key) {
 }  // namespace
 
 Status ParseJson(std::string_view body, json::value* out) {
+  return ParseJson(body, out, json::make_shared_resource<json::monotonic_resource>());
+}
+
+Status ParseJson(std::string_view body, json::value* out, json::storage_ptr storage) {
   json::parse_options po;
   po.max_depth = 256;
-  json::stream_parser p(json::make_shared_resource<json::monotonic_resource>(), po);
+  // The constructor's storage is for the parser's own temporaries; reset() names the storage of
+  // the resulting tree (without it the tree is allocated node by node with malloc).
+  json::stream_parser p(json::storage_ptr(), po);
+  p.reset(std::move(storage));
   boost::system::error_code ec;
   size_t used = p.write_some(body.data(), body.size(), ec);
   if (!ec && used < body.size()) {
@@ -365,7 +373,11 @@ Status ParseJson(std::string_view body, json::value* out) {
     return Status(Code::kInvalid, "the body repeats the key \"" + std::string(dup) +
                                       "\" in one object at " + LineColumn(body, at));
   }
-  *out = p.release();
+  // Not `*out = p.release()`: assignment keeps *out's storage and so would copy the whole tree out
+  // of the arena, node by node, into the default (malloc) storage.
+  json::value parsed = p.release();
+  std::destroy_at(out);
+  std::construct_at(out, std::move(parsed));
   return Status::Ok();
 }
 

@@ -26,8 +26,14 @@ std::string SerializeStamped(const boost::json::object& resource, std::string_vi
 // Parses JSON from outside (request bodies, import files). Errors: kInvalid naming the line, column
 // and byte of the problem; trailing non-whitespace is an error. The tree is allocated from one
 // arena (a monotonic resource owned by the value's storage), which makes parsing and freeing a
-// large Bundle cheap; `out` owns it.
+// large Bundle cheap; `out` is replaced by the tree, storage included, and owns the arena. (Values
+// moved out of it into containers of another storage are copied: build them in out->storage().)
 Status ParseJson(std::string_view text, boost::json::value* out);
+// The same, allocating the tree from `storage`, which the caller keeps alive longer than the tree.
+// With a caller's own arena (`boost::json::storage_ptr(&monotonic_resource)`, not shared) nodes
+// carry no reference count and freeing the tree is free; the shared arena of the overload above
+// costs an atomic count per container and a walk of the whole tree to destroy it.
+Status ParseJson(std::string_view text, boost::json::value* out, boost::json::storage_ptr storage);
 
 // Compact JSON (the stored, canonical form) or pretty JSON (2-space indent).
 std::string Serialize(const boost::json::value& v, bool pretty = false);

@@ -1,5 +1,6 @@
 #include "fhir/ucum.h"
 
+#include <charconv>
 #include <cmath>
 #include <map>
 #include <unordered_map>
@@ -216,7 +217,12 @@ class Parser {
   static std::optional<Value> Simple(std::string_view token) {
     bool all_digits = true;
     for (char c : token) all_digits = all_digits && std::isdigit(static_cast<unsigned char>(c));
-    if (all_digits) return Value{std::stod(std::string(token)), {}};
+    if (all_digits) {
+      double d = 0;
+      auto [ptr, ec] = std::from_chars(token.data(), token.data() + token.size(), d);
+      if (ec != std::errc() || ptr != token.data() + token.size()) return std::nullopt;
+      return Value{d, {}};
+    }
     // Exponent: trailing [+-]digits after the last ']' (so "[H2O]" keeps its digits).
     size_t close = token.rfind(']');
     size_t floor = close == std::string_view::npos ? 0 : close + 1;
@@ -226,7 +232,12 @@ class Parser {
     if (n < token.size()) {
       if (n > floor && (token[n - 1] == '-' || token[n - 1] == '+')) --n;
       if (n == 0) return std::nullopt;
-      exp = std::stoi(std::string(token.substr(n)));
+      std::string_view digits = token.substr(n);
+      if (digits.front() == '+') digits.remove_prefix(1);
+      auto [ptr, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), exp);
+      // Exponents beyond ±99 are not units anyone sends (and would overflow the factor).
+      if (ec != std::errc() || ptr != digits.data() + digits.size() || exp > 99 || exp < -99)
+        return std::nullopt;
     }
     auto atom = Resolve(token.substr(0, n));
     if (!atom) return std::nullopt;

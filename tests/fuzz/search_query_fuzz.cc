@@ -12,11 +12,12 @@
 #include "store/search_sql.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  static const benhan::fhir::Definitions* defs = [] {
+  static const std::shared_ptr<const benhan::fhir::Definitions> loaded = [] {
     auto d = benhan::fhir::Definitions::LoadEmbedded();
     if (!d.ok()) __builtin_trap();
-    return new std::shared_ptr<const benhan::fhir::Definitions>(*d);  // lives for the process
-  }()->get();
+    return *d;
+  }();
+  const benhan::fhir::Definitions* defs = loaded.get();
   std::string_view in(reinterpret_cast<const char*>(data), size);
   (void)benhan::fhir::ucum::Parse(in.substr(0, 256));
   size_t nl = in.find('\n');

@@ -68,7 +68,8 @@ TEST(Ucum, CommensurableUnitsCompareByValue) {
 }
 
 TEST(Ucum, RejectsWhatIsNotUcum) {
-  for (const char* bad : {"", "mg/", "foo", "kg/(m", "{unclosed", "[in_i", "mg//dL", "beats/min"}) {
+  for (const char* bad : {"", "mg/", "foo", "kg/(m", "{unclosed", "[in_i", "mg//dL", "beats/min",
+                          "m88888888888888888888", "m+", "10*-999"}) {
     EXPECT_FALSE(Parse(bad).has_value()) << bad;
   }
 }

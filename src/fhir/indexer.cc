@@ -1,5 +1,6 @@
 #include "fhir/indexer.h"
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <set>
 
@@ -188,7 +189,7 @@ Result<std::unique_ptr<Indexer>> Indexer::Create(std::shared_ptr<const Definitio
         return Status(Code::kInternal, "search parameter " + type + "." + p->code + ": " +
                                            compiled.status().message());
       }
-      Param param{p, *compiled, {}, {}};
+      Param param{p, *compiled, {}, {}, e};
       if (p->type == SearchParamType::kToken) param.implicit_vs = RequiredCodeBinding(e, *defs);
       if (p->type == SearchParamType::kComposite) {
         if (p->components.size() < 2 || p->components.size() > 3) continue;
@@ -208,8 +209,85 @@ Result<std::unique_ptr<Indexer>> Indexer::Create(std::shared_ptr<const Definitio
       }
       list.push_back(std::move(param));
     }
+    ix->DeriveAliases(type, list);
   }
   return ix;
+}
+
+namespace {
+
+// What makes two parameters' rows the same: kind, expression and (composites) components.
+std::string Signature(const SearchParamDef& p, std::string_view expression) {
+  std::string s = std::string(SearchParamTypeName(p.type)) + "|" + std::string(expression);
+  for (const auto& c : p.components)
+    s += "|" + std::string(SearchParamTypeName(c.type)) + "=" + c.expression;
+  return s;
+}
+
+}  // namespace
+
+void Indexer::DeriveAliases(const std::string& type, std::vector<Param>& list) {
+  auto& aliases = aliases_[type];
+  std::unordered_map<std::string, const Param*> by_sig;  // first (smallest code) of each signature
+  std::vector<const Param*> sorted;
+  for (const auto& p : list) sorted.push_back(&p);
+  std::sort(sorted.begin(), sorted.end(),
+            [](const Param* a, const Param* b) { return a->def->code < b->def->code; });
+  // Duplicates: the same rows under another code.
+  for (const Param* p : sorted) {
+    auto [it, fresh] = by_sig.emplace(Signature(*p->def, p->expression), p);
+    if (!fresh) aliases[p->def->code] = Alias{{it->second->def->code}, ""};
+  }
+  for (const Param* p : sorted) {
+    if (aliases.count(p->def->code)) continue;
+    // Unions of other parameters' expressions (not for references: a _has or chain names one).
+    std::vector<std::string> branches = SplitTopLevelUnion(p->expression);
+    if (branches.size() > 1 && p->def->type != SearchParamType::kReference) {
+      Alias a;
+      for (const auto& b : branches) {
+        auto it = by_sig.find(Signature(*p->def, b));
+        if (it == by_sig.end() || it->second == p || aliases.count(it->second->def->code)) {
+          a.sources.clear();
+          break;
+        }
+        a.sources.push_back(it->second->def->code);
+      }
+      if (!a.sources.empty()) {
+        aliases[p->def->code] = std::move(a);
+        continue;
+      }
+    }
+    // References restricted to a target type: E.where(resolve() is T) over E.
+    static constexpr std::string_view kWhere = ".where(resolve() is ";
+    const std::string& e = p->expression;
+    size_t at = e.rfind(kWhere);
+    if (p->def->type == SearchParamType::kReference && at != std::string::npos && e.back() == ')' &&
+        e.find('|') == std::string::npos) {
+      std::string target = e.substr(at + kWhere.size(), e.size() - at - kWhere.size() - 1);
+      auto it = by_sig.find(Signature(*p->def, e.substr(0, at)));
+      if (defs_->IsResourceType(target) && it != by_sig.end() && it->second != p &&
+          !aliases.count(it->second->def->code)) {
+        aliases[p->def->code] = Alias{{it->second->def->code}, target};
+      }
+    }
+  }
+  // Sources are indexed parameters only.
+  for (auto it = aliases.begin(); it != aliases.end();) {
+    bool ok = true;
+    for (const auto& s : it->second.sources) ok = ok && !aliases.count(s);
+    it = ok ? std::next(it) : aliases.erase(it);
+  }
+  // Aliases are not indexed.
+  list.erase(std::remove_if(list.begin(), list.end(),
+                            [&](const Param& p) { return aliases.count(p.def->code) > 0; }),
+             list.end());
+}
+
+const Indexer::Alias* Indexer::AliasOf(std::string_view type, std::string_view code) const {
+  auto t = aliases_.find(std::string(type));
+  if (t == aliases_.end()) return nullptr;
+  auto it = t->second.find(std::string(code));
+  return it == t->second.end() ? nullptr : &it->second;
 }
 
 void Indexer::AddComposite(const Param& p, const fhirpath::Item& item, const json::value& resource,

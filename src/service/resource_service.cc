@@ -213,6 +213,7 @@ Result<std::vector<std::string>> ResourceService::FindIdsIn(store::Transaction& 
   if (query.empty())
     return Status(Code::kInvalid, "a conditional operation needs search parameters");
   ASSIGN_OR_RETURN(ParsedSearch ps, ParseSearch(type, query, *defs_, /*strict=*/true, 2, 2));
+  RETURN_IF_ERROR(ApplyParamAliases(ps.query, type, indexer_));
   return txn.FindIds(type, ps.query, 2);
 }
 
@@ -442,6 +443,7 @@ Result<WriteOutcome> ResourceService::ConditionalDelete(const RequestContext& ct
   if (!defs_->IsResourceType(type)) return Status(Code::kNotFound, "unknown resource type " + type);
   ASSIGN_OR_RETURN(ParsedSearch ps, ParseSearch(type, query, *defs_, true, 2, 2));
   if (query.empty()) return Status(Code::kInvalid, "a conditional delete needs search parameters");
+  RETURN_IF_ERROR(ApplyParamAliases(ps.query, type, indexer_));
   ASSIGN_OR_RETURN(store::SearchResult found, store_.Search(type, ps.query));
   if (found.matches.size() > 1)
     return Status(Code::kMultipleMatches, "the condition matched more than one " + type);
@@ -508,6 +510,7 @@ Result<store::SearchResult> ResourceService::Search(const RequestContext& ctx,
     return Status(Code::kNotFound, "unknown resource type " + type);
   store::Query query = search.query;
   RETURN_IF_ERROR(ExpandValueSetModifiers(query.all_of, store_, *defs_));
+  RETURN_IF_ERROR(ApplyParamAliases(query, type, indexer_));
   auto r = store_.Search(type, query);
   std::string detail = EncodeQueryString(search.used);
   AuditRead(ctx, "search", type, "", 0, r.ok() ? 200 : HttpStatusOf(r.status().code()), detail);
@@ -615,6 +618,7 @@ Result<std::vector<store::VersionRecord>> ResourceService::ResolveIncludes(
         q.all_of.push_back(std::move(c));
         q.count = static_cast<int>(limit);
         q.want_total = false;
+        RETURN_IF_ERROR(ApplyParamAliases(q, inc.source_type, indexer_));
         ASSIGN_OR_RETURN(store::SearchResult res, store_.Search(inc.source_type, q));
         for (auto& r : res.matches) add(std::move(r));
       }
@@ -659,6 +663,7 @@ Result<std::vector<store::VersionRecord>> ResourceService::Everything(const Requ
     }
     q.count = config_.max_page_size;
     q.want_total = false;
+    RETURN_IF_ERROR(ApplyParamAliases(q, type, indexer_));
     ASSIGN_OR_RETURN(store::SearchResult res, store_.Search(type, q));
     if (res.has_more) *truncated = true;
     for (auto& r : res.matches) {
@@ -729,8 +734,7 @@ Result<std::optional<int64_t>> ParseETag(std::string_view s, const std::string& 
   return Status(Code::kInvalid, "If-Match must be a version ETag like W/\"3\"", where);
 }
 
-json::object EntryResponse(int status, const store::VersionRecord& rec,
-                           json::storage_ptr sp = {}) {
+json::object EntryResponse(int status, const store::VersionRecord& rec, json::storage_ptr sp = {}) {
   json::object r(std::move(sp));
   r["status"] = StatusLine(status);
   if (!rec.id.empty() && rec.version > 0) {

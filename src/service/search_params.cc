@@ -438,7 +438,89 @@ Result<store::Condition> ParseCondition(const std::string& type, const std::stri
   return c;
 }
 
+// A condition no resource matches.
+store::Condition Impossible() {
+  store::Condition c;
+  c.param = "_id";
+  c.kind = ParamKind::kId;
+  return c;  // no values: "1=0"
+}
+
+void AliasConditions(std::vector<store::Condition>& conds, const std::string& type,
+                     const fhir::Indexer& ix) {
+  for (auto& c : conds) {
+    if (c.reverse && !c.chains.empty()) {
+      // _has:Src:param:...: param is Src's; the referenced resource is of `type`.
+      const std::string& src = c.chains[0].type;
+      if (const auto* a = ix.AliasOf(src, c.param)) {
+        if (!a->target_type.empty() && a->target_type != type) {
+          c = Impossible();
+          continue;
+        }
+        c.param = a->sources[0];
+      }
+      AliasConditions(c.chains[0].all_of, src, ix);
+      continue;
+    }
+    if (!c.chains.empty()) {
+      if (const auto* a = ix.AliasOf(type, c.param)) {
+        c.param = a->sources[0];
+        if (!a->target_type.empty()) {
+          std::erase_if(c.chains,
+                        [&](const store::Chain& ch) { return ch.type != a->target_type; });
+          if (c.chains.empty()) {
+            c = Impossible();
+            continue;
+          }
+        }
+      }
+      for (auto& ch : c.chains) AliasConditions(ch.all_of, ch.type, ix);
+      continue;
+    }
+    // Plain conditions, including the token rows of :identifier and :of-type
+    // ("patient:identifier").
+    auto map = [&](const std::string& code, std::vector<std::string>* extra,
+                   std::string* target_type) -> std::string {
+      std::string base = code.substr(0, code.find(':'));
+      std::string suffix = code.substr(base.size());
+      const auto* a = ix.AliasOf(type, base);
+      if (a == nullptr) return code;
+      for (size_t i = 1; i < a->sources.size(); ++i) extra->push_back(a->sources[i] + suffix);
+      if (target_type != nullptr && suffix.empty()) *target_type = a->target_type;
+      return a->sources[0] + suffix;
+    };
+    std::vector<std::string> also;
+    c.param = map(c.param, &also, &c.target_type);
+    for (const auto& p : c.also_params) also.push_back(map(p, &also, nullptr));
+    c.also_params = std::move(also);
+  }
+}
+
 }  // namespace
+
+Status ApplyParamAliases(store::Query& q, const std::string& type, const fhir::Indexer& indexer) {
+  if (type.empty()) {
+    // A system search shares one query between its types: with one type it is that type's; with
+    // several, an aliased parameter (rare: type-specific ones need _type) cannot be rewritten once.
+    if (q.types.size() == 1) return ApplyParamAliases(q, q.types[0], indexer);
+    for (const auto& t : q.types) {
+      for (const auto& c : q.all_of) {
+        if (indexer.AliasOf(t, c.param.substr(0, c.param.find(':'))) != nullptr) {
+          return Status(Code::kNotSupported,
+                        "search parameter '" + c.param + "' of " + t +
+                            " cannot be searched across several types; search each type",
+                        c.param);
+        }
+      }
+    }
+    return Status::Ok();
+  }
+  AliasConditions(q.all_of, type, indexer);
+  for (auto& k : q.sort) {
+    if (const auto* a = indexer.AliasOf(type, k.param)) k.param = a->sources[0];
+  }
+  return Status::Ok();
+}
 
 std::vector<std::string> SplitOr(const std::string& value) {
   std::vector<std::string> out;

@@ -8,6 +8,7 @@
 
 #include "core/status.h"
 #include "fhir/definitions.h"
+#include "fhir/indexer.h"
 #include "fhir/resource.h"
 #include "store/query.h"
 
@@ -39,6 +40,12 @@ struct ParsedSearch {
 Result<ParsedSearch> ParseSearch(const std::string& type, const Params& params,
                                  const fhir::Definitions& defs, bool strict, int default_count,
                                  int max_count);
+
+// Rewrites the parameters of `q` (a search of `type`, or a system search if empty) that the
+// indexer does not index (fhir::Indexer::AliasOf) into their source parameters: conditions,
+// chains, _has, sort keys. Every search must go through it before the store.
+// Errors: kNotSupported for an aliased parameter in a search across several types.
+Status ApplyParamAliases(store::Query& q, const std::string& type, const fhir::Indexer& indexer);
 
 // Splits "a,b\,c" at unescaped commas.
 std::vector<std::string> SplitOr(const std::string& value);

@@ -64,6 +64,9 @@ struct Condition {
   // code=x`): some resource of chains[0].type whose `param` refers to this one matches chains[0].
   std::vector<Chain> chains;
   bool reverse = false;
+  // Reference rows only of this target type (a parameter searched through the rows of the one it
+  // restricts: Observation `patient` is `subject` rows that point at a Patient).
+  std::string target_type;
 };
 
 struct SortKey {

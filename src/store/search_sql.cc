@@ -213,6 +213,13 @@ const char* TableOf(ParamKind k) {
   }
 }
 
+// The parameter of a condition and the others it also matches through (aliases, compartments).
+std::vector<const std::string*> ParamsOf(const Condition& c) {
+  std::vector<const std::string*> out{&c.param};
+  for (const auto& p : c.also_params) out.push_back(&p);
+  return out;
+}
+
 // The upper bound of the keys that start with `prefix` (for `key >= prefix AND key < upper`).
 std::string PrefixUpper(const std::string& prefix) {
   if (!prefix.empty() && static_cast<unsigned char>(prefix.back()) < 0x7e) {
@@ -444,11 +451,16 @@ Result<std::string> CompileConditions(const std::vector<Condition>& conds, const
       const std::string rtype = type;
       if (c.modifier == "missing") {
         std::string p_type = b.Arg(rtype);
-        std::string p_lo = b.Arg(fhir::CompositeCode(c.param, 2, ""));
-        std::string p_hi = b.Arg(PrefixUpper(fhir::CompositeCode(c.param, 2, "")));
+        std::string ranges;
+        for (const std::string* param : ParamsOf(c)) {
+          std::string p_lo = b.Arg(fhir::CompositeCode(*param, 2, ""));
+          std::string p_hi = b.Arg(PrefixUpper(fhir::CompositeCode(*param, 2, "")));
+          std::string one = "(code >= " + p_lo + " AND code < " + p_hi + ")";
+          ranges += ranges.empty() ? one : " OR " + one;
+        }
         std::string sub = A + "rid IN (SELECT rid FROM " + std::string(TableOf(c.part_kinds[1])) +
                           " WHERE pid IN (SELECT pid FROM search_param WHERE rtype = " + p_type +
-                          " AND code >= " + p_lo + " AND code < " + p_hi + "))";
+                          " AND (" + ranges + ")))";
         where += " AND " + (c.missing ? "NOT " + sub : sub);
         continue;
       }
@@ -461,8 +473,15 @@ Result<std::string> CompileConditions(const std::vector<Condition>& conds, const
           const char* table = TableOf(c.part_kinds[k]);
           if (table == nullptr) return Status(Code::kNotSupported, "composite " + c.param);
           std::string p_type = b.Arg(rtype);
-          std::string keys =
-              CompositeKeyMatch(b, c.param, static_cast<int>(k) + 1, c.part_kinds[0], v.parts[0]);
+          // The composite's own derived codes, or (an alias: combo-code-value-quantity) those of
+          // each parameter it unites.
+          std::string keys;
+          for (const std::string* param : ParamsOf(c)) {
+            std::string one =
+                CompositeKeyMatch(b, *param, static_cast<int>(k) + 1, c.part_kinds[0], v.parts[0]);
+            keys += keys.empty() ? "(" + one + ")" : " OR (" + one + ")";
+          }
+          keys = "(" + keys + ")";
           Condition part;
           part.param = c.param;
           part.kind = c.part_kinds[k];
@@ -499,38 +518,45 @@ Result<std::string> CompileConditions(const std::vector<Condition>& conds, const
                                                " is only available in searches (the value "
                                                "set is expanded by the search service)");
       }
-      int64_t pid = param_id(type, c.param);
+      std::vector<int64_t> pids;
+      if (int64_t pid = param_id(type, c.param); pid >= 0) pids.push_back(pid);
+      for (const auto& p : c.also_params) {
+        int64_t other = param_id(type, p);
+        if (other >= 0) pids.push_back(other);
+      }
+      // Placeholders are numbered in text order: bind the pids, then the target type, then the
+      // values.
+      auto pid_sql = [&] {
+        std::string out;
+        if (pids.size() == 1) {
+          out = "pid = " + b.Arg(pids[0]);
+        } else {
+          out = "pid IN (";
+          for (size_t i = 0; i < pids.size(); ++i) {
+            if (i) out += ", ";
+            out += b.Arg(pids[i]);
+          }
+          out += ")";
+        }
+        if (!c.target_type.empty() && c.kind == ParamKind::kReference)
+          out += " AND target_type = " + b.Arg(c.target_type);
+        return out;
+      };
       if (c.modifier == "missing") {
-        std::string sub = pid < 0 ? std::string("0=1")
-                                  : A + "rid IN (SELECT rid FROM " + std::string(table) +
-                                        " WHERE pid = " + b.Arg(pid) + ")";
+        std::string sub = pids.empty() ? std::string("0=1")
+                                       : A + "rid IN (SELECT rid FROM " + std::string(table) +
+                                             " WHERE " + pid_sql() + ")";
         cond = c.missing ? "NOT " + sub : sub;
       } else {
-        std::vector<int64_t> pids;
-        if (pid >= 0) pids.push_back(pid);
-        for (const auto& p : c.also_params) {
-          int64_t other = param_id(type, p);
-          if (other >= 0) pids.push_back(other);
-        }
         if (pids.empty()) {
           cond = c.modifier == "not" ? "1=1" : "0=1";
           where += " AND " + cond;
           continue;
         }
-        // Placeholders are numbered in text order: bind the pids before the values.
         std::string sub =
             probe ? "EXISTS (SELECT 1 FROM " + std::string(table) + " WHERE rid = " + A + "rid AND "
                   : A + "rid IN (SELECT rid FROM " + std::string(table) + " WHERE ";
-        if (pids.size() == 1) {
-          sub += "pid = " + b.Arg(pids[0]);
-        } else {
-          sub += "pid IN (";
-          for (size_t i = 0; i < pids.size(); ++i) {
-            if (i) sub += ", ";
-            sub += b.Arg(pids[i]);
-          }
-          sub += ")";
-        }
+        sub += pid_sql();
         sub += " AND (";
         std::string ors;
         for (const auto& v : c.any_of) {

@@ -234,11 +234,15 @@ json::value Subset(const json::value& resource, SummaryMode mode,
       for (const auto& e : elements) {
         if (e == base) keep = true;
       }
-      // Mandatory elements are always returned.
-      if (!keep && td) {
-        ChildRef c = defs.FindChild(*td, 0, base);
-        if (c && c.def().min > 0) keep = true;
+      ChildRef c = td ? defs.FindChild(*td, 0, base) : ChildRef{};
+      // A choice element is named without its type: _elements=effective keeps effectiveDateTime.
+      if (!keep && c && c.def().is_choice) {
+        for (const auto& e : elements) {
+          if (e == c.def().name) keep = true;
+        }
       }
+      // Mandatory elements are always returned.
+      if (!keep && c && c.def().min > 0) keep = true;
     } else if (mode == SummaryMode::kData) {
       keep = key != "text";
     } else if (mode == SummaryMode::kText) {

@@ -11,6 +11,7 @@ namespace {
 class Builder {
  public:
   Builder(const Dialect& d, std::vector<SqlArg>* args) : d_(d), args_(args) {}
+  bool reverse_as_list = false;  // see CompileQuery
   // One overload per alternative, constructed in place (GCC 12 warns falsely on converting
   // temporaries of the variant).
   std::string Arg(int64_t v) {
@@ -380,15 +381,17 @@ Result<std::string> CompileConditions(const std::vector<Condition>& conds, const
           int r = DriverRank(ic);
           if (r >= 0 && (inner_best < 0 || r < inner_best)) inner_best = r;
         }
-        if (inner_best >= 0 && inner_best <= 1) {
+        if (b.reverse_as_list || (inner_best >= 0 && inner_best <= 1)) {
+          // The referrers that match, found from their own driving condition, then their
+          // references by rid (idx_reference_rid): cheap when few resources match inside.
           std::string p_pid = b.Arg(pid);
           std::string p_type = b.Arg(type);
           ASSIGN_OR_RETURN(std::string sub, CompileConditions(c.chains[0].all_of, c.chains[0].type,
                                                               inner, b, param_id, depth + 1));
-          cond = A + "id IN (SELECT ir.target_id FROM idx_reference ir JOIN resource " + inner +
-                 " ON " + inner + ".rid = ir.rid WHERE ir.pid = " + p_pid +
-                 " AND ir.target_type = " + p_type + " AND " + inner + ".deleted = 0 AND " + sub +
-                 ")";
+          cond = A + "id IN (SELECT ir.target_id FROM idx_reference ir WHERE ir.pid = " + p_pid +
+                 " AND ir.target_type = " + p_type + " AND ir.rid IN (SELECT " + inner +
+                 ".rid FROM resource " + inner + " WHERE " + inner + ".deleted = 0 AND " + sub +
+                 "))";
           where += " AND " + cond;
           continue;
         }
@@ -574,10 +577,21 @@ Result<std::string> CompileConditions(const std::vector<Condition>& conds, const
 
 }  // namespace
 
+bool HasReverseChain(const std::vector<Condition>& conds) {
+  for (const auto& c : conds) {
+    if (c.reverse) return true;
+    for (const auto& ch : c.chains) {
+      if (HasReverseChain(ch.all_of)) return true;
+    }
+  }
+  return false;
+}
+
 Result<CompiledQuery> CompileQuery(const Query& q, const std::string& type, const Dialect& dialect,
-                                   const ParamIdFn& param_id) {
+                                   const ParamIdFn& param_id, bool reverse_as_list) {
   CompiledQuery out;
   Builder b(dialect, &out.args);
+  b.reverse_as_list = reverse_as_list;
   ASSIGN_OR_RETURN(std::string where, CompileConditions(q.all_of, type, "r", b, param_id, 0));
   out.where = where;
   Builder ob(dialect, &out.order_args);

@@ -37,7 +37,12 @@ struct CompiledQuery {
 // database has never indexed it (then the condition matches nothing, or everything with
 // :missing=true). The conditions apply to alias `r` (table resource) of resource type `type`.
 using ParamIdFn = std::function<int64_t(const std::string& type, const std::string& code)>;
+// `reverse_as_list`: compile _has as the list of the referenced ids, found from the referrers'
+// own driving condition (cheap when few referrers match) instead of a per-row EXISTS read in page
+// order (cheap when many do). The SQLite store tries the list first within a work budget.
 Result<CompiledQuery> CompileQuery(const Query& q, const std::string& type, const Dialect& dialect,
-                                   const ParamIdFn& param_id);
+                                   const ParamIdFn& param_id, bool reverse_as_list = false);
+// True if the conditions hold a _has (at any depth): then reverse_as_list matters.
+bool HasReverseChain(const std::vector<Condition>& conds);
 
 }  // namespace benhan::store

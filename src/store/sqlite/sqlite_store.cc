@@ -559,7 +559,7 @@ class SqliteStore final : public Store {
   }
 
   // Work budget of a search's COUNT(*) without _total=accurate, in thousands of SQLite VM steps.
-  static constexpr int kCountBudget = 100;
+  static constexpr int kCountBudget = 50;
 
   // Installs a progress handler that interrupts the statement once `*budget` (thousands of VM
   // steps) is spent; UnlimitWork removes it.
@@ -569,8 +569,22 @@ class SqliteStore final : public Store {
   }
   static void UnlimitWork(Conn* c) { sqlite3_progress_handler(c->db(), 0, nullptr, nullptr); }
 
+  // Work budget of the first try of a _has search (referenced ids listed), in thousands of SQLite
+  // VM steps (~1 ms); past it the search runs with per-row EXISTS tests in page order.
+  static constexpr int kListBudget = 20;
+
   Result<SearchResult> SearchIn(Conn* c, const std::string& type, const Query& query, int limit,
                                 bool full) {
+    if (HasReverseChain(query.all_of)) {
+      int budget = kListBudget;
+      auto r = SearchVariant(c, type, query, limit, full, /*reverse_as_list=*/true, &budget);
+      if (r.ok() || budget >= 0) return r;  // done, or a real error
+    }
+    return SearchVariant(c, type, query, limit, full, false, nullptr);
+  }
+
+  Result<SearchResult> SearchVariant(Conn* c, const std::string& type, const Query& query,
+                                     int limit, bool full, bool reverse_as_list, int* page_budget) {
     auto pid = [&](const std::string& t, const std::string& code) -> int64_t {
       return LookupParam(t, code);
     };
@@ -591,7 +605,8 @@ class SqliteStore final : public Store {
     CompiledQuery cq;
     std::string where;
     for (const auto& t : types) {
-      ASSIGN_OR_RETURN(CompiledQuery one, CompileQuery(query, t, SqliteDialect(), pid));
+      ASSIGN_OR_RETURN(CompiledQuery one,
+                       CompileQuery(query, t, SqliteDialect(), pid, reverse_as_list));
       cq.args.emplace_back(std::in_place_type<std::string>, t);
       for (auto& a : one.args) cq.args.push_back(std::move(a));
       if (!where.empty()) where += " OR ";
@@ -622,9 +637,15 @@ class SqliteStore final : public Store {
     s->Bind(i++, static_cast<int64_t>(limit + 1));
     s->Bind(i++, keyset ? int64_t{0} : query.offset);
     std::vector<int64_t> keys;
+    if (page_budget != nullptr) LimitWork(c, page_budget);
     while (true) {
-      ASSIGN_OR_RETURN(bool row, s->Step());
-      if (!row) break;
+      auto step = s->Step();
+      if (!step.ok()) {
+        if (page_budget != nullptr) UnlimitWork(c);
+        s->Reset();
+        return step.status();  // with *page_budget < 0: out of budget, not an error
+      }
+      if (!*step) break;
       if (full) {
         out.matches.push_back(RowToVersion(*s));
       } else {
@@ -635,6 +656,7 @@ class SqliteStore final : public Store {
       }
       keys.push_back(s->Int(rid_col));
     }
+    if (page_budget != nullptr) UnlimitWork(c);
     if (out.matches.size() > static_cast<size_t>(limit)) {
       out.matches.pop_back();
       keys.pop_back();

@@ -45,6 +45,8 @@ CREATE TABLE idx_token (pid INTEGER NOT NULL, code TEXT NOT NULL, system TEXT NO
   PRIMARY KEY (pid, code, system, rid)) WITHOUT ROWID;
 CREATE TABLE idx_reference (pid INTEGER NOT NULL, target_id TEXT NOT NULL, target_type TEXT NOT NULL, url TEXT NOT NULL, rid INTEGER NOT NULL,
   PRIMARY KEY (pid, target_id, target_type, url, rid)) WITHOUT ROWID;
+-- A resource's references by rid: _has finds the targets of the referrers that match inside.
+CREATE INDEX idx_reference_rid ON idx_reference (rid, pid);
 CREATE TABLE idx_date (pid INTEGER NOT NULL, low INTEGER NOT NULL, high INTEGER NOT NULL, rid INTEGER NOT NULL,
   PRIMARY KEY (pid, low, high, rid)) WITHOUT ROWID;
 -- A resource's dates by rid: a date condition is tested per candidate row (search_sql probes)

@@ -1,5 +1,5 @@
--- wrk script for bench/search_latency.sh: like paths.lua (GETs the paths listed in a file, cycling;
--- each thread starts at a different offset; optional bearer token), but reports p95 too.
+-- wrk script for bench/read.sh and bench/search_latency.sh: GETs the paths listed in a file, cycling;
+-- each thread starts at a different offset; optional bearer token. Reports p50, p95, p99 and max.
 --   wrk ... -s bench/latency.lua URL -- PATHS_FILE [TOKEN_FILE]
 -- At the end prints one line:
 --   "result rps=... p50_ms=... p95_ms=... p99_ms=... max_ms=... requests=... errors=... non2xx=..."

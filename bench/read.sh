@@ -7,7 +7,7 @@
 #
 # Loads the Synthea bundles with `benhan import` into a fresh data dir, starts the server in token
 # mode (every request carries 'Authorization: Bearer ...'), lists targets with bench/read_targets.py,
-# then runs wrk (bench/paths.lua cycling over the listed paths) for DURATION_S each:
+# then runs wrk (bench/latency.lua cycling over the listed paths) for DURATION_S each:
 #   healthz   GET /healthz                  (HTTP stack only: the floor of any request)
 #   metadata  GET /fhir/metadata            (CapabilityStatement, a cached ~370 KB body)
 #   read      GET /fhir/TYPE/ID             (~6,000 ids over 13 resource types)
@@ -37,9 +37,9 @@ echo "| request | requests/s | p50 ms | p99 ms | requests | errors | non-2xx |"
 echo "|---|---:|---:|---:|---:|---:|---:|"
 for b in healthz metadata read search_name search_obs; do
   out=$(timeout $((DURATION + 30)) wrk -t "$THREADS" -c "$CONNS" -d "${DURATION}s" --timeout 10s \
-        -s "$ROOT/bench/paths.lua" "http://127.0.0.1:$PORT" -- "$WORK/t/$b.txt" "$TOKEN" | grep '^result')
-  # result rps=.. p50_ms=.. p99_ms=.. requests=.. errors=.. non2xx=..
-  read -r rps p50 p99 n err non2xx < <(sed -E 's/[a-z0-9_]+=//g; s/^result //' <<<"$out")
+        -s "$ROOT/bench/latency.lua" "http://127.0.0.1:$PORT" -- "$WORK/t/$b.txt" "$TOKEN" | grep '^result')
+  # result rps=.. p50_ms=.. p95_ms=.. p99_ms=.. max_ms=.. requests=.. errors=.. non2xx=..
+  read -r rps p50 _p95 p99 _max n err non2xx < <(sed -E 's/[a-z0-9_]+=//g; s/^result //' <<<"$out")
   case $b in
     healthz) name="GET /healthz (baseline)";;
     metadata) name="GET /fhir/metadata (baseline)";;

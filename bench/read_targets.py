@@ -9,11 +9,12 @@ DIR/search_obs.txt  /fhir/Observation?patient=ID&code=http://loinc.org|29463-7 (
 Only 127.0.0.1.
 """
 import argparse
-import http.client
 import json
 import os
 import sys
 import urllib.parse
+
+import benchlib
 
 TYPES = ["Observation", "Patient", "Encounter", "Condition", "Claim", "ExplanationOfBenefit", "Immunization",
          "Procedure", "DiagnosticReport", "MedicationRequest", "Practitioner", "Organization", "CarePlan"]
@@ -26,19 +27,10 @@ def main():
     ap.add_argument("--out", required=True)
     ap.add_argument("--max-reads", type=int, default=6000)
     a = ap.parse_args()
-    headers = {"Accept": "application/fhir+json"}
-    if a.token_file:
-        with open(a.token_file) as fh:
-            headers["Authorization"] = "Bearer " + fh.read().strip()
-    conn = http.client.HTTPConnection("127.0.0.1", a.port, timeout=60)
+    get_raw = benchlib.server_getter(a.port, a.token_file, timeout=60)
 
     def get(path):
-        conn.request("GET", path, headers=headers)
-        r = conn.getresponse()
-        body = r.read()
-        if r.status != 200:
-            sys.exit(f"GET {path}: HTTP {r.status} {body[:300]!r}")
-        return json.loads(body)
+        return json.loads(get_raw(path))
 
     reads = []
     for t in TYPES:

@@ -28,7 +28,6 @@ median response bytes. Only 127.0.0.1. Exits non-zero on any non-200 answer.
 """
 import argparse
 import datetime as dt
-import http.client
 import json
 import os
 import random
@@ -36,6 +35,8 @@ import statistics
 import sys
 import unicodedata
 import urllib.parse
+
+import benchlib
 
 VI_FAMILIES = {"Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Huỳnh", "Phan", "Vũ", "Võ", "Đặng", "Bùi", "Đỗ",
                "Hồ", "Ngô", "Dương", "Lý", "Trương", "Đinh"}
@@ -62,19 +63,7 @@ def main():
     ap.add_argument("--check", type=int, default=1000, help="paths of each kind requested once for the summary")
     a = ap.parse_args()
     rng = random.Random(a.seed)
-    headers = {"Accept": "application/fhir+json"}
-    if a.token_file:
-        with open(a.token_file) as fh:
-            headers["Authorization"] = "Bearer " + fh.read().strip()
-    conn = http.client.HTTPConnection("127.0.0.1", a.port, timeout=120)
-
-    def get_raw(path):
-        conn.request("GET", path, headers=headers)
-        r = conn.getresponse()
-        body = r.read()
-        if r.status != 200:
-            sys.exit(f"GET {path}: HTTP {r.status} {body[:300]!r}")
-        return body
+    get_raw = benchlib.server_getter(a.port, a.token_file, timeout=120)
 
     def get_all(path):
         """Every entry's resource of a search, following the next links."""

@@ -67,6 +67,15 @@ Result<double> ParseNumber(const std::string& name, const std::string& s) {
   return d;
 }
 
+// The value of `name:missing`: true or false.
+Result<bool> ParseMissing(const std::string& name, const std::string& value) {
+  if (value != "true" && value != "false") {
+    return Status(Code::kInvalid, "search parameter " + name + ": :missing takes true or false",
+                  name);
+  }
+  return value == "true";
+}
+
 ParamKind KindOf(fhir::SearchParamType t) {
   switch (t) {
     case fhir::SearchParamType::kString:
@@ -217,11 +226,7 @@ Result<store::Condition> ParseComposite(const fhir::SearchParamDef& p, const std
                   name);
   for (const auto& comp : p.components) c.part_kinds.push_back(KindOf(comp.type));
   if (modifier == "missing") {
-    if (value != "true" && value != "false") {
-      return Status(Code::kInvalid, "search parameter " + name + ": :missing takes true or false",
-                    name);
-    }
-    c.missing = value == "true";
+    ASSIGN_OR_RETURN(c.missing, ParseMissing(name, value));
     return c;
   }
   if (!modifier.empty())
@@ -361,11 +366,7 @@ Result<store::Condition> ParseCondition(const std::string& type, const std::stri
     c.kind = KindOf(p->type);
   }
   if (modifier == "missing") {
-    if (value != "true" && value != "false") {
-      return Status(Code::kInvalid, "search parameter " + name + ": :missing takes true or false",
-                    name);
-    }
-    c.missing = value == "true";
+    ASSIGN_OR_RETURN(c.missing, ParseMissing(name, value));
     return c;
   }
   // :identifier on a reference and :of-type on an identifier search their own token rows.
@@ -699,28 +700,13 @@ Result<ParsedSearch> ParseSearch(const std::string& type, const Params& params,
       continue;
     }
     if (code == "_list" && modifier.empty()) {
-      // _list=ID: the resources a List names in its entries (List.entry.item), i.e.
-      // _has:List:item:_id=ID. Functional lists ($current-problems...) are not kept.
+      // Functional lists ($current-problems...) are not kept; a List by id is parsed below.
       bool functional = false;
       for (const auto& v : SplitOr(value)) functional = functional || (!v.empty() && v[0] == '$');
       if (functional) {
         RETURN_IF_ERROR(reject(name, "functional lists ($current-...) are not supported"));
         continue;
       }
-      std::vector<store::Condition> per_type;
-      Status st;
-      for (const auto& t : parse_types) {
-        auto one = ParseCondition(t, "_has:List:item:_id", value, defs, 0);
-        if (!one.ok()) {
-          st = one.status();
-          break;
-        }
-        if (per_type.empty()) per_type.push_back(std::move(*one));
-      }
-      if (!st.ok()) return st;
-      out.query.all_of.push_back(std::move(per_type.front()));
-      out.used.emplace_back(name, value);
-      continue;
     }
     if ((code == "_text" || code == "_content") && (modifier.empty() || modifier == "not")) {
       store::Condition c;
@@ -741,8 +727,8 @@ Result<ParsedSearch> ParseSearch(const std::string& type, const Params& params,
       out.used.emplace_back(name, value);
       continue;
     }
-    if (code == "_text" || code == "_content" || code == "_list" || code == "_contained" ||
-        code == "_containedType") {
+    if (code == "_text" || code == "_content" || (code == "_list" && !modifier.empty()) ||
+        code == "_contained" || code == "_containedType") {
       RETURN_IF_ERROR(reject(name, "not supported yet"));
       continue;
     }
@@ -750,7 +736,7 @@ Result<ParsedSearch> ParseSearch(const std::string& type, const Params& params,
       // Without _type only parameters defined on Resource/DomainResource apply to every type.
       std::string head = code.substr(0, code.find('.'));
       const fhir::SearchParamDef* p = defs.FindSearchParam("Basic", head);
-      bool common = head == "_id" || head == "_lastUpdated";
+      bool common = head == "_id" || head == "_lastUpdated" || head == "_list";
       if (p != nullptr) {
         for (const auto& b : p->base) common = common || b == "Resource" || b == "DomainResource";
       }
@@ -761,9 +747,12 @@ Result<ParsedSearch> ParseSearch(const std::string& type, const Params& params,
         continue;
       }
     }
-    auto parsed = ParseCondition(parse_types[0], name, value, defs, 0);
+    // _list=ID: the resources a List names in its entries (List.entry.item).
+    const std::string cond =
+        code == "_list" && modifier.empty() ? std::string("_has:List:item:_id") : name;
+    auto parsed = ParseCondition(parse_types[0], cond, value, defs, 0);
     for (size_t i = 1; i < parse_types.size() && parsed.ok(); ++i) {
-      auto other = ParseCondition(parse_types[i], name, value, defs, 0);
+      auto other = ParseCondition(parse_types[i], cond, value, defs, 0);
       if (!other.ok()) {
         parsed = other.status();
       } else if (other->kind != parsed->kind) {

@@ -3,13 +3,54 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include <pthread.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstring>
+#include <mutex>
 #include <stdexcept>
 
 namespace benhan {
 namespace {
 const char kHex[] = "0123456789abcdef";
-void Fill(unsigned char* buf, size_t n) {
+
+// The process id, read once and refreshed in a forked child (glibc no longer caches getpid()).
+std::atomic<pid_t> g_pid{0};
+pid_t CachedPid() {
+  pid_t p = g_pid.load(std::memory_order_relaxed);
+  if (p != 0) return p;
+  static std::once_flag once;
+  std::call_once(once, [] { pthread_atfork(nullptr, nullptr, [] { g_pid.store(getpid()); }); });
+  p = getpid();
+  g_pid.store(p);
+  return p;
+}
+void FillDirect(unsigned char* buf, size_t n) {
   if (RAND_bytes(buf, static_cast<int>(n)) != 1) throw std::runtime_error("RAND_bytes failed");
+}
+
+// Small requests (ids) are served from a per-thread block of RAND_bytes output: every RAND_bytes
+// call costs a getpid() system call (OpenSSL's fork check), one per new resource otherwise. The
+// bytes are the same CSPRNG output, used once each. A forked child must not reuse its parent's
+// block, so the block remembers the process that filled it.
+void Fill(unsigned char* buf, size_t n) {
+  constexpr size_t kBlock = 4096;
+  if (n > kBlock / 8) return FillDirect(buf, n);
+  struct Pool {
+    unsigned char bytes[kBlock];
+    size_t used = kBlock;
+    pid_t owner = 0;
+  };
+  thread_local Pool pool;
+  if (pool.used + n > kBlock || pool.owner != CachedPid()) {
+    FillDirect(pool.bytes, kBlock);
+    pool.used = 0;
+    pool.owner = CachedPid();
+  }
+  std::memcpy(buf, pool.bytes + pool.used, n);
+  OPENSSL_cleanse(pool.bytes + pool.used, n);
+  pool.used += n;
 }
 }  // namespace
 

@@ -8,12 +8,15 @@ cd "$(dirname "$0")/.."
 PKGS=(
   build-essential cmake ninja-build pkg-config git ca-certificates
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
-  libsqlite3-dev libssl-dev libutf8proc-dev libzstd-dev
+  libsqlite3-dev libpq-dev libssl-dev libutf8proc-dev libzstd-dev
   libgtest-dev libgmock-dev libbenchmark-dev
 )
 # Node.js: use the machine's if present (it bundles npm); otherwise Debian's.
 command -v npm >/dev/null 2>&1 || PKGS+=(nodejs npm)
-TEST_PKGS=(clang-14 libclang-rt-14-dev clang-format wrk sqlite3 python3 procps curl)
+# postgresql-15: the tests start their own PostgreSQL servers from its binaries (never the
+# system's cluster), to run every conformance case on the PostgreSQL backend too.
+TEST_PKGS=(clang-14 libclang-rt-14-dev clang-format wrk sqlite3 python3 procps curl
+  postgresql-15 postgresql-client-15)
 if [[ "${1:-}" != "--no-test-deps" ]]; then PKGS+=("${TEST_PKGS[@]}"); fi
 
 missing=()

@@ -27,8 +27,9 @@ void Usage() {
       stderr,
       "benhan %s — bệnh án điện tử (electronic medical record), FHIR R4\n\n"
       "usage:\n"
-      "  benhan serve [--listen HOST:PORT] [--data DIR] [--config FILE] [--demo] [--threads N]\n"
-      "  benhan import [--data DIR] [--config FILE] [--jobs N] FILE|DIR...\n"
+      "  benhan serve [--listen HOST:PORT] [--data DIR] [--storage URL] [--config FILE] [--demo]\n"
+      "               [--threads N]\n"
+      "  benhan import [--data DIR] [--storage URL] [--config FILE] [--jobs N] FILE|DIR...\n"
       "  benhan fhirpath [--strict] EXPRESSION [RESOURCE.json]\n"
       "  benhan version\n\n"
       "serve: FHIR R4 API at http://HOST:PORT/fhir on the embedded database in DIR (default "
@@ -37,7 +38,9 @@ void Usage() {
       "writes the\n"
       "  administrator token to DIR/secrets/admin.token. --demo loads demo patients, needs no "
       "token and\n"
-      "  only listens on loopback.\n",
+      "  only listens on loopback.\n"
+      "--storage postgresql://USER@HOST:PORT/DB keeps the records in PostgreSQL instead (the data\n"
+      "  directory then holds only the lock and the token secrets).\n",
       kVersion);
 }
 
@@ -70,6 +73,9 @@ Result<Flags> ParseFlags(int argc, char** argv, int start) {
     } else if (is("--data")) {
       ASSIGN_OR_RETURN(std::string v, value("--data"));
       overrides.emplace_back("data", v);
+    } else if (is("--storage")) {
+      ASSIGN_OR_RETURN(std::string v, value("--storage"));
+      overrides.emplace_back("storage", v);
     } else if (is("--config")) {
       ASSIGN_OR_RETURN(f.config_file, value("--config"));
     } else if (is("--threads")) {

@@ -6,9 +6,40 @@
 
 #include <filesystem>
 
+#include "store/postgres/pg_store.h"
 #include "store/sqlite/sqlite_store.h"
 
 namespace benhan::app {
+
+Result<std::unique_ptr<store::Store>> OpenStore(const Config& config, bool migrate) {
+  if (store::IsPostgresUrl(config.storage)) {
+    store::PostgresOptions po;
+    po.url = config.storage;
+    std::string list = config.pg_replicas;
+    for (size_t start = 0; start < list.size();) {
+      size_t comma = list.find(',', start);
+      std::string url = list.substr(start, comma == std::string::npos ? comma : comma - start);
+      url.erase(0, url.find_first_not_of(" \t"));
+      url.erase(url.find_last_not_of(" \t") + 1);
+      if (!url.empty()) po.replica_urls.push_back(url);
+      if (comma == std::string::npos) break;
+      start = comma + 1;
+    }
+    po.pool_size = config.pg_pool;
+    po.statement_timeout_ms = config.pg_statement_timeout_ms;
+    po.migrate = migrate;
+    return store::OpenPostgresStore(po);
+  }
+  if (config.storage != "sqlite") {
+    return Status(Code::kNotSupported, "storage '" + config.storage +
+                                           "' is not supported (sqlite or postgresql://...)");
+  }
+  store::SqliteOptions so;
+  so.path = config.data_dir + "/benhan.db";
+  so.readers = config.sqlite_readers;
+  so.cache_mib = static_cast<int>(config.sqlite_cache_mib);
+  return store::OpenSqliteStore(so);
+}
 
 Result<std::unique_ptr<Node>> Node::Open(const Config& config) {
   std::unique_ptr<Node> n(new Node());
@@ -27,15 +58,7 @@ Result<std::unique_ptr<Node>> Node::Open(const Config& config) {
                                           lock_path + ")");
   }
   ASSIGN_OR_RETURN(n->defs_, fhir::Definitions::LoadEmbedded());
-  if (config.storage != "sqlite") {
-    return Status(Code::kNotSupported,
-                  "storage '" + config.storage + "' is not available in this build (use sqlite)");
-  }
-  store::SqliteOptions so;
-  so.path = config.data_dir + "/benhan.db";
-  so.readers = config.sqlite_readers;
-  so.cache_mib = static_cast<int>(config.sqlite_cache_mib);
-  ASSIGN_OR_RETURN(n->store_, store::OpenSqliteStore(so));
+  ASSIGN_OR_RETURN(n->store_, OpenStore(config));
   n->validator_ = std::make_unique<fhir::Validator>(n->defs_);
   ASSIGN_OR_RETURN(n->indexer_, fhir::Indexer::Create(n->defs_));
   n->audit_ = std::make_unique<service::AuditLog>(*n->store_);

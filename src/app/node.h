@@ -46,6 +46,12 @@ class Node {
   std::unique_ptr<service::ResourceService> service_;
 };
 
+// Opens the store `config` names: SQLite in config.data_dir, or PostgreSQL at config.storage
+// (postgresql://...) with config's replicas, pool and timeout. `migrate`: apply pending schema
+// migrations (PostgreSQL; SQLite always migrates). Errors: the backend's Open errors, kNotSupported
+// for an unknown storage.
+Result<std::unique_ptr<store::Store>> OpenStore(const Config& config, bool migrate = true);
+
 // Loads the built-in demo population (Vietnamese patients with encounters, diagnoses, vital signs)
 // if the store holds no Patient yet. Returns the number of resources loaded.
 Result<int> LoadDemoData(Node& node);

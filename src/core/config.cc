@@ -86,6 +86,12 @@ Status Config::Set(const std::string& key, const std::string& value) {
   if (key == "fhir.max_page_size") return set_int(max_page_size, 1, 100000);
   if (key == "sqlite.cache_mib") return set_int(sqlite_cache_mib, 1, 1 << 20);
   if (key == "sqlite.readers") return set_int(sqlite_readers, 1, 64);
+  if (key == "postgresql.replicas") {
+    pg_replicas = value;
+    return Status::Ok();
+  }
+  if (key == "postgresql.pool") return set_int(pg_pool, 1, 1024);
+  if (key == "postgresql.statement_timeout_ms") return set_int(pg_statement_timeout_ms, 0, 86400000);
   return Status(Code::kInvalid, "config: unknown key '" + key + "'");
 }
 

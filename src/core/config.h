@@ -14,7 +14,8 @@ namespace benhan {
 struct Config {
   std::string listen = "0.0.0.0:8080";  // host:port of the HTTP server
   std::string data_dir = "./benhan-data";
-  std::string storage = "sqlite";  // "sqlite" (embedded, in data_dir) ; postgresql:// later
+  // "sqlite" (embedded, in data_dir) or "postgresql://USER@HOST:PORT/DB" (store/postgres).
+  std::string storage = "sqlite";
   bool demo = false;               // demo population, no authentication, loopback only
   int http_threads = 0;            // 0 = 2 x cores
   std::size_t max_body_bytes = 64u << 20;
@@ -25,6 +26,10 @@ struct Config {
   std::string log_level = "info";
   std::size_t sqlite_cache_mib = 64;
   int sqlite_readers = 4;
+  // PostgreSQL: read replicas (comma-separated URLs), connections per server, statement timeout.
+  std::string pg_replicas;
+  int pg_pool = 8;
+  int pg_statement_timeout_ms = 30000;
 
   // Reads `path` over the current values. Unknown keys are an error (a typo must not be silent).
   Status LoadFile(const std::string& path);

@@ -268,7 +268,26 @@ const Dialect& SqliteDialect() {
                          [](const std::string& json, bool narrative, const std::string& arg) {
                            return "benhan_text_match(" + json + ", " + (narrative ? "1" : "0") +
                                   ", " + arg + ")";
-                         }};
+                         },
+                         " ASC", " DESC"};
+  return d;
+}
+
+const Dialect& PostgresDialect() {
+  static const Dialect d{
+      [](int) { return std::string("?"); },
+      [](const std::string& json, bool narrative, const std::string& arg) {
+        // `json` is the scalar subquery "(SELECT json FROM resource_version WHERE ...)": the
+        // same row's folded words are read instead of parsing the JSON in the database.
+        std::string words = json;
+        const std::string from = "SELECT json FROM";
+        if (auto p = words.find(from); p != std::string::npos) {
+          words.replace(p, from.size(),
+                        narrative ? "SELECT text_narrative FROM" : "SELECT text_content FROM");
+        }
+        return "COALESCE(benhan_words_match(" + words + ", " + arg + "), false)";
+      },
+      " ASC NULLS FIRST", " DESC NULLS LAST"};
   return d;
 }
 
@@ -616,7 +635,7 @@ Result<CompiledQuery> CompileQuery(const Query& q, const std::string& type, cons
              " WHERE rid = r.rid AND pid = " + ob.Arg(pid) + ")";
     }
     if (!order.empty()) order += ", ";
-    order += expr + (s.descending ? " DESC" : " ASC");
+    order += expr + (s.descending ? dialect.descending : dialect.ascending);
   }
   if (!order.empty()) order += ", ";
   order += "r.rid ASC";  // stable tie-break

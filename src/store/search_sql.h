@@ -17,14 +17,23 @@ namespace benhan::store {
 using SqlArg = std::variant<int64_t, double, std::string>;
 
 struct Dialect {
-  // Placeholder for the n-th argument (1-based): "?" for SQLite, "$n" for PostgreSQL.
+  // Placeholder for the n-th argument (1-based). "?" for both backends: the PostgreSQL store
+  // splices several compiled fragments (types of a system search, ORDER BY, paging) into one
+  // statement and numbers its "?" as $1, $2... in text order when it prepares it.
   std::function<std::string(int)> placeholder;
   // SQL that is true when the stored resource JSON `json_sql` matches the folded words of the
   // argument `arg` (fhir::WordsMatch over fhir::SearchableText): narrative only for _text.
   std::function<std::string(const std::string& json_sql, bool narrative, const std::string& arg)>
       text_match;
+  // Sort directions. SQLite puts NULLs (resources without the sort parameter) first when
+  // ascending and last when descending; PostgreSQL says so explicitly.
+  const char* ascending = " ASC";
+  const char* descending = " DESC";
 };
 const Dialect& SqliteDialect();
+// PostgreSQL (store/postgres): _text/_content read the folded words stored beside the JSON
+// (resource_version.text_narrative / text_content) with the SQL function benhan_words_match.
+const Dialect& PostgresDialect();
 
 struct CompiledQuery {
   std::string where;               // boolean SQL over alias r (resource); never empty ("1=1")

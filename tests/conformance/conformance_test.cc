@@ -16,6 +16,7 @@
 #include <regex>
 #include <set>
 
+#include "support/pg_cluster.h"
 #include "support/test_server.h"
 
 namespace json = boost::json;
@@ -261,6 +262,13 @@ void LoadFolder(TestServer& server, const std::string& folder) {
     std::printf("%s: %d files skipped (rejected_examples.txt)\n", folder.c_str(), skipped);
 }
 
+// When the test PostgreSQL server started (its postmaster.pid's start time), so that templates
+// of an earlier server on the same port are not taken for this one's.
+int64_t ServerStartTime() {
+  static const int64_t t = TestPostgresStartTime();
+  return t;
+}
+
 // A stamp of this test binary: templates are rebuilt whenever it changes (server or loader code).
 std::string BinaryStamp() {
   std::error_code ec;
@@ -283,6 +291,14 @@ std::string TemplateDir(const std::vector<std::string>& folders, const std::stri
     if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '+') ch = '_';
   }
   std::string key = prefix + "@" + BinaryStamp();
+  // A PostgreSQL template is a database of this run's server: it does not outlive the server.
+  if (backend == "postgresql") {
+    std::string server = TestPostgres(nullptr);
+    for (char ch : server) {
+      if (std::isdigit(static_cast<unsigned char>(ch))) key += ch;
+    }
+    key += "-" + std::to_string(static_cast<long long>(ServerStartTime()));
+  }
   fs::path dir = root / key;
   int lock = ::open((root / (prefix + ".lock")).c_str(), O_CREAT | O_RDWR, 0644);
   EXPECT_GE(lock, 0) << "cannot open the lock file in " << root;
@@ -372,6 +388,10 @@ std::string CompareIds(std::vector<std::string> got, const json::array& expected
 
 void RunCase(const Case& c, const std::string& backend) {
   const json::object& doc = c.doc;
+  if (backend == "postgresql") {
+    std::string why;
+    if (TestPostgres(&why).empty()) GTEST_SKIP() << "PostgreSQL is not available: " << why;
+  }
   ServerOptions so;
   so.demo = doc.contains("demo") && doc.at("demo").as_bool();
   so.config["storage"] = backend;
@@ -566,10 +586,11 @@ std::string CaseName(const ::testing::TestParamInfo<std::tuple<size_t, std::stri
   return n;
 }
 
-// Every storage backend this build has. PostgreSQL joins this list when its backend lands.
+// Every storage backend: the embedded SQLite and PostgreSQL (a real server started for the test
+// run, support/pg_cluster.h; skipped with the reason when PostgreSQL is not installed).
 INSTANTIATE_TEST_SUITE_P(Backends, Conformance,
                          ::testing::Combine(::testing::ValuesIn(CaseIndexes()),
-                                            ::testing::Values("sqlite")),
+                                            ::testing::Values("sqlite", "postgresql")),
                          CaseName);
 
 }  // namespace

@@ -1,5 +1,7 @@
 #include "support/test_server.h"
 
+#include "support/pg_cluster.h"
+
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
@@ -127,7 +129,27 @@ std::unique_ptr<TestServer> TestServer::Start(const ServerOptions& opts) {
   s->config_.data_dir = s->data_dir_;
   s->config_.demo = opts.demo;
   s->config_.sqlite_readers = 2;
+  s->config_.pg_pool = 4;
   for (const auto& [k, v] : opts.config) {
+    if (k == "storage" && v == "postgresql") {
+      // A database of its own: a copy of the template named in copy_from, or an empty one.
+      std::string db_file = s->data_dir_ + "/pg-database";
+      std::string tmpl;
+      if (!opts.copy_from.empty()) std::getline(std::ifstream(db_file), tmpl);
+      if (!tmpl.empty() || !std::filesystem::exists(db_file)) {
+        auto db = CreateTestDatabase(tmpl);
+        EXPECT_TRUE(db.ok()) << db.status().ToString();
+        if (!db.ok()) return nullptr;
+        s->pg_database_ = *db;
+        std::ofstream(db_file) << *db << "\n";
+      } else {
+        std::getline(std::ifstream(db_file), s->pg_database_);  // a restart: the same database
+      }
+      std::string prefix = TestPostgres(nullptr);
+      Status st = s->config_.Set("storage", prefix + s->pg_database_);
+      EXPECT_TRUE(st.ok()) << st.ToString();
+      continue;
+    }
     Status st = s->config_.Set(k, v);
     EXPECT_TRUE(st.ok()) << st.ToString();
   }
@@ -145,6 +167,7 @@ std::unique_ptr<TestServer> TestServer::Start(const ServerOptions& opts) {
     std::getline(in, s->token_);
   }
   s->api_ = std::make_unique<api::FhirApi>(s->node_->service(), *s->auth_, "test");
+  s->api_->SetTerminology(&s->node_->terminology());
   api::HttpServerOptions ho;
   ho.host = "127.0.0.1";
   ho.port = 0;
@@ -176,6 +199,7 @@ TestServer::~TestServer() {
   if (owns_dir_ && !keep_ && !failed) {
     std::error_code ec;
     std::filesystem::remove_all(data_dir_, ec);
+    if (!pg_database_.empty()) DropTestDatabase(pg_database_);
   } else if (owns_dir_) {
     std::fprintf(stderr, "test data directory kept: %s\n", data_dir_.c_str());
   }

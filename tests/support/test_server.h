@@ -42,7 +42,10 @@ class HttpClient {
 
 struct ServerOptions {
   bool demo = false;                          // false: bearer token required (the client sends it)
-  std::map<std::string, std::string> config;  // extra config keys ("http.max_body_bytes": "100000")
+  // Extra config keys ("http.max_body_bytes": "100000"). "storage": "postgresql" runs on a new
+  // database of the test PostgreSQL server (support/pg_cluster.h), a copy of copy_from's if that
+  // directory names one (file pg-database); check TestPostgres() first to skip without it.
+  std::map<std::string, std::string> config;
   std::string data_dir;   // reuse a directory (restart tests); empty: new temp dir
   std::string copy_from;  // with data_dir empty: the new temp dir starts as a copy of this one
 };
@@ -76,6 +79,7 @@ class TestServer {
   std::unique_ptr<api::FhirApi> api_;
   std::unique_ptr<api::HttpServer> server_;
   std::unique_ptr<HttpClient> client_;
+  std::string pg_database_;  // created for this server; dropped with an owned data directory
 };
 
 }  // namespace benhan::testing

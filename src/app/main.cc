@@ -13,9 +13,12 @@
 #include "api/fhir_api.h"
 #include "api/http_server.h"
 #include "app/importer.h"
+#include "app/migrate_store.h"
 #include "app/node.h"
 #include "core/log.h"
 #include "fhir/fhirpath/cli.h"
+#include "store/postgres/pg_store.h"
+#include "store/sqlite/sqlite_store.h"
 
 namespace benhan::app {
 namespace {
@@ -30,6 +33,8 @@ void Usage() {
       "  benhan serve [--listen HOST:PORT] [--data DIR] [--storage URL] [--config FILE] [--demo]\n"
       "               [--threads N]\n"
       "  benhan import [--data DIR] [--storage URL] [--config FILE] [--jobs N] FILE|DIR...\n"
+      "  benhan migrate [--storage URL] [--data DIR] [--config FILE]\n"
+      "  benhan migrate-store --from sqlite:DIR --to postgresql://USER@HOST:PORT/DB\n"
       "  benhan fhirpath [--strict] EXPRESSION [RESOURCE.json]\n"
       "  benhan version\n\n"
       "serve: FHIR R4 API at http://HOST:PORT/fhir on the embedded database in DIR (default "
@@ -268,6 +273,80 @@ int ImportCmd(int argc, char** argv) {
   return s.errors == 0 ? 0 : 1;
 }
 
+// `benhan migrate`: brings the database schema up to this binary's version and says which.
+int MigrateCmd(int argc, char** argv) {
+  auto flags = ParseFlags(argc, argv, 2);
+  if (!flags.ok()) {
+    std::fprintf(stderr, "benhan migrate: %s\n", flags.status().message().c_str());
+    return 2;
+  }
+  const Config& cfg = flags->config;
+  if (store::IsPostgresUrl(cfg.storage)) {
+    int from = 0, to = 0;
+    Status st = store::MigratePostgres(cfg.storage, &from, &to);
+    if (!st.ok()) {
+      std::fprintf(stderr, "benhan migrate: %s\n", st.message().c_str());
+      return 1;
+    }
+    std::printf("postgresql schema version %d -> %d (this benhan writes %d)\n", from, to,
+                store::PostgresSchemaVersion());
+    return 0;
+  }
+  auto s = OpenStore(cfg);  // SQLite migrates on open
+  if (!s.ok()) {
+    std::fprintf(stderr, "benhan migrate: %s\n", s.status().message().c_str());
+    return 1;
+  }
+  std::printf("sqlite schema version %d (%s/benhan.db)\n", store::SqliteSchemaVersion(),
+              cfg.data_dir.c_str());
+  return 0;
+}
+
+// `benhan migrate-store --from sqlite:DIR --to postgresql://...`: copies every version, tombstone
+// and audit row of a clinic's SQLite database into an empty PostgreSQL database.
+int MigrateStoreCmd(int argc, char** argv) {
+  std::string from, to;
+  for (int i = 2; i < argc; ++i) {
+    std::string a = argv[i];
+    auto value = [&](const std::string& name) -> std::string {
+      if (a.rfind(name + "=", 0) == 0) return a.substr(name.size() + 1);
+      return i + 1 < argc ? std::string(argv[++i]) : std::string();
+    };
+    if (a.rfind("--from", 0) == 0) {
+      from = value("--from");
+    } else if (a.rfind("--to", 0) == 0) {
+      to = value("--to");
+    } else {
+      std::fprintf(stderr, "benhan migrate-store: unknown argument %s\n", a.c_str());
+      return 2;
+    }
+  }
+  if (from.rfind("sqlite:", 0) != 0 || !store::IsPostgresUrl(to)) {
+    std::fprintf(stderr, "usage: benhan migrate-store --from sqlite:DIR --to "
+                         "postgresql://USER@HOST:PORT/DB\n");
+    return 2;
+  }
+  Config pg;
+  pg.storage = to;
+  auto dest = OpenStore(pg);
+  if (!dest.ok()) {
+    std::fprintf(stderr, "benhan migrate-store: %s\n", dest.status().message().c_str());
+    return 1;
+  }
+  auto sum = MigrateStore(from.substr(7), **dest, [](int64_t n) {
+    std::fprintf(stderr, "\r%lld versions copied", static_cast<long long>(n));
+  });
+  std::fprintf(stderr, "\n");
+  if (!sum.ok()) {
+    std::fprintf(stderr, "benhan migrate-store: %s\n", sum.status().ToString().c_str());
+    return 1;
+  }
+  std::printf("copied %lld versions of %lld resources and %lld audit rows in %.1f s\n",
+              static_cast<long long>(sum->versions), static_cast<long long>(sum->resources),
+              static_cast<long long>(sum->audit_rows), sum->seconds);
+  return 0;
+}
+
 }  // namespace
 }  // namespace benhan::app
 
@@ -295,6 +374,8 @@ int main(int argc, char** argv) {
     pthread_sigmask(SIG_UNBLOCK, &stop_signals, nullptr);  // Ctrl-C stops an import at once;
     return ImportCmd(argc, argv);                          // committed transactions stay.
   }
+  if (cmd == "migrate") return MigrateCmd(argc, argv);
+  if (cmd == "migrate-store") return MigrateStoreCmd(argc, argv);
   if (cmd == "fhirpath") return benhan::fhir::fhirpath::RunCli(argc - 1, argv + 1);
   if (cmd == "version" || cmd == "--version") {
     std::printf("benhan %s (FHIR R4 4.0.1)\n", kVersion);

@@ -91,7 +91,8 @@ Status Config::Set(const std::string& key, const std::string& value) {
     return Status::Ok();
   }
   if (key == "postgresql.pool") return set_int(pg_pool, 1, 1024);
-  if (key == "postgresql.statement_timeout_ms") return set_int(pg_statement_timeout_ms, 0, 86400000);
+  if (key == "postgresql.statement_timeout_ms")
+    return set_int(pg_statement_timeout_ms, 0, 86400000);
   return Status(Code::kInvalid, "config: unknown key '" + key + "'");
 }
 

@@ -16,8 +16,8 @@ struct Config {
   std::string data_dir = "./benhan-data";
   // "sqlite" (embedded, in data_dir) or "postgresql://USER@HOST:PORT/DB" (store/postgres).
   std::string storage = "sqlite";
-  bool demo = false;               // demo population, no authentication, loopback only
-  int http_threads = 0;            // 0 = 2 x cores
+  bool demo = false;     // demo population, no authentication, loopback only
+  int http_threads = 0;  // 0 = 2 x cores
   std::size_t max_body_bytes = 64u << 20;
   std::string base_url;  // public base URL; empty = derived from Host header
   int default_page_size = 50;

@@ -151,6 +151,8 @@ class PgConn {
       while (!msg.empty() && msg.back() == '\n') msg.pop_back();
       return Status(Code::kUnavailable, "cannot connect to PostgreSQL: " + msg);
     }
+    PQsetNoticeProcessor(
+        c->c_, [](void*, const char*) {}, nullptr);  // "already exists"...
     if (!options.empty()) RETURN_IF_ERROR(c->Exec(options));
     return c;
   }

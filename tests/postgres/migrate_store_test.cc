@@ -1,0 +1,125 @@
+// `benhan migrate-store`: a clinic's SQLite database moved to PostgreSQL keeps every version,
+// tombstone, history entry, search answer and audit row.
+#include <gtest/gtest.h>
+#include <libpq-fe.h>
+#include <sqlite3.h>
+
+#include <boost/json.hpp>
+#include <filesystem>
+#include <fstream>
+
+#include "app/migrate_store.h"
+#include "store/postgres/pg_store.h"
+#include "support/pg_cluster.h"
+#include "support/test_server.h"
+
+namespace json = boost::json;
+
+namespace benhan::testing {
+namespace {
+
+std::string Body(const std::string& id, const std::string& family) {
+  return json::serialize(json::object{
+      {"resourceType", "Patient"},
+      {"id", id},
+      {"name", json::array{json::object{{"family", family}, {"given", json::array{"Văn"}}}}}});
+}
+
+// What a client sees of the database: reads, every version, histories and searches.
+std::vector<std::string> Snapshot(TestServer& s) {
+  std::vector<std::string> out;
+  auto strip = [](std::string body) {  // Bundle ids and timestamps differ per response
+    json::value v = json::parse(body);
+    if (v.is_object()) {
+      v.as_object().erase("id");
+      v.as_object().erase("meta");
+      v.as_object().erase("link");
+      if (auto* e = v.as_object().if_contains("entry")) {
+        for (auto& x : e->as_array()) x.as_object().erase("fullUrl");
+      }
+    }
+    return json::serialize(v);
+  };
+  for (const char* path :
+       {"/fhir/Patient/p1", "/fhir/Patient/p2", "/fhir/Patient/p3", "/fhir/Patient/p1/_history/1",
+        "/fhir/Patient/p1/_history/2", "/fhir/Patient/p3/_history/2", "/fhir/Patient/p1/_history",
+        "/fhir/Patient/_history", "/fhir/_history", "/fhir/Patient?name=nguyen",
+        "/fhir/Patient?family=tran&_total=accurate", "/fhir/Patient?_content=van&_sort=-_id"}) {
+    Response r = s.Request("GET", path);
+    out.push_back(std::string(path) + " " + std::to_string(r.status) + " " + strip(r.body));
+  }
+  return out;
+}
+
+TEST(MigrateStore, SqliteToPostgresKeepsEveryVersionAndAuditRow) {
+  std::string why;
+  if (TestPostgres(&why).empty()) GTEST_SKIP() << "PostgreSQL is not available: " << why;
+  auto src = TestServer::Start();
+  ASSERT_TRUE(src);
+  ASSERT_EQ(src->Request("PUT", "/fhir/Patient/p1", Body("p1", "Nguyễn")).status, 201);
+  ASSERT_EQ(src->Request("PUT", "/fhir/Patient/p1", Body("p1", "Trần")).status, 200);
+  ASSERT_EQ(src->Request("PUT", "/fhir/Patient/p2", Body("p2", "Nguyễn")).status, 201);
+  ASSERT_EQ(src->Request("PUT", "/fhir/Patient/p3", Body("p3", "Lê")).status, 201);
+  ASSERT_EQ(src->Request("DELETE", "/fhir/Patient/p3").status, 200);
+  ASSERT_EQ(src->Request("PUT", "/fhir/Patient/p1", Body("p1", "Trần Nguyễn")).status, 200);
+  std::vector<std::string> before = Snapshot(*src);
+  src->Stop();  // flushes the audit log and closes the database
+
+  // The destination: an empty database, migrated by a first start.
+  ServerOptions po;
+  po.config["storage"] = "postgresql";
+  std::string pg_dir;
+  {
+    auto first = TestServer::Start(po);
+    ASSERT_TRUE(first);
+    first->KeepDataDir();
+    pg_dir = first->data_dir();
+  }
+  std::string db;
+  std::getline(std::ifstream(pg_dir + "/pg-database"), db);
+  {
+    store::PostgresOptions o;
+    o.url = TestPostgres(nullptr) + db;
+    auto dest = store::OpenPostgresStore(o);
+    ASSERT_TRUE(dest.ok()) << dest.status().ToString();
+    auto sum = app::MigrateStore(src->data_dir(), **dest, nullptr);
+    ASSERT_TRUE(sum.ok()) << sum.status().ToString();
+    EXPECT_EQ(sum->versions, 6);
+    EXPECT_EQ(sum->resources, 3);
+    EXPECT_GT(sum->audit_rows, 6);
+    // A second run refuses: the destination is no longer empty.
+    EXPECT_EQ(app::MigrateStore(src->data_dir(), **dest, nullptr).status().code(),
+              Code::kPreconditionFailed);
+    // The audit trail came along.
+    PGconn* c = PQconnectdb(o.url.c_str());
+    PGresult* r = PQexec(c, "SELECT COUNT(*) FROM audit_event");
+    EXPECT_EQ(std::string(PQgetvalue(r, 0, 0)), std::to_string(sum->audit_rows));
+    sqlite3* lite = nullptr;
+    ASSERT_EQ(sqlite3_open_v2((src->data_dir() + "/benhan.db").c_str(), &lite, SQLITE_OPEN_READONLY,
+                              nullptr),
+              SQLITE_OK);
+    sqlite3_stmt* st = nullptr;
+    sqlite3_prepare_v2(lite, "SELECT COUNT(*) FROM audit_event", -1, &st, nullptr);
+    ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
+    EXPECT_EQ(sqlite3_column_int64(st, 0), sum->audit_rows);
+    sqlite3_finalize(st);
+    sqlite3_close(lite);
+    PQclear(r);
+    PQfinish(c);
+  }
+  ServerOptions again;
+  again.data_dir = pg_dir;
+  again.config["storage"] = "postgresql";
+  auto dst = TestServer::Start(again);
+  ASSERT_TRUE(dst);
+  std::vector<std::string> after = Snapshot(*dst);
+  ASSERT_EQ(before.size(), after.size());
+  for (size_t i = 0; i < before.size(); ++i) EXPECT_EQ(before[i], after[i]);
+  dst.reset();
+  std::error_code ec;
+  std::filesystem::remove_all(pg_dir, ec);
+  if (!::testing::Test::HasFailure()) DropTestDatabase(db);
+}
+
+}  // namespace
+}  // namespace benhan::testing

@@ -105,6 +105,17 @@ const std::vector<Route>& Routes() {
       {"GET", "/{type}/{id}/_history/{vid}", "vread", false},
       {"GET", "/{compartment}/{id}/{type}", "search-type", false},
       {"GET", "/Patient/{id}/$everything", "", false},
+      // Terminology operations (also POST with Parameters, and /{type}/{id}/$op on stored ones).
+      {"GET", "/ValueSet/$expand?url=http://benhan.vn/fhir/ValueSet/icd10-vn&filter=tang", "",
+       false},
+      {"GET", "/ValueSet/$validate-code?url=http://benhan.vn/fhir/ValueSet/icd10-vn&code=I10", "",
+       false},
+      {"GET", "/CodeSystem/$validate-code?url=http://benhan.vn/fhir/CodeSystem/icd10-vn&code=I10",
+       "", false},
+      {"GET", "/CodeSystem/$lookup?system=http://benhan.vn/fhir/CodeSystem/icd10-vn&code=I10", "",
+       false},
+      {"GET", "/ConceptMap/$translate?system=http://benhan.vn/fhir/CodeSystem/icd10-vn&code=I10",
+       "", false},
   };
   return kRoutes;
 }
@@ -174,6 +185,17 @@ const std::string& FhirApi::CapabilityStatement() {
             {"name", "everything"},
             {"definition", "http://hl7.org/fhir/OperationDefinition/Patient-everything"}}};
       }
+      auto ops = [](std::initializer_list<const char*> names, const std::string& t) {
+        json::array a;
+        for (const char* n : names)
+          a.push_back(json::object{
+              {"name", n},
+              {"definition", "http://hl7.org/fhir/OperationDefinition/" + t + "-" + n}});
+        return a;
+      };
+      if (type == "ValueSet") res_cap["operation"] = ops({"expand", "validate-code"}, type);
+      if (type == "CodeSystem") res_cap["operation"] = ops({"lookup", "validate-code"}, type);
+      if (type == "ConceptMap") res_cap["operation"] = ops({"translate"}, type);
       resources.push_back(std::move(res_cap));
     }
     json::array system_interactions;
@@ -611,6 +633,7 @@ void FhirApi::Dispatch(const HttpRequest& req, HttpResponse& res,
     q.type = type;
     return history(q);
   }
+  if (HandleTerminology(req, res, parts, fmt.pretty)) return;
   const std::string& id = second;
   if (!id.empty() && (id[0] == '_' || id[0] == '$')) {
     return SendStatus(
@@ -706,6 +729,57 @@ void FhirApi::Dispatch(const HttpRequest& req, HttpResponse& res,
     }
   }
   SendStatus(res, Status(Code::kNotFound, "no route for " + m + " " + req.path));
+}
+
+bool FhirApi::HandleTerminology(const HttpRequest& req, HttpResponse& res,
+                                const std::vector<std::string>& parts, bool pretty) {
+  const size_t n = parts.size();
+  if (n < 2 || n > 3 || parts.back().empty() || parts.back()[0] != '$') return false;
+  const std::string& type = parts[0];
+  const std::string& op = parts.back();
+  if (type != "ValueSet" && type != "CodeSystem" && type != "ConceptMap") return false;
+  if (!terminology_) return false;
+  if (req.method != "GET" && req.method != "POST") {
+    SendStatus(res, Status(Code::kMethodNotAllowed, req.method + " is not allowed on " + op));
+    return true;
+  }
+  terminology::OpParams params;
+  for (auto& kv : service::ParseQueryString(req.query)) {
+    if (kv.first != "_format" && kv.first != "_pretty") params.push_back(std::move(kv));
+  }
+  if (req.method == "POST" && !req.body.empty()) {
+    json::value body;
+    Status st = fhir::ParseJson(req.body, &body);
+    if (!st.ok()) {
+      SendStatus(res, st, pretty);
+      return true;
+    }
+    auto more = terminology::TerminologyService::ParamsFromBody(body);
+    if (!more.ok()) {
+      SendStatus(res, more.status(), pretty);
+      return true;
+    }
+    for (auto& kv : *more) params.push_back(std::move(kv));
+  }
+  const std::string id = n == 3 ? parts[1] : std::string();
+  Result<json::object> out = Status(Code::kNotFound, "no operation " + op + " on " + type);
+  if (type == "ValueSet" && op == "$expand") {
+    out = terminology_->Expand(params, id);
+  } else if ((type == "ValueSet" || type == "CodeSystem") && op == "$validate-code") {
+    out = terminology_->ValidateCode(type, params, id);
+  } else if (type == "CodeSystem" && op == "$lookup") {
+    out = terminology_->Lookup(params, id);
+  } else if (type == "ConceptMap" && op == "$translate") {
+    out = terminology_->Translate(params, id);
+  }
+  if (!out.ok()) {
+    SendStatus(res, out.status(), pretty);
+    return true;
+  }
+  res.status = 200;
+  res.Set("Content-Type", kFhirJson);
+  res.body = fhir::Serialize(*out, pretty);
+  return true;
 }
 
 }  // namespace benhan::api

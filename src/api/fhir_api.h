@@ -25,6 +25,7 @@
 #include "api/http_server.h"
 #include "security/auth.h"
 #include "service/resource_service.h"
+#include "terminology/terminology_service.h"
 
 namespace benhan::api {
 
@@ -43,6 +44,10 @@ class FhirApi {
   FhirApi(service::ResourceService& service, const security::Authenticator& auth,
           std::string software_version);
 
+  // Serves the terminology operations ($expand, $validate-code, $lookup, $translate on
+  // ValueSet, CodeSystem and ConceptMap, type and instance level, GET or POST Parameters) from
+  // `terminology` (borrowed; must outlive this). Without it those operations are 404.
+  void SetTerminology(terminology::TerminologyService* terminology) { terminology_ = terminology; }
   // Handles a request whose path starts with /fhir.
   void Handle(const HttpRequest& req, HttpResponse& res);
   // An OperationOutcome response for a protocol-level error.
@@ -51,10 +56,15 @@ class FhirApi {
  private:
   void Dispatch(const HttpRequest& req, HttpResponse& res, const service::RequestContext& ctx);
   std::string BaseUrl(const HttpRequest& req) const;
+  // A terminology operation (/{CodeSystem|ValueSet|ConceptMap}[/{id}]/${op}); false if `parts`
+  // is not one.
+  bool HandleTerminology(const HttpRequest& req, HttpResponse& res,
+                         const std::vector<std::string>& parts, bool pretty);
   const std::string& CapabilityStatement();
 
   service::ResourceService& service_;
   const security::Authenticator& auth_;
+  terminology::TerminologyService* terminology_ = nullptr;
   std::string version_;
   std::once_flag cap_once_;
   std::string cap_json_;

@@ -36,6 +36,8 @@ void Usage() {
       "  benhan migrate [--storage URL] [--data DIR] [--config FILE]\n"
       "  benhan migrate-store --from sqlite:DIR --to postgresql://USER@HOST:PORT/DB\n"
       "  benhan fhirpath [--strict] EXPRESSION [RESOURCE.json]\n"
+      "  benhan terminology import --format FORMAT --version V [--url URL] [--valid-from DATE]\n"
+      "               [--data DIR] FILE   (benhan terminology import --help)\n"
       "  benhan version\n\n"
       "serve: FHIR R4 API at http://HOST:PORT/fhir on the embedded database in DIR (default "
       "./benhan-data).\n"
@@ -183,6 +185,7 @@ int Serve(int argc, char** argv) {
     auth = std::move(*ta);
   }
   api::FhirApi fhir((*node)->service(), *auth, kVersion);
+  fhir.SetTerminology(&(*node)->terminology());
   api::HttpServerOptions ho;
   ho.host = host;
   ho.port = port;
@@ -377,6 +380,7 @@ int main(int argc, char** argv) {
   if (cmd == "migrate") return MigrateCmd(argc, argv);
   if (cmd == "migrate-store") return MigrateStoreCmd(argc, argv);
   if (cmd == "fhirpath") return benhan::fhir::fhirpath::RunCli(argc - 1, argv + 1);
+  if (cmd == "terminology") return TerminologyCmd(argc, argv);
   if (cmd == "version" || cmd == "--version") {
     std::printf("benhan %s (FHIR R4 4.0.1)\n", kVersion);
     return 0;

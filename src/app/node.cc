@@ -8,6 +8,7 @@
 
 #include "store/postgres/pg_store.h"
 #include "store/sqlite/sqlite_store.h"
+#include "terminology/write_checks.h"
 
 namespace benhan::app {
 
@@ -64,11 +65,15 @@ Result<std::unique_ptr<Node>> Node::Open(const Config& config) {
   n->audit_ = std::make_unique<service::AuditLog>(*n->store_);
   n->service_ = std::make_unique<service::ResourceService>(n->defs_, *n->store_, *n->validator_,
                                                            *n->indexer_, *n->audit_, n->config_);
+  n->terminology_ = std::make_unique<terminology::TerminologyService>(*n->store_);
+  RETURN_IF_ERROR(n->terminology_->Load());
+  terminology::AddWriteChecks(*n->service_, *n->terminology_, *n->store_, n->config_);
   return n;
 }
 
 Node::~Node() {
   service_.reset();
+  terminology_.reset();
   audit_.reset();  // flushes
   store_.reset();
   if (lock_fd_ >= 0) ::close(lock_fd_);

@@ -18,6 +18,7 @@
 #include "service/audit_log.h"
 #include "service/resource_service.h"
 #include "store/store.h"
+#include "terminology/terminology_service.h"
 
 namespace benhan::app {
 
@@ -33,6 +34,7 @@ class Node {
   store::Store& store() { return *store_; }
   service::ResourceService& service() { return *service_; }
   service::AuditLog& audit() { return *audit_; }
+  terminology::TerminologyService& terminology() { return *terminology_; }
 
  private:
   Node() = default;
@@ -44,6 +46,7 @@ class Node {
   std::unique_ptr<fhir::Indexer> indexer_;
   std::unique_ptr<service::AuditLog> audit_;
   std::unique_ptr<service::ResourceService> service_;
+  std::unique_ptr<terminology::TerminologyService> terminology_;
 };
 
 // Opens the store `config` names: SQLite in config.data_dir, or PostgreSQL at config.storage
@@ -51,6 +54,9 @@ class Node {
 // migrations (PostgreSQL; SQLite always migrates). Errors: the backend's Open errors, kNotSupported
 // for an unknown storage.
 Result<std::unique_ptr<store::Store>> OpenStore(const Config& config, bool migrate = true);
+
+// `benhan terminology import ...` (terminology_cli.cc); argv[1] is "terminology". Exit status.
+int TerminologyCmd(int argc, char** argv);
 
 // Loads the built-in demo population (Vietnamese patients with encounters, diagnoses, vital signs)
 // if the store holds no Patient yet. Returns the number of resources loaded.

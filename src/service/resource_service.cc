@@ -203,8 +203,10 @@ Status ResourceService::CheckResource(const json::value& body, const std::string
 }
 
 Status ResourceService::Validate(const json::value& body) const {
-  if (!config_.validate_on_write) return Status::Ok();
-  return validator_.Validate(body);
+  if (config_.validate_on_write) RETURN_IF_ERROR(validator_.Validate(body));
+  for (const auto& c : checks_)
+    if (body.is_object()) RETURN_IF_ERROR(c->Check(body.get_object()));
+  return Status::Ok();
 }
 
 Result<std::vector<std::string>> ResourceService::FindIdsIn(store::Transaction& txn,

@@ -51,6 +51,15 @@ struct WriteOutcome {
   std::string message;          // human-readable outcome for an OperationOutcome
 };
 
+// An extra rule checked on every write after the R4 validation (Vietnamese identifiers, ICD-10
+// rules: terminology/write_checks.h). Check returns an error Status to reject the write; it must
+// be thread-safe.
+class WriteCheck {
+ public:
+  virtual ~WriteCheck() = default;
+  virtual Status Check(const boost::json::object& resource) const = 0;
+};
+
 class ResourceService {
  public:
   ResourceService(std::shared_ptr<const fhir::Definitions> defs, store::Store& store,
@@ -112,6 +121,11 @@ class ResourceService {
   Result<boost::json::object> ProcessBundle(const RequestContext& ctx, boost::json::value bundle,
                                             bool return_resources);
 
+  // Adds a check run on every write (also when validate_on_write is off). Call before serving.
+  void AddWriteCheck(std::shared_ptr<const WriteCheck> check) {
+    checks_.push_back(std::move(check));
+  }
+
   const fhir::Definitions& defs() const { return *defs_; }
   const Config& config() const { return config_; }
   store::Store& store() { return store_; }
@@ -163,6 +177,7 @@ class ResourceService {
   AuditLog& audit_;
   const Config& config_;
   store::GroupCommitter committer_;  // all writes: concurrent requests share commits
+  std::vector<std::shared_ptr<const WriteCheck>> checks_;
 };
 
 // Parses "a=b&c=d" (URL-encoded) into decoded pairs.

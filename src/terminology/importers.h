@@ -1,0 +1,58 @@
+// Catalog importers: Ministry of Health code lists in the files hospitals receive, turned into a
+// CodeSystemVersion (then stored as a FHIR CodeSystem by `benhan terminology import`).
+//
+// Every source row becomes a concept; problems (codes outside the usual pattern, dagger/asterisk
+// marks, placeholder names, duplicates) are reported in `problems` with the row, never thrown.
+// Thread-safety: stateless functions.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/status.h"
+#include "terminology/code_system.h"
+
+namespace benhan::terminology {
+
+struct ImportResult {
+  CodeSystemVersion cs;  // concepts filled, Build() done
+  size_t rows = 0;       // source rows read
+  std::vector<std::string> problems;
+};
+
+// What the caller says about the catalog being imported.
+struct CatalogInfo {
+  std::string url;          // canonical URL (default per format)
+  std::string version;      // e.g. "2026"
+  std::string valid_from;   // YYYY-MM-DD
+  std::string valid_to;     // YYYY-MM-DD, empty: still in force
+  std::string name, title;  // defaults per format
+  std::string value_set;    // all-codes value set URL (default per format)
+};
+
+// The public JSON extraction of the Ministry ICD-10 list ({"CODE": ["Vietnamese name", FLAGS]},
+// FLAGS = Icd10Flag bits). Codes with dagger/asterisk marks ("A17t", "A06.4+", "B00.3*") are
+// normalised ("A17", "A06.4", "B00.3"; the source code kept as the source-code property) unless
+// that code already exists; other odd codes are kept as written and reported. English names and
+// the `common` mark come from the built-in starter set for the codes it has.
+// Errors: kInvalid when the text is not such a JSON object.
+Result<ImportResult> ImportIcd10Json(std::string_view text, const CatalogInfo& info);
+
+// A CSV file (RFC 4180: commas or semicolons or tabs, quotes, UTF-8 with or without BOM) as rows
+// of fields. Errors: kInvalid for an unterminated quote or invalid UTF-8 (with the line).
+Result<std::vector<std::vector<std::string>>> ParseCsv(std::string_view text);
+
+// The Ministry ICD-10 table as CSV, in the annex's column layout; columns are found by their
+// header (Vietnamese or English, with or without diacritics; docs/terminology.md lists them):
+// code, code without dot, English name, Vietnamese name, chapter, block, group, and the rule
+// columns (not main diagnosis, cause of death only, sex, more specific code exists).
+Result<ImportResult> ImportIcd10Csv(std::string_view text, const CatalogInfo& info);
+// A generic code list: columns code, display (vi), display_en, parent (by header; the first
+// column is the code when there is no recognisable header).
+Result<ImportResult> ImportCodeListCsv(std::string_view text, const CatalogInfo& info);
+// A LOINC-style lab catalog: code (or ma/ma_xet_nghiem), name (vi), name_en / long_common_name,
+// loinc, component, property, system, scale, unit (kept as properties).
+Result<ImportResult> ImportLabCsv(std::string_view text, const CatalogInfo& info);
+
+}  // namespace benhan::terminology

@@ -99,10 +99,33 @@ void TerminologyService::MaybeReload() {
   // it). The write is noted before it commits, so concurrent readers may reload too early: keep
   // reloading, at most every 100 ms, for 2 s after it.
   bool newer = loaded <= noted;
-  bool tail = now - noted < 2'000'000 && now - loaded >= 100'000;
+  bool tail = now - noted < 2'000'000 && now - checked_us_.load() >= 100'000;
   if (!newer && !tail) return;
   std::lock_guard<std::mutex> l(load_mu_);
   if (loaded_us_.load() != loaded) return;  // another thread just reloaded
+  if (!newer) {
+    // In the tail: reload only if a terminology resource changed since the last load started.
+    checked_us_ = now;
+    bool changed = false;
+    for (const char* type : {"CodeSystem", "ValueSet", "ConceptMap"}) {
+      store::Query q;
+      q.count = 0;
+      q.want_total = true;
+      q.total_accurate = true;
+      store::Condition c;
+      c.param = "_lastUpdated";
+      c.kind = store::ParamKind::kLastUpdated;
+      store::QueryValue v;
+      v.prefix = store::Prefix::kGe;
+      v.low = loaded;
+      v.high = loaded + 1;
+      c.any_of.push_back(v);
+      q.all_of.push_back(std::move(c));
+      auto r = store_.Search(type, q);
+      changed = changed || !r.ok() || r->total.value_or(1) > 0;
+    }
+    if (!changed) return;
+  }
   Status st = Load();
   if (!st.ok()) log::Warn("terminology: reload failed: " + st.ToString());
 }

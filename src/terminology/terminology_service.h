@@ -82,6 +82,7 @@ class TerminologyService {
   std::map<std::string, std::shared_ptr<const Expansion>> expansion_cache_;
   std::atomic<int64_t> noted_us_{0};
   std::atomic<int64_t> loaded_us_{0};
+  std::atomic<int64_t> checked_us_{0};  // last look for changes in the 2 s after a noted write
   std::mutex load_mu_;
 };
 

@@ -31,7 +31,9 @@ struct Stats {
 
 Stats Summarise(std::vector<double> ms) {
   std::sort(ms.begin(), ms.end());
-  auto at = [&](double q) { return ms[std::min(ms.size() - 1, static_cast<size_t>(q * ms.size()))]; };
+  auto at = [&](double q) {
+    return ms[std::min(ms.size() - 1, static_cast<size_t>(q * ms.size()))];
+  };
   double sum = 0;
   for (double v : ms) sum += v;
   return Stats{at(0.50), at(0.95), at(0.99), ms.back(), 1000.0 * ms.size() / sum};
@@ -63,7 +65,8 @@ int main(int argc, char** argv) {
     return 1;
   }
   double import_ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
-  auto dir = std::filesystem::temp_directory_path() / ("benhan-termbench-" + std::to_string(getpid()));
+  auto dir =
+      std::filesystem::temp_directory_path() / ("benhan-termbench-" + std::to_string(getpid()));
   Config cfg;
   cfg.data_dir = dir.string();
   auto node = app::Node::Open(cfg);
@@ -88,15 +91,17 @@ int main(int argc, char** argv) {
   }
   double load_ms = std::chrono::duration<double, std::milli>(Clock::now() - t2).count();
   auto cs = (*node)->terminology().Resolve(terminology::kIcd10VnUrl, "bench");
-  std::printf("ICD-10: %zu concepts; parse+import %.0f ms, store as a CodeSystem %.0f ms, load + "
-              "index %.0f ms\n",
-              cs->concepts.size(), import_ms, store_ms, load_ms);
+  std::printf(
+      "ICD-10: %zu concepts; parse+import %.0f ms, store as a CodeSystem %.0f ms, load + "
+      "index %.0f ms\n",
+      cs->concepts.size(), import_ms, store_ms, load_ms);
 
   // The typing mix.
   std::mt19937 rng(7);
   std::vector<std::string> queries;
   for (int i = 0; i < 150; ++i) {
-    const auto& c = cs->concepts[std::uniform_int_distribution<size_t>(0, cs->concepts.size() - 1)(rng)];
+    const auto& c =
+        cs->concepts[std::uniform_int_distribution<size_t>(0, cs->concepts.size() - 1)(rng)];
     auto words = terminology::SplitWords(text::Fold(c.display));
     size_t take = std::min<size_t>(words.size(), 1 + i % 3);
     std::string phrase;
@@ -110,12 +115,13 @@ int main(int argc, char** argv) {
     }
     queries.push_back(c.code.substr(0, std::min<size_t>(c.code.size(), 2 + i % 4)));
   }
-  std::printf("query mix: %zu queries (keystrokes of 150 names, typos, code prefixes), count=20, "
-              "%d rounds\n",
-              queries.size(), rounds);
+  std::printf(
+      "query mix: %zu queries (keystrokes of 150 names, typos, code prefixes), count=20, "
+      "%d rounds\n",
+      queries.size(), rounds);
 
-  terminology::OpParams params{{"url", terminology::kIcd10VnValueSet}, {"filter", ""},
-                               {"count", "20"}};
+  terminology::OpParams params{
+      {"url", terminology::kIcd10VnValueSet}, {"filter", ""}, {"count", "20"}};
   std::vector<double> op_ms, idx_ms, scan_ms;
   (void)(*node)->terminology().Expand(params);  // warm-up (the reload after the store above)
   // Baseline: pre-folded names, substring test of every query word.

@@ -64,6 +64,12 @@ Status Config::Set(const std::string& key, const std::string& value) {
     base_url = value;
     return Status::Ok();
   }
+  if (key == "identifiers.check" || key == "terminology.icd10_rules") {
+    if (value != "error" && value != "warning" && value != "off")
+      return Status(Code::kInvalid, "config: " + key + " must be error, warning or off");
+    (key == "identifiers.check" ? identifiers_check : icd10_rules) = value;
+    return Status::Ok();
+  }
   if (key == "log.level") {
     log_level = value;
     return Status::Ok();

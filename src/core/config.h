@@ -30,6 +30,10 @@ struct Config {
   std::string pg_replicas;
   int pg_pool = 8;
   int pg_statement_timeout_ms = 30000;
+  // Vietnamese rules checked on writes (terminology/write_checks.h): "error" rejects the write,
+  // "warning" logs it, "off".
+  std::string identifiers_check = "warning";  // Patient personal ID / insurance card / facility
+  std::string icd10_rules = "warning";        // Condition / Encounter ICD-10 diagnoses
 
   // Reads `path` over the current values. Unknown keys are an error (a typo must not be silent).
   Status LoadFile(const std::string& path);

@@ -179,7 +179,7 @@ Result<std::unique_ptr<PgCluster>> PgCluster::StartReplica(const PgCluster& prim
   // -R writes standby.signal and primary_conninfo: the copy starts as a streaming hot standby.
   ASSIGN_OR_RETURN(int rc, Spawn({bin + "/pg_basebackup", "-h", "127.0.0.1", "-p",
                                   std::to_string(primary.port()), "-U", "postgres", "-D",
-                                  dir + "/data", "-R", "-X", "stream", "--no-sync"},
+                                  dir + "/data", "-R", "-X", "stream", "-c", "fast", "--no-sync"},
                                  dir + "/basebackup.log", true));
   if (rc != 0)
     return Status(Code::kUnavailable, "pg_basebackup failed:\n" + Tail(dir + "/basebackup.log"));

@@ -156,13 +156,15 @@ class PgConn {
     if (!options.empty()) RETURN_IF_ERROR(c->Exec(options));
     return c;
   }
-  bool bad() const { return PQstatus(c_) != CONNECTION_OK; }
+  // Lost, or unusable for this pool (a primary demoted to a standby by a fail-over answers 25006):
+  // the pool drops it and the next use connects again (a multi-host URL finds the new primary).
+  bool bad() const { return broken_ || PQstatus(c_) != CONNECTION_OK; }
 
   // A simple query (no arguments; may hold several statements).
   Status Exec(const std::string& sql) {
     PgResult r(PQexec(c_, sql.c_str()), &PQclear);
     auto st = PQresultStatus(r.get());
-    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) return PgError(c_, r.get(), "exec");
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) return Failed(r.get(), "exec");
     return Status::Ok();
   }
 
@@ -180,7 +182,7 @@ class PgConn {
       PgResult r(PQprepare(c_, name.c_str(), NumberPlaceholders(sql).c_str(),
                            static_cast<int>(types.size()), types.data()),
                  &PQclear);
-      if (PQresultStatus(r.get()) != PGRES_COMMAND_OK) return PgError(c_, r.get(), "prepare");
+      if (PQresultStatus(r.get()) != PGRES_COMMAND_OK) return Failed(r.get(), "prepare");
       it = prepared_.emplace(sql, std::move(name)).first;
     }
     std::vector<std::string> text;
@@ -196,12 +198,19 @@ class PgConn {
                               values.data(), lengths.data(), nullptr, 0),
                &PQclear);
     auto st = PQresultStatus(r.get());
-    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) return PgError(c_, r.get(), "query");
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) return Failed(r.get(), "query");
     return Rows(std::move(r));
   }
 
  private:
+  Status Failed(const PGresult* r, std::string_view what) {
+    Status st = PgError(c_, r, what);
+    if (st.code() == Code::kUnavailable) broken_ = true;
+    return st;
+  }
+
   PGconn* c_ = nullptr;
+  bool broken_ = false;
   std::unordered_map<std::string, std::string> prepared_;  // SQL -> statement name
   int next_ = 0;
 };
@@ -413,7 +422,8 @@ class PgStore final : public Store {
       replicas_.push_back(std::make_unique<Pool>(u, SessionOptions(true), opts_.pool_size));
     }
     replica_down_until_ = std::make_unique<std::atomic<int64_t>[]>(replicas_.size());
-    for (size_t i = 0; i < replicas_.size(); ++i) replica_down_until_[i] = 0;
+    replica_lsn_ = std::make_unique<std::atomic<int64_t>[]>(replicas_.size());
+    for (size_t i = 0; i < replicas_.size(); ++i) replica_down_until_[i] = replica_lsn_[i] = 0;
   }
 
   std::string SessionOptions(bool reads) const {
@@ -428,6 +438,8 @@ class PgStore final : public Store {
   Status Init() {
     ASSIGN_OR_RETURN(Lease c, Borrow(primary_));
     RETURN_IF_ERROR(Migrate(*c.get(), opts_.migrate, nullptr, nullptr));
+    // Replicas serve reads only once they have this schema (a migration just applied).
+    if (!replicas_.empty()) NoteWrite(*c.get());
     return LoadParams(*c.get());
   }
 
@@ -474,8 +486,11 @@ class PgStore final : public Store {
     return RowToVersion(r, 0);
   }
 
-  // Runs `fn` on a replica when one is configured and up, else (or when the replica fails to
-  // answer) on the primary. A failed replica is skipped for a few seconds.
+  // Runs `fn` on a replica when one is configured, up and fresh enough, else on the primary.
+  // Read-your-writes: a replica is used only once it has replayed every resource write this
+  // store committed (its replay position is asked again only after a new write). A replica that
+  // fails is skipped for 2 s; a search it cannot finish (lost connection, a conflict with
+  // recovery) runs again on the primary.
   template <typename T>
   Result<T> OnReplica(const std::function<Result<T>(PgConn&)>& fn) {
     if (!replicas_.empty()) {
@@ -486,17 +501,36 @@ class PgStore final : public Store {
         size_t i = (start + k) % n;
         if (replica_down_until_[i].load() > now) continue;
         auto c = Borrow(*replicas_[i]);
+        Status failed = c.status();
         if (c.ok()) {
-          auto r = fn(*c->get());
-          if (r.ok() || r.status().code() != Code::kUnavailable) {
-            replica_reads_.fetch_add(1);
-            return r;
+          int64_t need = write_lsn_.load();
+          if (need > replica_lsn_[i].load()) {
+            auto lsn = (*c)->Query("SELECT (pg_last_wal_replay_lsn() - '0/0')::bigint", {});
+            if (lsn.ok()) {
+              int64_t seen = lsn->Int(0, 0);
+              int64_t old = replica_lsn_[i].load();
+              while (seen > old && !replica_lsn_[i].compare_exchange_weak(old, seen)) {
+              }
+              if (seen < need) continue;  // lagging: not for this process's reads yet
+            } else {
+              failed = lsn.status();
+            }
+          }
+          if (failed.ok()) {
+            auto r = fn(*c->get());
+            if (r.ok() ||
+                (r.status().code() != Code::kUnavailable && r.status().code() != Code::kConflict)) {
+              replica_reads_.fetch_add(1);
+              return r;
+            }
+            failed = r.status();
           }
         }
+        if (failed.code() == Code::kConflict) continue;  // this search only
         replica_down_until_[i] = now + 2000;
         replicas_[i]->DropIdle();
         log::Warn("postgresql: replica " + std::to_string(i) +
-                  " unavailable; reading from the primary");
+                  " unavailable, reading from the primary: " + failed.message());
       }
     }
     ASSIGN_OR_RETURN(Lease c, Borrow(primary_));
@@ -673,6 +707,18 @@ class PgStore final : public Store {
     for (const auto& [k, v] : p) params_[k] = v;
   }
   void CountWritten(int64_t n) { written_.fetch_add(n); }
+  bool has_replicas() const { return !replicas_.empty(); }
+  // Records the WAL position after a committed resource write (read-your-writes, OnReplica).
+  void NoteWrite(PgConn& c) {
+    auto r = c.Query("SELECT (pg_current_wal_insert_lsn() - '0/0')::bigint", {});
+    if (!r.ok()) {
+      write_lsn_.store(INT64_MAX);  // unknown: the primary answers searches until the next write
+      return;
+    }
+    int64_t lsn = r->Int(0, 0), old = write_lsn_.load();
+    while ((lsn > old || old == INT64_MAX) && !write_lsn_.compare_exchange_weak(old, lsn)) {
+    }
+  }
   int64_t replica_reads() const { return replica_reads_.load(); }
   int64_t primary_reads() const { return primary_reads_.load(); }
 
@@ -720,6 +766,8 @@ class PgStore final : public Store {
   Pool primary_;
   std::vector<std::unique_ptr<Pool>> replicas_;
   std::unique_ptr<std::atomic<int64_t>[]> replica_down_until_;
+  std::unique_ptr<std::atomic<int64_t>[]> replica_lsn_;  // replay position last seen
+  std::atomic<int64_t> write_lsn_{0};  // WAL position after this store's last resource write
   std::atomic<size_t> next_replica_{0};
   std::atomic<int64_t> replica_reads_{0};
   std::atomic<int64_t> primary_reads_{0};
@@ -1005,6 +1053,7 @@ Status PgTransaction::Commit() {
   }
   store_->PublishParams(new_params_);
   store_->CountWritten(resources_written_);
+  if (resources_written_ > 0 && store_->has_replicas()) store_->NoteWrite(*conn_.get());
   return Status::Ok();
 }
 

@@ -1,0 +1,31 @@
+// Fuzz target for the catalog importers (terminology/importers.h), which read files hospitals
+// receive from outside: the bytes as CSV (ParseCsv, the Ministry ICD-10 layout, a generic code
+// list, a lab catalog) and as the ICD-10 JSON extraction; whatever is imported is then indexed
+// and searched with a filter taken from the input. Any input must give a Status, never a crash.
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+#include "terminology/concept_index.h"
+#include "terminology/importers.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  using namespace benhan::terminology;
+  std::string_view in(reinterpret_cast<const char*>(data), size);
+  CatalogInfo info;
+  info.version = "fuzz";
+  info.url = "http://example.org/fuzz";
+  (void)ParseCsv(in);
+  std::string_view filter = in.substr(0, std::min<size_t>(in.size(), 24));
+  for (int format = 0; format < 4; ++format) {
+    auto r = format == 0   ? ImportIcd10Csv(in, info)
+             : format == 1 ? ImportCodeListCsv(in, info)
+             : format == 2 ? ImportLabCsv(in, info)
+                           : ImportIcd10Json(in, info);
+    if (!r.ok()) continue;
+    size_t total = 0;
+    (void)r->cs.index().Search(filter, 0, 10, &total);
+    if (!r->cs.concepts.empty()) (void)r->cs.Find(r->cs.concepts.back().code);
+  }
+  return 0;
+}

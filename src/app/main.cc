@@ -12,6 +12,7 @@
 
 #include "api/fhir_api.h"
 #include "api/http_server.h"
+#include "app/demo_data.h"
 #include "app/importer.h"
 #include "app/migrate_store.h"
 #include "app/node.h"
@@ -38,6 +39,7 @@ void Usage() {
       "  benhan fhirpath [--strict] EXPRESSION [RESOURCE.json]\n"
       "  benhan terminology import --format FORMAT --version V [--url URL] [--valid-from DATE]\n"
       "               [--data DIR] FILE   (benhan terminology import --help)\n"
+      "  benhan demo-data [--patients N] [--seed S] [--out FILE]   (FHIR NDJSON)\n"
       "  benhan version\n\n"
       "serve: FHIR R4 API at http://HOST:PORT/fhir on the embedded database in DIR (default "
       "./benhan-data).\n"
@@ -381,6 +383,7 @@ int main(int argc, char** argv) {
   if (cmd == "migrate-store") return MigrateStoreCmd(argc, argv);
   if (cmd == "fhirpath") return benhan::fhir::fhirpath::RunCli(argc - 1, argv + 1);
   if (cmd == "terminology") return TerminologyCmd(argc, argv);
+  if (cmd == "demo-data") return DemoDataCmd(argc, argv);
   if (cmd == "version" || cmd == "--version") {
     std::printf("benhan %s (FHIR R4 4.0.1)\n", kVersion);
     return 0;

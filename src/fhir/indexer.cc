@@ -65,6 +65,51 @@ std::string_view LeadingName(std::string_view s) {
   return s.substr(0, n);
 }
 
+// The top-level elements `expression` (already reduced to one resource type's branches) starts
+// from, or nothing if it may yield values when they are all absent. Conservative: every branch must
+// begin `Type.element` (after opening parentheses), and the expression may use no operator or
+// function that makes something of an empty collection (exists(), empty(), count(), not(),
+// iif(), and/or/xor/implies, literals, environment variables).
+std::vector<std::string> RootElements(const std::string& expression) {
+  static constexpr std::string_view kFromEmpty[] = {
+      "exists(", "empty(",    "count(",   "not(",     "iif(",  "all(",
+      "allTrue", "anyTrue",   "allFalse", "anyFalse", " and ", " or ",
+      " xor ",   " implies ", "%",        "'",        "{}"};
+  for (std::string_view k : kFromEmpty) {
+    if (expression.find(k) != std::string::npos) return {};
+  }
+  std::vector<std::string> roots;
+  for (const auto& branch : SplitTopLevelUnion(expression)) {
+    std::string_view b = branch;
+    while (!b.empty() && (b.front() == '(' || b.front() == ' ')) b.remove_prefix(1);
+    std::string_view lead = LeadingName(b);
+    if (lead.empty() || b.size() <= lead.size() || b[lead.size()] != '.') return {};
+    std::string_view rest = b.substr(lead.size() + 1);
+    size_t n = 0;
+    while (n < rest.size() && std::isalnum(static_cast<unsigned char>(rest[n]))) ++n;
+    if (n == 0 || !std::islower(static_cast<unsigned char>(rest[0]))) return {};
+    // A function call at the root (`Type.ofType(...)`) is not an element.
+    if (n < rest.size() && rest[n] == '(') return {};
+    roots.emplace_back(rest.substr(0, n));
+  }
+  return roots;
+}
+
+// Whether `resource` has one of `roots` at its top level: the element itself, a choice of it
+// (`value` → `valueQuantity`) or only its primitive extension (`_birthDate`).
+bool HasAnyRoot(const json::object& resource, const std::vector<std::string>& roots) {
+  for (const auto& kv : resource) {
+    std::string_view k = kv.key();
+    if (!k.empty() && k.front() == '_') k.remove_prefix(1);
+    for (const auto& r : roots) {
+      if (k.size() < r.size() || k.compare(0, r.size(), r) != 0) continue;
+      if (k.size() == r.size() || std::isupper(static_cast<unsigned char>(k[r.size()])))
+        return true;
+    }
+  }
+  return false;
+}
+
 void AddString(const std::string& param, std::string_view s, IndexEntries& out) {
   if (s.empty()) return;
   std::string exact = text::Nfc(s);
@@ -189,7 +234,7 @@ Result<std::unique_ptr<Indexer>> Indexer::Create(std::shared_ptr<const Definitio
         return Status(Code::kInternal, "search parameter " + type + "." + p->code + ": " +
                                            compiled.status().message());
       }
-      Param param{p, *compiled, {}, {}, e};
+      Param param{p, *compiled, {}, {}, e, RootElements(e)};
       if (p->type == SearchParamType::kToken) param.implicit_vs = RequiredCodeBinding(e, *defs);
       if (p->type == SearchParamType::kComposite) {
         if (p->components.size() < 2 || p->components.size() > 3) continue;
@@ -469,14 +514,16 @@ void Indexer::AddValue(SearchParamType type, const std::string& code, const fhir
   }
 }
 
-IndexEntries Indexer::Extract(const json::value& resource) const {
+IndexEntries Indexer::Extract(const json::value& resource, bool skip_absent_roots) const {
   IndexEntries out;
   std::string_view type = Field(resource, "resourceType");
   auto it = by_type_.find(std::string(type));
   if (it == by_type_.end()) return out;
   fhirpath::EvalOptions opts;
   opts.stub_unresolved_references = true;
+  const json::object& obj = resource.get_object();
   for (const Param& p : it->second) {
+    if (skip_absent_roots && !p.roots.empty() && !HasAnyRoot(obj, p.roots)) continue;
     auto r = fhirpath::Evaluate(*p.expr, resource, *defs_, opts);
     if (!r.ok()) {
       log::Debug("index " + std::string(type) + "." + p.def->code + ": " + r.status().message());

@@ -32,7 +32,9 @@ class Indexer {
 
   // Index rows of `resource` (a resource JSON object with resourceType). Evaluation errors of one
   // parameter do not fail the write: that parameter is skipped and logged at debug level.
-  IndexEntries Extract(const boost::json::value& resource) const;
+  // Parameters whose expression starts from top-level elements the resource lacks are skipped
+  // without evaluating them; `skip_absent_roots = false` evaluates every one (tests compare both).
+  IndexEntries Extract(const boost::json::value& resource, bool skip_absent_roots = true) const;
 
   const Definitions& defs() const { return *defs_; }
 
@@ -58,6 +60,10 @@ class Indexer {
     // set, whose code system is the codes' implicit system.
     std::string implicit_vs;
     std::string expression;  // the FHIRPath for this resource type
+    // The resource's top-level elements the expression starts from (`Observation.code.coding`:
+    // "code"): when the resource has none of them, the expression is empty and is not evaluated.
+    // Empty: always evaluated (an expression that can yield values from nothing, e.g. exists()).
+    std::vector<std::string> roots;
   };
   void DeriveAliases(const std::string& type, std::vector<Param>& list);
   explicit Indexer(std::shared_ptr<const Definitions> defs) : defs_(std::move(defs)) {}

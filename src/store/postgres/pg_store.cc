@@ -2,6 +2,7 @@
 
 #include <libpq-fe.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -388,8 +389,36 @@ class PgTransaction final : public Transaction {
   Status WriteLock();
   Result<int64_t> ParamId(const std::string& type, const std::string& code);
   Status BufferIndex(int64_t rid, const std::string& type, const fhir::IndexEntries& ix);
-  Status Flush();  // sends the buffered index and audit rows
+  Status Flush();  // sends the buffered rows
   void Discard();
+  void AddRow(const char* table, int ncols, std::initializer_list<std::string_view> vals) {
+    Table& t = pending_[table];
+    if (t.cols.empty()) t.cols.resize(static_cast<size_t>(ncols));
+    size_t i = 0;
+    for (auto v : vals) AppendArrayItem(t.cols[i++], v);
+    ++t.rows;
+  }
+  // The next change sequence number / resource rid, from blocks reserved under the write lock
+  // (so `seq` stays in commit order); numbers a rolled-back transaction reserved are skipped.
+  struct IdBlock {
+    int64_t next = 0, end = 0;
+  };
+  Result<int64_t> NextId(IdBlock* b) {
+    if (b->next == b->end) {
+      RETURN_IF_ERROR(WriteLock());
+      int n = std::min(256, 16 << std::min(reserved_++, 4));
+      ASSIGN_OR_RETURN(Rows r, conn_->Query(std::string("SELECT nextval('") +
+                                                (b == &seqs_ ? "change_seq" : "resource_rid_seq") +
+                                                "') FROM generate_series(1, ?)",
+                                            {int64_t{n}}));
+      // A sequence's numbers come in order within one call, with no other caller in between
+      // (the write lock); the block is contiguous unless the sequence was altered.
+      b->next = r.Int(0, 0);
+      b->end = r.Int(r.size() - 1, 0) + 1;
+      if (b->end - b->next != r.size()) b->end = b->next + 1;  // not contiguous: use one
+    }
+    return b->next++;
+  }
 
   PgStore* store_;
   Lease conn_;
@@ -412,6 +441,8 @@ class PgTransaction final : public Transaction {
   std::unordered_map<std::string, Table> pending_;
   std::unordered_set<int64_t> pending_rids_;
   int64_t resources_written_ = 0;
+  IdBlock seqs_, rids_;
+  int reserved_ = 0;
 };
 
 class PgStore final : public Store {
@@ -830,11 +861,7 @@ Status PgTransaction::BufferIndex(int64_t rid, const std::string& type,
                                   const fhir::IndexEntries& ix) {
   std::string rid_text = std::to_string(rid);
   auto add = [&](const char* table, int ncols, std::initializer_list<std::string_view> vals) {
-    Table& t = pending_[table];
-    if (t.cols.empty()) t.cols.resize(static_cast<size_t>(ncols));
-    size_t i = 0;
-    for (auto v : vals) AppendArrayItem(t.cols[i++], v);
-    ++t.rows;
+    AddRow(table, ncols, vals);
   };
   auto real = [](double d) { return ArgText(SqlArg(std::in_place_type<double>, d)); };
   for (const auto& e : ix.strings) {
@@ -874,12 +901,19 @@ Status PgTransaction::BufferIndex(int64_t rid, const std::string& type,
 
 Status PgTransaction::Flush() {
   // Column lists and element types of each buffered table, in the order BufferIndex adds them.
+  // New resources' rows first (the others refer to them); index rows collapse duplicates as in
+  // SQLite (INSERT OR IGNORE); a resource row that exists already is a racing create: 23505.
   struct Spec {
     const char* table;
     const char* columns;
     const char* types;
   };
   static const Spec kSpecs[] = {
+      {"resource", "rid, rtype, id, version, seq, last_updated, deleted",
+       "int8,text,text,int8,int8,int8,int2"},
+      {"resource_version",
+       "seq, rid, version, last_updated, method, deleted, json, text_narrative, text_content",
+       "int8,int8,int8,int8,text,int2,text,text,text"},
       {"idx_string", "pid, folded, exact, rid", "int4,text,text,int8"},
       {"idx_token", "pid, code, system, rid, text", "int4,text,text,int8,text"},
       {"idx_reference", "pid, target_id, target_type, url, rid", "int4,text,text,text,int8"},
@@ -908,7 +942,7 @@ Status PgTransaction::Flush() {
       types = comma == std::string_view::npos ? std::string_view() : types.substr(comma + 1);
     }
     sql += ")";
-    if (std::string_view(spec.table) != "audit_event") sql += " ON CONFLICT DO NOTHING";
+    if (std::string_view(spec.table).substr(0, 4) == "idx_") sql += " ON CONFLICT DO NOTHING";
     auto r = conn_->Query(sql, args);
     pending_.erase(it);
     if (!r.ok()) {
@@ -941,29 +975,25 @@ Result<int64_t> PgTransaction::Put(const NewVersion& v) {
     content = WordsColumn(fhir::SearchableText(v.json, false));
   }
   const int64_t deleted = v.deleted ? 1 : 0;
-  int64_t seq = 0;
+  ASSIGN_OR_RETURN(int64_t seq, NextId(&seqs_));
   if (!cur) {
-    // The resource row and its first version in one statement.
-    ASSIGN_OR_RETURN(
-        Rows r,
-        conn_->Query(
-            "WITH r AS (INSERT INTO resource (rtype, id, version, seq, last_updated, deleted) "
-            "VALUES (?, ?, ?, nextval('change_seq'), ?, ?) RETURNING rid, seq) "
-            "INSERT INTO resource_version (seq, rid, version, last_updated, method, deleted, json, "
-            "text_narrative, text_content) SELECT seq, rid, ?, ?, ?, ?, ?, ?, ? FROM r "
-            "RETURNING rid, seq",
-            {v.type, v.id, v.version, v.last_updated_us, deleted, v.version, v.last_updated_us,
-             v.method, deleted, v.json, narrative, content}));
-    k.rid = r.Int(0, 0);
-    seq = r.Int(0, 1);
+    // A new resource: its row and first version are buffered with its index rows (Flush).
+    ASSIGN_OR_RETURN(k.rid, NextId(&rids_));
+    std::string rid = std::to_string(k.rid), seq_text = std::to_string(seq),
+                version = std::to_string(v.version), updated = std::to_string(v.last_updated_us),
+                del = std::to_string(deleted);
+    AddRow("resource", 7, {rid, ArgText(v.type), ArgText(v.id), version, seq_text, updated, del});
+    AddRow("resource_version", 9,
+           {seq_text, rid, version, updated, v.method, del, v.json, narrative, content});
+    pending_rids_.insert(k.rid);
   } else {
     // The index rows of the version replaced go (those still buffered are sent first).
     if (pending_rids_.count(k.rid)) RETURN_IF_ERROR(Flush());
     ASSIGN_OR_RETURN(
         Rows r,
         conn_->Query(
-            "WITH r AS (UPDATE resource SET version = ?, seq = nextval('change_seq'), "
-            "last_updated = ?, deleted = ? WHERE rid = ? RETURNING rid, seq), "
+            "WITH r AS (UPDATE resource SET version = ?, seq = ?, last_updated = ?, deleted = ? "
+            "WHERE rid = ? RETURNING rid, seq), "
             "d1 AS (DELETE FROM idx_string WHERE rid = ?), d2 AS (DELETE FROM idx_token WHERE "
             "rid = ?), d3 AS (DELETE FROM idx_reference WHERE rid = ?), d4 AS (DELETE FROM "
             "idx_date WHERE rid = ?), d5 AS (DELETE FROM idx_number WHERE rid = ?), d6 AS (DELETE "
@@ -971,10 +1001,10 @@ Result<int64_t> PgTransaction::Put(const NewVersion& v) {
             "INSERT INTO resource_version (seq, rid, version, last_updated, method, deleted, json, "
             "text_narrative, text_content) SELECT seq, rid, ?, ?, ?, ?, ?, ?, ? FROM r "
             "RETURNING seq",
-            {v.version, v.last_updated_us, deleted, k.rid, k.rid, k.rid, k.rid, k.rid, k.rid, k.rid,
-             k.rid, v.version, v.last_updated_us, v.method, deleted, v.json, narrative, content}));
+            {v.version, seq, v.last_updated_us, deleted, k.rid, k.rid, k.rid, k.rid, k.rid, k.rid,
+             k.rid, k.rid, v.version, v.last_updated_us, v.method, deleted, v.json, narrative,
+             content}));
     if (r.size() != 1) return Status(Code::kInternal, v.type + "/" + v.id + ": resource row lost");
-    seq = r.Int(0, 0);
   }
   if (!v.deleted && v.index != nullptr) RETURN_IF_ERROR(BufferIndex(k.rid, v.type, *v.index));
   k.version = v.version;

@@ -41,6 +41,9 @@ class TerminologyService {
   Status Load();
   // A CodeSystem/ValueSet/ConceptMap is being written: reload before the next operations.
   void NoteWrite();
+  // Reloads if a terminology write was noted since the last load (the operations call it; callers
+  // of Resolve that must see the latest writes too).
+  void Refresh() { MaybeReload(); }
 
   // The version of `url` to use (see the header comment); nullptr if none.
   std::shared_ptr<const CodeSystemVersion> Resolve(const std::string& url,

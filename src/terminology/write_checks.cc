@@ -73,9 +73,9 @@ class Icd10Rules : public service::WriteCheck {
 
   Status Check(const json::object& r) const override {
     std::string_view type = TypeOf(r);
-    if (type == "Condition") return CheckCondition(r);
-    if (type == "Encounter") return CheckEncounter(r);
-    return Status::Ok();
+    if (type != "Condition" && type != "Encounter") return Status::Ok();
+    ts_.Refresh();
+    return type == "Condition" ? CheckCondition(r) : CheckEncounter(r);
   }
 
  private:
@@ -113,7 +113,17 @@ class Icd10Rules : public service::WriteCheck {
   Status CheckCondition(const json::object& r) const {
     auto codings = Codings(r, "code");
     if (codings.empty()) return Status::Ok();
-    std::string date = Str(r, "recordedDate");
+    // The version in force on the encounter's end date, else when the condition was recorded.
+    std::string date;
+    auto* enc_ref = r.if_contains("encounter");
+    if (auto enc = ReadRef(enc_ref && enc_ref->is_object() ? &enc_ref->get_object() : nullptr,
+                           "Encounter")) {
+      if (auto* p = enc->if_contains("period"); p && p->is_object()) {
+        date = Str(p->get_object(), "end");
+        if (date.empty()) date = Str(p->get_object(), "start");
+      }
+    }
+    if (date.empty()) date = Str(r, "recordedDate");
     if (date.empty()) date = Str(r, "onsetDateTime");
     date = date.substr(0, std::min<size_t>(10, date.size()));
     std::vector<Issue> issues;

@@ -8,6 +8,7 @@
 
 #include "store/postgres/pg_store.h"
 #include "store/sqlite/sqlite_store.h"
+#include "terminology/hierarchy.h"
 #include "terminology/write_checks.h"
 
 namespace benhan::app {
@@ -32,8 +33,8 @@ Result<std::unique_ptr<store::Store>> OpenStore(const Config& config, bool migra
     return store::OpenPostgresStore(po);
   }
   if (config.storage != "sqlite") {
-    return Status(Code::kNotSupported, "storage '" + config.storage +
-                                           "' is not supported (sqlite or postgresql://...)");
+    return Status(Code::kNotSupported,
+                  "storage '" + config.storage + "' is not supported (sqlite or postgresql://...)");
   }
   store::SqliteOptions so;
   so.path = config.data_dir + "/benhan.db";
@@ -68,6 +69,8 @@ Result<std::unique_ptr<Node>> Node::Open(const Config& config) {
   n->terminology_ = std::make_unique<terminology::TerminologyService>(*n->store_);
   RETURN_IF_ERROR(n->terminology_->Load());
   terminology::AddWriteChecks(*n->service_, *n->terminology_, *n->store_, n->config_);
+  n->service_->SetCodeHierarchy(
+      std::make_shared<terminology::TerminologyHierarchy>(*n->terminology_));
   return n;
 }
 

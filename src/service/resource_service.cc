@@ -511,6 +511,7 @@ Result<store::SearchResult> ResourceService::Search(const RequestContext& ctx,
   if (!type.empty() && !defs_->IsResourceType(type))
     return Status(Code::kNotFound, "unknown resource type " + type);
   store::Query query = search.query;
+  RETURN_IF_ERROR(ExpandCodeHierarchyModifiers(query.all_of, hierarchy_.get()));
   RETURN_IF_ERROR(ExpandValueSetModifiers(query.all_of, store_, *defs_));
   RETURN_IF_ERROR(ApplyParamAliases(query, type, indexer_));
   auto r = store_.Search(type, query);

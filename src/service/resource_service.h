@@ -27,6 +27,7 @@
 #include "fhir/validator.h"
 #include "service/audit_log.h"
 #include "service/search_params.h"
+#include "service/value_sets.h"
 #include "store/store.h"
 
 namespace benhan::service {
@@ -125,6 +126,11 @@ class ResourceService {
   void AddWriteCheck(std::shared_ptr<const WriteCheck> check) {
     checks_.push_back(std::move(check));
   }
+  // The code hierarchies behind token :below / :above (the terminology layer). Call before
+  // serving; without one those modifiers are refused (kNotSupported).
+  void SetCodeHierarchy(std::shared_ptr<const CodeHierarchy> hierarchy) {
+    hierarchy_ = std::move(hierarchy);
+  }
 
   const fhir::Definitions& defs() const { return *defs_; }
   const Config& config() const { return config_; }
@@ -178,6 +184,7 @@ class ResourceService {
   const Config& config_;
   store::GroupCommitter committer_;  // all writes: concurrent requests share commits
   std::vector<std::shared_ptr<const WriteCheck>> checks_;
+  std::shared_ptr<const CodeHierarchy> hierarchy_;
 };
 
 // Parses "a=b&c=d" (URL-encoded) into decoded pairs.

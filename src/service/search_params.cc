@@ -399,11 +399,10 @@ Result<store::Condition> ParseCondition(const std::string& type, const std::stri
     }
     return c;
   }
-  if ((modifier == "below" || modifier == "above") && c.kind != ParamKind::kUri) {
-    return Status(
-        Code::kNotSupported,
-        "modifier ':" + modifier + "' needs code hierarchies (terminology): not supported yet",
-        name);
+  if ((modifier == "below" || modifier == "above") && c.kind != ParamKind::kUri &&
+      c.kind != ParamKind::kToken) {
+    return Status(Code::kNotSupported,
+                  "modifier ':" + modifier + "' applies to token and uri parameters", name);
   }
   if ((modifier == "in" || modifier == "not-in") && c.kind != ParamKind::kToken) {
     return Status(Code::kNotSupported, "modifier ':" + modifier + "' applies to token parameters",

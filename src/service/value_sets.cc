@@ -190,4 +190,48 @@ Status ExpandValueSetModifiers(std::vector<store::Condition>& conds, store::Stor
   return Status::Ok();
 }
 
+Status ExpandCodeHierarchyModifiers(std::vector<store::Condition>& conds,
+                                    const CodeHierarchy* hierarchy) {
+  for (auto& c : conds) {
+    for (auto& ch : c.chains) RETURN_IF_ERROR(ExpandCodeHierarchyModifiers(ch.all_of, hierarchy));
+    if (c.kind != store::ParamKind::kToken || (c.modifier != "below" && c.modifier != "above"))
+      continue;
+    std::string where = c.param + ":" + c.modifier;
+    if (hierarchy == nullptr) {
+      return Status(Code::kNotSupported,
+                    "modifier ':" + c.modifier + "' needs the terminology service", where);
+    }
+    std::vector<store::QueryValue> values;
+    for (const auto& v : c.any_of) {
+      if (!v.has_system || v.system.empty() || v.code.empty()) {
+        return Status(Code::kInvalid,
+                      "search parameter " + where +
+                          " needs system|code: a code's place in a hierarchy depends on its system",
+                      where);
+      }
+      auto codes = hierarchy->Related(v.system, v.code, c.modifier == "below");
+      if (!codes.ok()) {
+        // An unknown code or system is a fault of the query (400), not a missing resource.
+        Code code =
+            codes.status().code() == Code::kNotFound ? Code::kInvalid : codes.status().code();
+        return Status(code, "search parameter " + where + ": " + codes.status().message(), where);
+      }
+      for (auto& code : *codes) {
+        store::QueryValue out;
+        out.has_system = true;
+        out.system = v.system;
+        out.code = std::move(code);
+        values.push_back(std::move(out));
+      }
+    }
+    if (values.size() > kMaxCodes) {
+      return Status(Code::kNotSupported,
+                    where + " covers more than " + std::to_string(kMaxCodes) + " codes", where);
+    }
+    c.any_of = std::move(values);
+    c.modifier.clear();
+  }
+  return Status::Ok();
+}
+
 }  // namespace benhan::service

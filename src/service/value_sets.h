@@ -24,4 +24,24 @@ namespace benhan::service {
 Status ExpandValueSetModifiers(std::vector<store::Condition>& conds, store::Store& store,
                                const fhir::Definitions& defs);
 
+// Code hierarchies for the token modifiers :below and :above, implemented by the terminology
+// layer (terminology/hierarchy.h) over the code systems it holds. Thread-safety: implementations
+// are safe from any thread.
+class CodeHierarchy {
+ public:
+  virtual ~CodeHierarchy() = default;
+  // The codes of `system` that `code` subsumes (`below`: itself and its descendants) or that
+  // subsume it (itself and its ancestors). Errors: kNotFound for a code system or code this
+  // server does not know.
+  virtual Result<std::vector<std::string>> Related(const std::string& system,
+                                                   const std::string& code, bool below) const = 0;
+};
+
+// Rewrites every token :below / :above condition of `conds` (chains and _has included) into a
+// plain token condition over the related codes. Errors: kInvalid for a value without a system,
+// kNotFound (unknown code system or code), kNotSupported when `hierarchy` is null or the result has
+// more than 10,000 codes.
+Status ExpandCodeHierarchyModifiers(std::vector<store::Condition>& conds,
+                                    const CodeHierarchy* hierarchy);
+
 }  // namespace benhan::service

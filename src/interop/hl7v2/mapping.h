@@ -1,0 +1,49 @@
+// Mappings from HL7 v2 messages to FHIR R4 resources (docs/hl7v2-mapping.md).
+//
+// The mapping is a table (kRoutes in mapping.cc): message type and trigger events -> the function
+// that turns the message into transaction Bundle entries, with the action each trigger means
+// (admit, transfer, discharge, cancel...). Resources get deterministic ids derived from the
+// sender and the HL7 keys (visit number, placer/filler order numbers, OBX set id), so a message
+// sent again, or a correction of a result, updates the same resources instead of adding new ones.
+// Patients are matched by identifier: ADT writes the Patient with a conditional update
+// (PUT Patient?identifier=system|value), other messages create it only if none matches.
+//
+// Errors: Status whose expression is the HL7 location "SEG^sequence^field" (ERR-2):
+// kNotSupported (message type or event without a mapping; code 200/201), kRequired (a field the
+// mapping needs; code 101), kValue (a value that cannot be read; code 102).
+// Thread-safety: pure functions of the message.
+#pragma once
+
+#include <boost/json/array.hpp>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/status.h"
+#include "interop/hl7v2/message.h"
+
+namespace benhan::interop::hl7v2 {
+
+struct MappingOptions {
+  std::string timezone = "+07:00";  // for HL7 timestamps that carry a time but no offset
+};
+
+// Transaction Bundle entries (fullUrl, resource, request) for `m`.
+Result<boost::json::array> MapToFhir(const Message& m, const MappingOptions& opts = {});
+
+// Whether benhan has a mapping for this type^trigger.
+bool IsSupported(std::string_view type, std::string_view trigger);
+
+// A deterministic FHIR id ("h7-" + 40 hex digits of SHA-256) for a key.
+std::string StableId(std::string_view key);
+
+// HL7 TS/DTM/DT "YYYY[MM[DD[HH[MM[SS[.S...]]]]]][+/-ZZZZ]" as a FHIR date or dateTime; "" when it
+// cannot be read.
+std::string Hl7DateTimeToFhir(std::string_view ts, std::string_view default_tz, bool date_only);
+
+// The identifier system for a PID-3 repetition (CX): the Vietnamese personal ID and insurance
+// card systems (terminology/vn_identifiers.h) recognised by assigning authority or type code.
+std::string IdentifierSystemOf(std::string_view value, std::string_view authority,
+                               std::string_view type_code);
+
+}  // namespace benhan::interop::hl7v2

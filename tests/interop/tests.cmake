@@ -1,0 +1,5 @@
+# HL7 v2 interface tests (tests/interop/): parser, writer, MLLP framing, ACKs.
+add_executable(hl7v2_tests ${CMAKE_CURRENT_LIST_DIR}/hl7v2_message_test.cc)
+target_link_libraries(hl7v2_tests PRIVATE benhan_hl7v2 GTest::gtest_main)
+target_compile_definitions(hl7v2_tests PRIVATE BENHAN_SOURCE_DIR="${CMAKE_SOURCE_DIR}")
+gtest_discover_tests(hl7v2_tests DISCOVERY_TIMEOUT 60)

@@ -234,6 +234,29 @@ TEST_F(PgStoreTest, SchemaVersionIsRecordedAndNewerSchemaRefused) {
   EXPECT_EQ(s.status().code(), Code::kNotSupported);
 }
 
+// The server drops every connection of the pool (a restart, a fail-over): reads answer without
+// an error (a dropped idle connection is replaced) and writes are retried by RunInTransaction.
+TEST_F(PgStoreTest, LostConnectionsAreReplacedAndWritesRetried) {
+  ASSERT_TRUE(RunInTransaction(*store_, [&](Transaction& t) {
+                return t.Put(Version("c", 1, nullptr)).status();
+              }).ok());
+  ASSERT_TRUE(store_->Read("Patient", "c").ok());
+  auto kill_all = [&] {
+    Sql("SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = "
+        "current_database() AND pid <> pg_backend_pid()");
+  };
+  kill_all();
+  auto r = store_->Read("Patient", "c");
+  EXPECT_TRUE(r.ok()) << r.status().ToString();
+  kill_all();
+  Status st = RunInTransaction(
+      *store_, [&](Transaction& t) { return t.Put(Version("c", 2, nullptr)).status(); });
+  EXPECT_TRUE(st.ok()) << st.ToString();
+  kill_all();
+  auto h = store_->VRead("Patient", "c", 2);
+  EXPECT_TRUE(h.ok()) << h.status().ToString();
+}
+
 TEST(PgStoreOpen, UnreachableServerIsUnavailable) {
   PostgresOptions o;
   o.url = "postgresql://postgres@127.0.0.1:1/nothing?connect_timeout=2";

@@ -489,9 +489,20 @@ class PgStore final : public Store {
     return std::unique_ptr<Transaction>(new PgTransaction(this, std::move(c)));
   }
 
+  // Runs `fn` on a primary connection. A pooled connection the server dropped (a restart, a
+  // fail-over, an idle timeout) fails once with kUnavailable and is discarded: the call runs
+  // again on a new connection, so readers see no error for it.
+  template <typename T>
+  Result<T> OnPrimary(const std::function<Result<T>(PgConn&)>& fn) {
+    for (int attempt = 0;; ++attempt) {
+      ASSIGN_OR_RETURN(Lease c, Borrow(primary_));
+      auto r = fn(*c.get());
+      if (r.ok() || r.status().code() != Code::kUnavailable || !c->bad() || attempt == 1) return r;
+    }
+  }
+
   Result<VersionRecord> Read(const std::string& type, const std::string& id) override {
-    ASSIGN_OR_RETURN(Lease c, Borrow(primary_));
-    return ReadWith(*c.get(), type, id);
+    return OnPrimary<VersionRecord>([&](PgConn& c) { return ReadWith(c, type, id); });
   }
 
   static Result<VersionRecord> ReadWith(PgConn& c, const std::string& type, const std::string& id) {
@@ -505,16 +516,17 @@ class PgStore final : public Store {
 
   Result<VersionRecord> VRead(const std::string& type, const std::string& id,
                               int64_t version) override {
-    ASSIGN_OR_RETURN(Lease c, Borrow(primary_));
-    ASSIGN_OR_RETURN(Rows r, c->Query(std::string("SELECT ") + kVersionColumns +
-                                          " FROM resource r JOIN resource_version v ON v.rid = "
-                                          "r.rid WHERE r.rtype = ? AND r.id = ? AND v.version = ?",
-                                      {type, id, version}));
-    if (r.size() == 0) {
-      return Status(Code::kNotFound,
-                    type + "/" + id + "/_history/" + std::to_string(version) + " not found");
-    }
-    return RowToVersion(r, 0);
+    return OnPrimary<VersionRecord>([&](PgConn& c) -> Result<VersionRecord> {
+      ASSIGN_OR_RETURN(Rows r, c.Query(std::string("SELECT ") + kVersionColumns +
+                                           " FROM resource r JOIN resource_version v ON v.rid = "
+                                           "r.rid WHERE r.rtype = ? AND r.id = ? AND v.version = ?",
+                                       {type, id, version}));
+      if (r.size() == 0) {
+        return Status(Code::kNotFound,
+                      type + "/" + id + "/_history/" + std::to_string(version) + " not found");
+      }
+      return RowToVersion(r, 0);
+    });
   }
 
   // Runs `fn` on a replica when one is configured, up and fresh enough, else on the primary.
@@ -564,9 +576,8 @@ class PgStore final : public Store {
                   " unavailable, reading from the primary: " + failed.message());
       }
     }
-    ASSIGN_OR_RETURN(Lease c, Borrow(primary_));
     primary_reads_.fetch_add(1);
-    return fn(*c.get());
+    return OnPrimary<T>(fn);
   }
 
   Result<HistoryPage> History(const HistoryQuery& q) override {
@@ -719,13 +730,15 @@ class PgStore final : public Store {
   }
 
   Result<std::vector<std::pair<std::string, int64_t>>> CountByType() override {
-    ASSIGN_OR_RETURN(Lease c, Borrow(primary_));
-    ASSIGN_OR_RETURN(Rows s, c->Query("SELECT rtype, COUNT(*) FROM resource WHERE deleted = 0 "
-                                      "GROUP BY rtype ORDER BY rtype",
-                                      {}));
-    std::vector<std::pair<std::string, int64_t>> out;
-    for (int i = 0; i < s.size(); ++i) out.emplace_back(s.Text(i, 0), s.Int(i, 1));
-    return out;
+    using Counts = std::vector<std::pair<std::string, int64_t>>;
+    return OnPrimary<Counts>([&](PgConn& c) -> Result<Counts> {
+      ASSIGN_OR_RETURN(Rows s, c.Query("SELECT rtype, COUNT(*) FROM resource WHERE deleted = 0 "
+                                       "GROUP BY rtype ORDER BY rtype",
+                                       {}));
+      Counts out;
+      for (int i = 0; i < s.size(); ++i) out.emplace_back(s.Text(i, 0), s.Int(i, 1));
+      return out;
+    });
   }
 
   int64_t LookupParam(const std::string& type, const std::string& code) {

@@ -17,9 +17,9 @@ namespace {
 const char* kTerminologyUsage =
     "usage: benhan terminology import --format FORMAT [options] FILE\n"
     "  --format icd10-json   the public JSON extraction of the Ministry ICD-10 list\n"
-    "           icd10-csv    the Ministry ICD-10 table as CSV (annex column layout)\n"
-    "           codes-csv    a generic code list: code, display (vi), display_en, parent\n"
-    "           lab-csv      a LOINC-style lab catalog (code, name, name_en, loinc, unit...)\n"
+    "           icd10-csv    the Ministry ICD-10 table as CSV or XLSX (annex column layout)\n"
+    "           codes-csv    a generic code list (CSV or XLSX): code, display, display_en, parent\n"
+    "           lab-csv      a LOINC-style lab catalog, CSV or XLSX (code, name, loinc, unit...)\n"
     "  --url URL             canonical URL (icd10-*: http://benhan.vn/fhir/CodeSystem/icd10-vn)\n"
     "  --version V           the catalog version, e.g. 2026 (required)\n"
     "  --valid-from DATE     first day in force (YYYY-MM-DD); --valid-to DATE: first day no "

@@ -5,6 +5,7 @@
 #include <set>
 
 #include "core/text.h"
+#include "terminology/xlsx.h"
 
 namespace json = boost::json;
 
@@ -252,6 +253,11 @@ Result<std::vector<std::vector<std::string>>> ParseCsv(std::string_view text) {
   return rows;
 }
 
+Result<std::vector<std::vector<std::string>>> ReadTable(std::string_view bytes) {
+  if (LooksLikeXlsx(bytes)) return ReadXlsxFirstSheet(bytes);
+  return ParseCsv(bytes);
+}
+
 namespace {
 
 std::vector<std::string> HeaderKeys(const std::vector<std::string>& row) {
@@ -267,7 +273,7 @@ Result<ImportResult> ImportIcd10Csv(std::string_view text, const CatalogInfo& gi
   Defaults(
       info, kIcd10VnUrl, kIcd10VnValueSet, "ICD10VN",
       "Bảng phân loại quốc tế bệnh tật ICD-10 (Bộ Y tế) / ICD-10, Vietnamese Ministry of Health");
-  ASSIGN_OR_RETURN(auto rows, ParseCsv(text));
+  ASSIGN_OR_RETURN(auto rows, ReadTable(text));
   if (rows.empty()) return Status(Code::kInvalid, "ICD-10 CSV: the file is empty");
   auto h = HeaderKeys(rows[0]);
   int code = Column(h, {"ma benh", "ma icd", "ma icd10", "ma icd 10", "code", "ma", "icd10 code"});
@@ -356,7 +362,7 @@ Result<ImportResult> ImportCodeListCsv(std::string_view text, const CatalogInfo&
     return Status(Code::kInvalid, "a code list needs its canonical URL (--url)");
   CatalogInfo info = given;
   Defaults(info, given.url.c_str(), nullptr, "CodeList", "");
-  ASSIGN_OR_RETURN(auto rows, ParseCsv(text));
+  ASSIGN_OR_RETURN(auto rows, ReadTable(text));
   if (rows.empty()) return Status(Code::kInvalid, "CSV: the file is empty");
   auto h = HeaderKeys(rows[0]);
   int code = Column(h, {"code", "ma"});
@@ -399,7 +405,7 @@ Result<ImportResult> ImportLabCsv(std::string_view text, const CatalogInfo& give
   CatalogInfo info = given;
   Defaults(info, "http://benhan.vn/fhir/CodeSystem/xet-nghiem", nullptr, "LabCatalogVN",
            "Danh mục chỉ số xét nghiệm / laboratory indicators");
-  ASSIGN_OR_RETURN(auto rows, ParseCsv(text));
+  ASSIGN_OR_RETURN(auto rows, ReadTable(text));
   if (rows.empty()) return Status(Code::kInvalid, "CSV: the file is empty");
   auto h = HeaderKeys(rows[0]);
   int code = Column(h, {"code", "ma", "ma xet nghiem", "ma chi so", "loinc num", "loinc"});

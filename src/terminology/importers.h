@@ -43,8 +43,12 @@ Result<ImportResult> ImportIcd10Json(std::string_view text, const CatalogInfo& i
 // of fields. Errors: kInvalid for an unterminated quote or invalid UTF-8 (with the line).
 Result<std::vector<std::vector<std::string>>> ParseCsv(std::string_view text);
 
-// The Ministry ICD-10 table as CSV, in the annex's column layout; columns are found by their
-// header (Vietnamese or English, with or without diacritics; docs/terminology.md lists them):
+// A table file: an XLSX workbook's first sheet (terminology/xlsx.h) when `bytes` is a ZIP file,
+// else CSV (ParseCsv). The importers below read their input through it, so each takes CSV or XLSX.
+Result<std::vector<std::vector<std::string>>> ReadTable(std::string_view bytes);
+
+// The Ministry ICD-10 table as CSV or XLSX, in the annex's column layout; columns are found by
+// their header (Vietnamese or English, with or without diacritics; docs/terminology.md lists them):
 // code, code without dot, English name, Vietnamese name, chapter, block, group, and the rule
 // columns (not main diagnosis, cause of death only, sex, more specific code exists).
 Result<ImportResult> ImportIcd10Csv(std::string_view text, const CatalogInfo& info);

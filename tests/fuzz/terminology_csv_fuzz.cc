@@ -1,13 +1,15 @@
 // Fuzz target for the catalog importers (terminology/importers.h), which read files hospitals
-// receive from outside: the bytes as CSV (ParseCsv, the Ministry ICD-10 layout, a generic code
-// list, a lab catalog) and as the ICD-10 JSON extraction; whatever is imported is then indexed
-// and searched with a filter taken from the input. Any input must give a Status, never a crash.
+// receive from outside: the bytes as CSV or XLSX (ParseCsv, ReadXlsxFirstSheet, the Ministry ICD-10
+// layout, a generic code list, a lab catalog) and as the ICD-10 JSON extraction; whatever is
+// imported is then indexed and searched with a filter taken from the input. Any input must give a
+// Status, never a crash.
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
 
 #include "terminology/concept_index.h"
 #include "terminology/importers.h"
+#include "terminology/xlsx.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace benhan::terminology;
@@ -16,6 +18,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   info.version = "fuzz";
   info.url = "http://example.org/fuzz";
   (void)ParseCsv(in);
+  (void)ReadXlsxFirstSheet(in);  // the importers also read XLSX when the bytes are a ZIP file
   std::string_view filter = in.substr(0, std::min<size_t>(in.size(), 24));
   for (int format = 0; format < 4; ++format) {
     auto r = format == 0   ? ImportIcd10Csv(in, info)

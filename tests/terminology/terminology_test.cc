@@ -9,6 +9,7 @@
 
 #include "terminology/concept_index.h"
 #include "terminology/importers.h"
+#include "terminology/xlsx.h"
 
 namespace json = boost::json;
 
@@ -265,6 +266,39 @@ TEST(CodeListImport, GenericAndLab) {
   EXPECT_EQ(lab->cs.url, "http://benhan.vn/fhir/CodeSystem/xet-nghiem");
   EXPECT_EQ(lab->cs.index().Search("glucose mau", 0, 5, &total).size(), 1u);
   EXPECT_EQ(lab->cs.concepts[0].properties.size(), 2u);  // loinc, unit
+}
+
+}  // namespace
+}  // namespace benhan::terminology
+
+namespace benhan::terminology {
+namespace {
+
+TEST(Icd10Import, MinistryTableAsXlsx) {
+  std::string bytes =
+      ReadAll(std::string(BENHAN_SOURCE_DIR) + "/tests/terminology/data/icd10_annex_sample.xlsx");
+  ASSERT_TRUE(LooksLikeXlsx(bytes));
+  auto rows = ReadXlsxFirstSheet(bytes);
+  ASSERT_TRUE(rows.ok()) << rows.status().ToString();
+  ASSERT_EQ(rows->size(), 6u);
+  EXPECT_EQ((*rows)[0][1], "Mã chương");
+  EXPECT_EQ((*rows)[1][0], "1") << "numbers as written";
+  EXPECT_EQ((*rows)[1][5], "Cholera") << "rich-text runs joined";
+  EXPECT_EQ((*rows)[5][6], "Tử vong sản khoa <không rõ> & khác") << "entities";
+  auto r = ImportIcd10Csv(bytes, Info("xlsx"));
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_EQ(r->cs.concepts.size(), 5u);
+  EXPECT_EQ(r->cs.Find("W19")->display, "Ngã, không xác định") << "inline string";
+  EXPECT_EQ(r->cs.Find("W19")->flags, kNotMainDiagnosis);
+  EXPECT_EQ(r->cs.Find("N40")->flags, kMaleOnly);
+  EXPECT_EQ(r->cs.Find("O95")->flags, kFemaleOnly);
+  EXPECT_TRUE(r->cs.Find("A00")->flags & kMoreSpecificExists);
+  EXPECT_EQ(r->cs.Find("A00.0")->parent, "A00");
+  // Damaged input is an error, not a crash.
+  EXPECT_FALSE(ReadXlsxFirstSheet(bytes.substr(0, bytes.size() / 2)).ok());
+  std::string corrupt = bytes;
+  for (size_t i = 100; i < 400 && i < corrupt.size(); ++i) corrupt[i] = static_cast<char>(i);
+  (void)ReadXlsxFirstSheet(corrupt);
 }
 
 }  // namespace

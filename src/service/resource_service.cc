@@ -209,13 +209,19 @@ Status ResourceService::Validate(const json::value& body) const {
   return Status::Ok();
 }
 
+Status ResourceService::ResolveQuery(const std::string& type, store::Query& query) const {
+  RETURN_IF_ERROR(ExpandCodeHierarchyModifiers(query.all_of, hierarchy_.get()));
+  RETURN_IF_ERROR(ExpandValueSetModifiers(query.all_of, store_, *defs_));
+  return ApplyParamAliases(query, type, indexer_);
+}
+
 Result<std::vector<std::string>> ResourceService::FindIdsIn(store::Transaction& txn,
                                                             const std::string& type,
                                                             const Params& query) {
   if (query.empty())
     return Status(Code::kInvalid, "a conditional operation needs search parameters");
   ASSIGN_OR_RETURN(ParsedSearch ps, ParseSearch(type, query, *defs_, /*strict=*/true, 2, 2));
-  RETURN_IF_ERROR(ApplyParamAliases(ps.query, type, indexer_));
+  RETURN_IF_ERROR(ResolveQuery(type, ps.query));
   return txn.FindIds(type, ps.query, 2);
 }
 
@@ -445,7 +451,7 @@ Result<WriteOutcome> ResourceService::ConditionalDelete(const RequestContext& ct
   if (!defs_->IsResourceType(type)) return Status(Code::kNotFound, "unknown resource type " + type);
   ASSIGN_OR_RETURN(ParsedSearch ps, ParseSearch(type, query, *defs_, true, 2, 2));
   if (query.empty()) return Status(Code::kInvalid, "a conditional delete needs search parameters");
-  RETURN_IF_ERROR(ApplyParamAliases(ps.query, type, indexer_));
+  RETURN_IF_ERROR(ResolveQuery(type, ps.query));
   ASSIGN_OR_RETURN(store::SearchResult found, store_.Search(type, ps.query));
   if (found.matches.size() > 1)
     return Status(Code::kMultipleMatches, "the condition matched more than one " + type);
@@ -511,9 +517,7 @@ Result<store::SearchResult> ResourceService::Search(const RequestContext& ctx,
   if (!type.empty() && !defs_->IsResourceType(type))
     return Status(Code::kNotFound, "unknown resource type " + type);
   store::Query query = search.query;
-  RETURN_IF_ERROR(ExpandCodeHierarchyModifiers(query.all_of, hierarchy_.get()));
-  RETURN_IF_ERROR(ExpandValueSetModifiers(query.all_of, store_, *defs_));
-  RETURN_IF_ERROR(ApplyParamAliases(query, type, indexer_));
+  RETURN_IF_ERROR(ResolveQuery(type, query));
   auto r = store_.Search(type, query);
   std::string detail = EncodeQueryString(search.used);
   AuditRead(ctx, "search", type, "", 0, r.ok() ? 200 : HttpStatusOf(r.status().code()), detail);

@@ -166,6 +166,9 @@ class ResourceService {
   Result<store::VersionRecord> WriteTombstone(store::Transaction& txn, const RequestContext& ctx,
                                               const std::string& type, const std::string& id,
                                               int64_t current_version, const std::string& detail);
+  // What every query (search, conditional operation) needs before the store sees it: :below /
+  // :above and :in / :not-in expanded into codes, alias parameters mapped to their sources.
+  Status ResolveQuery(const std::string& type, store::Query& query) const;
   Result<std::vector<std::string>> FindIdsIn(store::Transaction& txn, const std::string& type,
                                              const Params& query);
   Result<boost::json::object> ProcessTransaction(const RequestContext& ctx,

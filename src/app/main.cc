@@ -18,6 +18,8 @@
 #include "app/node.h"
 #include "core/log.h"
 #include "fhir/fhirpath/cli.h"
+#include "interop/hl7v2/inbound.h"
+#include "interop/hl7v2/mllp_server.h"
 #include "store/postgres/pg_store.h"
 #include "store/sqlite/sqlite_store.h"
 
@@ -32,7 +34,7 @@ void Usage() {
       "benhan %s — bệnh án điện tử (electronic medical record), FHIR R4\n\n"
       "usage:\n"
       "  benhan serve [--listen HOST:PORT] [--data DIR] [--storage URL] [--config FILE] [--demo]\n"
-      "               [--threads N]\n"
+      "               [--threads N] [--mllp-listen HOST:PORT]\n"
       "  benhan import [--data DIR] [--storage URL] [--config FILE] [--jobs N] FILE|DIR...\n"
       "  benhan migrate [--storage URL] [--data DIR] [--config FILE]\n"
       "  benhan migrate-store --from sqlite:DIR --to postgresql://USER@HOST:PORT/DB\n"
@@ -49,7 +51,9 @@ void Usage() {
       "token and\n"
       "  only listens on loopback.\n"
       "--storage postgresql://USER@HOST:PORT/DB keeps the records in PostgreSQL instead (the data\n"
-      "  directory then holds only the lock and the token secrets).\n",
+      "  directory then holds only the lock and the token secrets).\n"
+      "--mllp-listen HOST:PORT also takes HL7 v2 messages over MLLP (config hl7v2.mllp_listen;\n"
+      "  docs/hl7v2-mapping.md).\n",
       kVersion);
 }
 
@@ -87,6 +91,9 @@ Result<Flags> ParseFlags(int argc, char** argv, int start) {
       overrides.emplace_back("storage", v);
     } else if (is("--config")) {
       ASSIGN_OR_RETURN(f.config_file, value("--config"));
+    } else if (is("--mllp-listen")) {
+      ASSIGN_OR_RETURN(std::string v, value("--mllp-listen"));
+      overrides.emplace_back("hl7v2.mllp_listen", v);
     } else if (is("--threads")) {
       ASSIGN_OR_RETURN(std::string v, value("--threads"));
       overrides.emplace_back("http.threads", v);
@@ -233,10 +240,40 @@ int Serve(int argc, char** argv) {
             std::to_string(*bound) + "/fhir (data " + cfg.data_dir + ", storage " +
             std::string((*node)->store().backend_name()) + ", started in " +
             std::to_string(static_cast<int>(ms)) + " ms)");
+  // HL7 v2 over MLLP, when configured (interop/hl7v2/).
+  std::unique_ptr<interop::hl7v2::InboundProcessor> hl7_inbound;
+  std::unique_ptr<interop::hl7v2::MllpServer> mllp;
+  if (!cfg.mllp_listen.empty()) {
+    interop::hl7v2::MllpServerOptions mo;
+    if (!interop::hl7v2::SplitMllpAddress(cfg.mllp_listen, &mo.host, &mo.port)) {
+      std::fprintf(stderr, "benhan serve: --mllp-listen must be HOST:PORT, not '%s'\n",
+                   cfg.mllp_listen.c_str());
+      server.Stop();
+      return 2;
+    }
+    mo.threads = cfg.mllp_threads;
+    mo.idle_timeout_seconds = cfg.mllp_idle_timeout_s;
+    interop::hl7v2::InboundOptions io;
+    io.facility = cfg.hl7v2_facility;
+    hl7_inbound =
+        std::make_unique<interop::hl7v2::InboundProcessor>((*node)->service(), std::move(io));
+    mllp = std::make_unique<interop::hl7v2::MllpServer>(
+        mo, [&](std::string_view msg, const std::string& remote) {
+          return hl7_inbound->Handle(msg, remote).ack;
+        });
+    auto mb = mllp->Start();
+    if (!mb.ok()) {
+      std::fprintf(stderr, "benhan serve: %s\n", mb.status().message().c_str());
+      server.Stop();
+      return 1;
+    }
+    log::Info("HL7 v2 (MLLP) listening on " + mo.host + ":" + std::to_string(*mb));
+  }
   std::thread sig([&] {
     int s = 0;
     sigwait(&set, &s);
     log::Info("signal " + std::to_string(s) + ": stopping");
+    if (mllp) mllp->Stop();
     server.Stop();
   });
   server.Wait();

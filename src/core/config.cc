@@ -96,6 +96,16 @@ Status Config::Set(const std::string& key, const std::string& value) {
     pg_replicas = value;
     return Status::Ok();
   }
+  if (key == "hl7v2.mllp_listen") {
+    mllp_listen = value;
+    return Status::Ok();
+  }
+  if (key == "hl7v2.facility") {
+    hl7v2_facility = value;
+    return Status::Ok();
+  }
+  if (key == "hl7v2.threads") return set_int(mllp_threads, 1, 256);
+  if (key == "hl7v2.idle_timeout_seconds") return set_int(mllp_idle_timeout_s, 1, 86400);
   if (key == "postgresql.pool") return set_int(pg_pool, 1, 1024);
   if (key == "postgresql.statement_timeout_ms")
     return set_int(pg_statement_timeout_ms, 0, 86400000);

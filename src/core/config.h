@@ -34,6 +34,12 @@ struct Config {
   // "warning" logs it, "off".
   std::string identifiers_check = "warning";  // Patient personal ID / insurance card / facility
   std::string icd10_rules = "warning";        // Condition / Encounter ICD-10 diagnoses
+  // HL7 v2 over MLLP (interop/hl7v2/): listener address ("" = off), threads, idle timeout, the
+  // facility named in our ACKs (MSH-4).
+  std::string mllp_listen;
+  int mllp_threads = 4;
+  int mllp_idle_timeout_s = 300;
+  std::string hl7v2_facility;
 
   // Reads `path` over the current values. Unknown keys are an error (a typo must not be silent).
   Status LoadFile(const std::string& path);

@@ -294,10 +294,12 @@ Status MapPatient(Ctx& c, bool replace) {
   json::array telecom;
   for (int f : {13, 14}) {
     for (size_t r = 0; r < pid->Repetitions(f); ++r) {
-      std::string v = pid->Get(f, 1, 1, r);
-      if (v.empty()) v = pid->Get(f, 12, 1, r);
+      // XTN-12 (unformatted), else XTN-6 + XTN-7 (area code, local number), else XTN-1
+      // (deprecated from v2.5 but what older senders fill).
+      std::string v = pid->Get(f, 12, 1, r);
       if (v.empty() && !pid->Get(f, 7, 1, r).empty())
         v = pid->Get(f, 6, 1, r) + pid->Get(f, 7, 1, r);
+      if (v.empty()) v = pid->Get(f, 1, 1, r);
       if (v.empty()) continue;
       bool email = pid->Get(f, 3, 1, r) == "Internet" || pid->Get(f, 3, 1, r) == "X.400";
       if (email && !pid->Get(f, 4, 1, r).empty()) v = pid->Get(f, 4, 1, r);
@@ -329,7 +331,11 @@ Status MapPatient(Ctx& c, bool replace) {
   c.patient_url = "urn:uuid:" + StableId("patient|" + cond_system + "|" + cond_value);
   json::object request;
   if (replace) {
-    request = {{"method", "PUT"}, {"url", "Patient?" + encoded}};
+    std::optional<std::string> existing;
+    if (c.opts.find_patient) existing = c.opts.find_patient(cond_system, cond_value);
+    std::string id = existing ? *existing : StableId("patient|" + cond_system + "|" + cond_value);
+    p["id"] = id;
+    request = {{"method", "PUT"}, {"url", "Patient/" + id}};
   } else {
     request = {{"method", "POST"}, {"url", "Patient"}, {"ifNoneExist", encoded}};
   }

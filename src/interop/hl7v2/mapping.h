@@ -5,8 +5,9 @@
 // (admit, transfer, discharge, cancel...). Resources get deterministic ids derived from the
 // sender and the HL7 keys (visit number, placer/filler order numbers, OBX set id), so a message
 // sent again, or a correction of a result, updates the same resources instead of adding new ones.
-// Patients are matched by identifier: ADT writes the Patient with a conditional update
-// (PUT Patient?identifier=system|value), other messages create it only if none matches.
+// Patients are matched by identifier: ADT writes (PUT) the Patient that find_patient names, or a
+// new one under an id derived from the identifier; other messages create it only if none matches
+// (ifNoneExist identifier=system|value).
 //
 // Errors: Status whose expression is the HL7 location "SEG^sequence^field" (ERR-2):
 // kNotSupported (message type or event without a mapping; code 200/201), kRequired (a field the
@@ -15,6 +16,8 @@
 #pragma once
 
 #include <boost/json/array.hpp>
+#include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -26,6 +29,10 @@ namespace benhan::interop::hl7v2 {
 
 struct MappingOptions {
   std::string timezone = "+07:00";  // for HL7 timestamps that carry a time but no offset
+  // The id of the Patient with this identifier, if one exists (ADT updates it). Unset or nullopt:
+  // the Patient is written under a deterministic id derived from the identifier.
+  std::function<std::optional<std::string>(const std::string& system, const std::string& value)>
+      find_patient;
 };
 
 // Transaction Bundle entries (fullUrl, resource, request) for `m`.

@@ -1,0 +1,62 @@
+// InboundProcessor: what benhan does with one received HL7 v2 message, independent of transport
+// (the MLLP listener calls it; tests call it directly).
+//
+// 1. Parse (Parse) and check the header: MSH-9, MSH-10, MSH-12 (2.1-2.8) and a mapping for the
+//    event; failures give AR (unsupported) or AE (content) with ERR.
+// 2. Duplicates: a message with the MSH-10 of one already stored from the same sender
+//    (MSH-3/MSH-4) is not applied again; the stored outcome is acknowledged again.
+// 3. Map to FHIR (mapping.h) and write, through service::ResourceService, one transaction Bundle
+//    holding the mapped resources AND the raw message as a Binary (id from sender + MSH-10,
+//    contentType x-application/hl7-v2+er7, outcome in meta.tag). So the raw message and its effect
+//    commit together, before the ACK is built: a crash after the commit loses nothing that was
+//    ACKed, and a crash before it means no ACK was sent. If the transaction fails (validation), the
+//    raw message is stored alone with its AE outcome and nothing else changes.
+// The raw store is the FHIR store itself, so it exists on SQLite and PostgreSQL alike without a
+// schema change; `Binary?_tag=https://benhan.vn/hl7v2/ack|AE` lists the failed messages.
+//
+// Thread-safety: Handle is thread-safe (the service is). Ownership: borrows the service.
+// Errors: none escape; every failure becomes the ACK's MSA-1/ERR (store unavailable: AE with
+// code 207 and nothing stored, so the sender retries).
+#pragma once
+
+#include <atomic>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "interop/hl7v2/ack.h"
+#include "interop/hl7v2/mapping.h"
+#include "service/resource_service.h"
+
+namespace benhan::interop::hl7v2 {
+
+inline constexpr const char* kAckTagSystem = "https://benhan.vn/hl7v2/ack";
+inline constexpr const char* kEventTagSystem = "https://benhan.vn/hl7v2/event";
+inline constexpr const char* kSenderTagSystem = "https://benhan.vn/hl7v2/sender";
+
+struct InboundOptions {
+  std::string application = "BENHAN";  // MSH-3 of our ACKs
+  std::string facility;                // MSH-4 of our ACKs
+  MappingOptions mapping;
+};
+
+struct InboundOutcome {
+  AckCode code = AckCode::kAccept;
+  bool duplicate = false;
+  std::optional<std::string> ack;  // nullopt: enhanced mode asked for no ACK
+  std::string raw_id;              // Binary id of the stored raw message ("" if not stored)
+};
+
+class InboundProcessor {
+ public:
+  InboundProcessor(service::ResourceService& service, InboundOptions opts);
+  InboundOutcome Handle(std::string_view raw, const std::string& remote);
+
+ private:
+  std::string NextControlId();
+  service::ResourceService& service_;
+  InboundOptions opts_;
+  std::atomic<uint64_t> counter_{0};
+};
+
+}  // namespace benhan::interop::hl7v2

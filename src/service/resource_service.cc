@@ -211,7 +211,7 @@ Status ResourceService::Validate(const json::value& body) const {
 
 Status ResourceService::ResolveQuery(const std::string& type, store::Query& query) const {
   RETURN_IF_ERROR(ExpandCodeHierarchyModifiers(query.all_of, hierarchy_.get()));
-  RETURN_IF_ERROR(ExpandValueSetModifiers(query.all_of, store_, *defs_));
+  RETURN_IF_ERROR(ExpandValueSetModifiers(query.all_of, store_, *defs_, hierarchy_.get()));
   return ApplyParamAliases(query, type, indexer_);
 }
 

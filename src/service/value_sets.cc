@@ -54,20 +54,44 @@ Result<std::optional<json::value>> FindStored(const std::string& ref, store::Sto
 }
 
 Status ExpandOne(const std::string& url, store::Store& store, const fhir::Definitions& defs,
-                 int depth, Expansion& out);
+                 const CodeHierarchy* hierarchy, int depth, Expansion& out);
+
+// The codes of `system` that a compose include's `filter` list selects. Only the hierarchy
+// filters (`concept is-a X`: X and its descendants; `descendent-of`: without X), one per include,
+// on a code system the terminology service holds; anything else is kNotSupported naming it.
+Result<std::vector<std::string>> FilterCodes(const std::string& url, const std::string& system,
+                                             const json::value& filters,
+                                             const CodeHierarchy* hierarchy) {
+  auto refuse = [&](const std::string& why) {
+    return Status(Code::kNotSupported,
+                  "value set " + url + " selects codes by filter (" + why + ")");
+  };
+  if (!filters.is_array() || filters.get_array().size() != 1 || !filters.get_array()[0].is_object())
+    return refuse("only one filter per include is supported");
+  const auto& f = filters.get_array()[0].get_object();
+  std::string property(Str(f, "property")), op(Str(f, "op")), value(Str(f, "value"));
+  std::string what = property + " " + op + " " + value + " in " + system;
+  if (property != "concept" || (op != "is-a" && op != "descendent-of"))
+    return refuse(what + ": only concept is-a / descendent-of are supported");
+  if (hierarchy == nullptr) return refuse(what + ": needs the terminology service");
+  auto codes = hierarchy->Related(system, value, /*below=*/true);
+  if (!codes.ok()) return refuse(what + ": " + codes.status().message());
+  if (op == "descendent-of" && !codes->empty()) codes->erase(codes->begin());
+  return codes;
+}
 
 // Expands `url` on its own (its exclusions apply to it only) and adds the result to `into`.
-Status Expand(const std::string& url, store::Store& store, const fhir::Definitions& defs, int depth,
-              Expansion& into) {
+Status Expand(const std::string& url, store::Store& store, const fhir::Definitions& defs,
+              const CodeHierarchy* hierarchy, int depth, Expansion& into) {
   Expansion one;
-  RETURN_IF_ERROR(ExpandOne(url, store, defs, depth, one));
+  RETURN_IF_ERROR(ExpandOne(url, store, defs, hierarchy, depth, one));
   into.codes.insert(one.codes.begin(), one.codes.end());
   into.systems.insert(one.systems.begin(), one.systems.end());
   return Status::Ok();
 }
 
 Status ExpandOne(const std::string& url, store::Store& store, const fhir::Definitions& defs,
-                 int depth, Expansion& out) {
+                 const CodeHierarchy* hierarchy, int depth, Expansion& out) {
   if (depth > kMaxDepth)
     return Status(Code::kNotSupported, "value set " + url + " includes value sets too deeply");
   ASSIGN_OR_RETURN(std::optional<json::value> stored, FindStored(url, store));
@@ -91,15 +115,21 @@ Status ExpandOne(const std::string& url, store::Store& store, const fhir::Defini
         if (!inc.is_object()) continue;
         const auto& io = inc.get_object();
         std::string system(Str(io, "system"));
-        if (io.contains("filter")) {
-          return Status(Code::kNotSupported,
-                        "value set " + url +
-                            " selects codes by filter: expanding it needs the terminology service");
+        if (const auto* fl = io.if_contains("filter")) {
+          if (io.contains("valueSet") || io.contains("concept")) {
+            return Status(Code::kNotSupported,
+                          "value set " + url + " combines a filter with concepts or value sets");
+          }
+          ASSIGN_OR_RETURN(auto codes, FilterCodes(url, system, *fl, hierarchy));
+          for (auto& code : codes)
+            (include ? out.codes : excluded).emplace(system, std::move(code));
+          continue;
         }
         if (const auto* vsl = io.if_contains("valueSet"); vsl && vsl->is_array() && include) {
           for (const auto& v : vsl->get_array()) {
             if (v.is_string())
-              RETURN_IF_ERROR(Expand(std::string(v.get_string()), store, defs, depth + 1, out));
+              RETURN_IF_ERROR(
+                  Expand(std::string(v.get_string()), store, defs, hierarchy, depth + 1, out));
           }
         }
         if (const auto* cl = io.if_contains("concept"); cl && cl->is_array()) {
@@ -140,11 +170,13 @@ Status ExpandOne(const std::string& url, store::Store& store, const fhir::Defini
                                       "value sets");
   }
   if (c->has_filters) {
+    // HL7's value sets name their code systems' hierarchies (SNOMED CT...), not held here.
     return Status(Code::kNotSupported,
                   "value set " + url +
-                      " selects codes by filter: expanding it needs the terminology service");
+                      " selects codes by filter over a code system this server does not hold");
   }
-  for (const auto& v : c->value_sets) RETURN_IF_ERROR(Expand(v, store, defs, depth + 1, out));
+  for (const auto& v : c->value_sets)
+    RETURN_IF_ERROR(Expand(v, store, defs, hierarchy, depth + 1, out));
   for (const auto& code : c->codes) out.codes.insert(code);
   for (const auto& s : c->systems) out.systems.insert(s);
   for (const auto& e : c->excluded) out.codes.erase(e);
@@ -154,12 +186,13 @@ Status ExpandOne(const std::string& url, store::Store& store, const fhir::Defini
 }  // namespace
 
 Status ExpandValueSetModifiers(std::vector<store::Condition>& conds, store::Store& store,
-                               const fhir::Definitions& defs) {
+                               const fhir::Definitions& defs, const CodeHierarchy* hierarchy) {
   for (auto& c : conds) {
-    for (auto& ch : c.chains) RETURN_IF_ERROR(ExpandValueSetModifiers(ch.all_of, store, defs));
+    for (auto& ch : c.chains)
+      RETURN_IF_ERROR(ExpandValueSetModifiers(ch.all_of, store, defs, hierarchy));
     if (c.modifier != "in" && c.modifier != "not-in") continue;
     Expansion ex;
-    for (const auto& v : c.any_of) RETURN_IF_ERROR(Expand(v.code, store, defs, 0, ex));
+    for (const auto& v : c.any_of) RETURN_IF_ERROR(Expand(v.code, store, defs, hierarchy, 0, ex));
     if (ex.codes.size() + ex.systems.size() > kMaxCodes) {
       return Status(Code::kNotSupported,
                     "the value set of " + c.param + ":" + c.modifier + " has more than " +

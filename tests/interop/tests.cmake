@@ -8,3 +8,7 @@ add_executable(hl7v2_server_tests ${CMAKE_CURRENT_LIST_DIR}/hl7v2_server_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/hl7v2_samples_test.cc)
 target_link_libraries(hl7v2_server_tests PRIVATE benhan_hl7v2_server benhan_test_support GTest::gtest_main)
 gtest_discover_tests(hl7v2_server_tests DISCOVERY_TIMEOUT 60 PROPERTIES TIMEOUT 300)
+# Killing the server during a stream of messages loses none that were ACKed (the real binary).
+add_test(NAME hl7v2.kill_during_stream
+         COMMAND ${CMAKE_CURRENT_LIST_DIR}/kill_test.py $<TARGET_FILE:benhan>)
+set_tests_properties(hl7v2.kill_during_stream PROPERTIES TIMEOUT 600)

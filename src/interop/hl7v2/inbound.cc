@@ -118,7 +118,8 @@ InboundOutcome InboundProcessor::Handle(std::string_view raw, const std::string&
 
   // A duplicate: acknowledge the stored outcome again.
   if (!m.control_id().empty()) {
-    auto prior = service_.Read(ctx, "Binary", out.raw_id);
+    // A store read: the duplicate check is not a user's read of the record (no audit row).
+    auto prior = service_.store().Read("Binary", out.raw_id);
     if (prior.ok()) {
       boost::system::error_code ec;
       json::value v = json::parse(prior->json, ec);

@@ -122,13 +122,17 @@ std::vector<ConceptIndex::Hit> ConceptIndex::Search(std::string_view filter, siz
         if (q < cell) cell = q;
       }
     };
+    bool found = false;
     for (const std::string& v : Variants(qwords[qi])) {
       auto it = std::lower_bound(words_.begin(), words_.end(), v);
-      for (; it != words_.end() && it->compare(0, v.size(), v) == 0; ++it)
+      for (; it != words_.end() && it->compare(0, v.size(), v) == 0; ++it) {
         mark(static_cast<size_t>(it - words_.begin()), it->size() == v.size() ? 0 : 1);
+        found = true;
+      }
     }
+    // One typo: only for a word that is no word (or word start) of any name as typed.
     const std::string& w = qwords[qi];
-    if (w.size() >= 3) {
+    if (w.size() >= 3 && !found) {
       for (size_t id = 0; id < words_.size(); ++id) {
         const std::string& cand = words_[id];
         if (cand.size() + 1 < w.size()) continue;

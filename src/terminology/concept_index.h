@@ -4,12 +4,13 @@
 //
 // Matching: the filter is folded like search strings (core/text.h: lower case, marks removed,
 // đ->d), split into words; a concept matches when every query word is a word of its Vietnamese or
-// English name — exactly, as a prefix, or with one typo (substitution, insertion, deletion or two
-// swapped letters; words of 3 letters or more) — or when the whole filter is its code or a prefix
-// of it (with or without the dot). Ranking: exact code, code prefix, then names matched by
-// exact/prefix words, then names needing a typo; among equals: more query words matched whole,
-// common codes, codes usable as they are before categories that have more specific codes, the
-// name starting with the first query word, shorter names, then code order.
+// English name — exactly, as a prefix, or, when the word is no word or word start of any name,
+// with one typo (substitution, insertion, deletion or two swapped letters; 3 letters or more) — or
+// when the whole filter is its code or a prefix of it (with or without the dot). Ranking: exact
+// code, code prefix, then names matched by exact/prefix words, then names needing a typo; among
+// equals: more query words matched whole, common codes, codes usable as they are before categories
+// that have more specific codes, the name starting with the first query word, shorter names, then
+// code order.
 //
 // Thread-safety: immutable after construction; Search is safe from any thread.
 #pragma once

@@ -19,6 +19,8 @@ struct TerminologyService::ValueSetDef {
   struct Include {
     std::string system, version;
     std::vector<std::string> codes;  // empty: the whole system
+    // compose filters on the hierarchy: (op, code) with op "is-a" or "descendent-of"
+    std::vector<std::pair<std::string, std::string>> filters;
   };
   std::vector<Include> include, exclude;
   std::string unsupported;  // why it cannot be expanded here (filters, nested value sets)
@@ -167,9 +169,23 @@ Status TerminologyService::Load() {
                 ValueSetDef::Include inc;
                 inc.system = Str(io, "system");
                 inc.version = Str(io, "version");
-                if (io.contains("filter") || io.contains("valueSet") || inc.system.empty())
+                if (io.contains("valueSet") || inc.system.empty())
                   vs->unsupported = "compose." + std::string(part) +
-                                    " with filter or valueSet (not supported yet)";
+                                    " with valueSet or without system (not supported yet)";
+                if (auto* fs = io.if_contains("filter"); fs && fs->is_array()) {
+                  for (const auto& fv : fs->get_array()) {
+                    if (!fv.is_object()) continue;
+                    std::string prop = Str(fv.get_object(), "property");
+                    std::string op = Str(fv.get_object(), "op");
+                    if (op == "descendant-of") op = "descendent-of";
+                    if (prop != "concept" || (op != "is-a" && op != "descendent-of")) {
+                      vs->unsupported = "compose filter " + prop + " " + op +
+                                        " (only concept is-a / descendent-of)";
+                      continue;
+                    }
+                    inc.filters.emplace_back(op, Str(fv.get_object(), "value"));
+                  }
+                }
                 if (auto* cs = io.if_contains("concept"); cs && cs->is_array()) {
                   for (const auto& cv : cs->get_array())
                     if (cv.is_object()) inc.codes.push_back(Str(cv.get_object(), "code"));
@@ -267,7 +283,7 @@ std::shared_ptr<const TerminologyService::ValueSetDef> TerminologyService::FindV
           def->url = url;
           def->name = v->name;
           def->title = v->title;
-          def->include.push_back(ValueSetDef::Include{sys_url, {}, {}});
+          def->include.push_back(ValueSetDef::Include{sys_url, {}, {}, {}});
           return def;
         }
       }
@@ -298,7 +314,21 @@ Result<std::shared_ptr<const TerminologyService::Expansion>> TerminologyService:
     std::lock_guard<std::mutex> l(mu_);
     if (auto it = expansion_cache_.find(cache_key); it != expansion_cache_.end()) return it->second;
   }
-  if (vs.include.size() == 1 && vs.include[0].codes.empty() && vs.exclude.empty()) {
+  // Whether `c` passes the include's hierarchy filters (its ancestors through `parent`).
+  auto passes = [](const CodeSystemVersion& cs, const Concept& c, const ValueSetDef::Include& inc) {
+    for (const auto& [op, code] : inc.filters) {
+      bool ok = op == "is-a" && c.code == code;
+      const Concept* p = &c;
+      for (int depth = 0; !ok && depth < 32 && p && !p->parent.empty(); ++depth) {
+        p = cs.Find(p->parent);
+        ok = p && p->code == code;
+      }
+      if (!ok) return false;
+    }
+    return true;
+  };
+  if (vs.include.size() == 1 && vs.include[0].codes.empty() && vs.include[0].filters.empty() &&
+      vs.exclude.empty()) {
     exp->index = &exp->systems[0]->index();
     for (const auto& c : exp->systems[0]->concepts) exp->system_of[&c] = exp->systems[0].get();
   } else {
@@ -309,13 +339,14 @@ Result<std::shared_ptr<const TerminologyService::Expansion>> TerminologyService:
       auto excluded = [&](const Concept& c) {
         for (const auto& ex : vs.exclude) {
           if (ex.system != cs.url) continue;
+          if (!ex.filters.empty() && !passes(cs, c, ex)) continue;
           if (ex.codes.empty()) return true;
           if (std::find(ex.codes.begin(), ex.codes.end(), c.code) != ex.codes.end()) return true;
         }
         return false;
       };
       auto take = [&](const Concept& c) {
-        if (excluded(c) || exp->system_of.count(&c)) return;
+        if (!passes(cs, c, inc) || excluded(c) || exp->system_of.count(&c)) return;
         list.push_back(&c);
         exp->system_of[&c] = &cs;
       };

@@ -33,7 +33,8 @@ fi
 
 # npm: the official FHIR R4 definitions (HL7's own files, CC0) and the test clients.
 if [[ ! -f third_party/npm/node_modules/hl7.fhir.r4.examples/package/Bundle-search-parameters.json ]] \
-   || [[ ! -d third_party/npm/node_modules/fhir-kit-client ]]; then
+   || [[ ! -d third_party/npm/node_modules/fhir-kit-client ]] \
+   || [[ ! -d third_party/npm/node_modules/simple-hl7 ]]; then
   (cd third_party/npm && npm ci --no-audit --no-fund --loglevel=error 2>/dev/null \
      || npm install --no-audit --no-fund --loglevel=error)
 fi

@@ -19,3 +19,7 @@ set_tests_properties(e2e.crash_restart PROPERTIES ENVIRONMENT "${_benhan_e2e_env
 # Regression: SIGTERM/SIGINT must stop the server through its shutdown path, exit status 0.
 add_test(NAME e2e.sigterm_clean_exit COMMAND node --test ${CMAKE_CURRENT_SOURCE_DIR}/e2e/sigterm_clean_exit.test.mjs)
 set_tests_properties(e2e.sigterm_clean_exit PROPERTIES ENVIRONMENT "${_benhan_e2e_env}" TIMEOUT 120)
+
+# A real HL7 v2 peer from npm (simple-hl7) sends ADT and ORU over MLLP.
+add_test(NAME e2e.hl7v2_simple_hl7 COMMAND node --test ${CMAKE_CURRENT_SOURCE_DIR}/e2e/hl7v2_simple_hl7.test.mjs)
+set_tests_properties(e2e.hl7v2_simple_hl7 PROPERTIES ENVIRONMENT "${_benhan_e2e_env}" TIMEOUT 300)

@@ -106,6 +106,15 @@ TEST_F(Hl7v2Inbound, AdtCreatesPatientAndEncounterFoundByIdentifier) {
   EXPECT_EQ(Count(*server_, "Encounter"), 1);
   EXPECT_EQ(First(*server_, "Encounter").at("status").as_string(), "finished");
   EXPECT_EQ(Count(*server_, "Patient"), 1);
+
+  // Results for the registered patient link to it and leave its demographics alone
+  // (regression: an ifNoneExist Patient entry left the Observations pointing at an id never
+  // created).
+  ASSERT_EQ(MsaCode(inbound_->Handle(kOru, "test").ack), "AA");
+  std::string pid(p.at("id").as_string());
+  EXPECT_EQ(Count(*server_, "Observation?subject=Patient/" + pid), 7);
+  EXPECT_EQ(Count(*server_, "Patient"), 1);
+  EXPECT_EQ(First(*server_, "Patient").at("meta").at("versionId").as_string(), "2");
 }
 
 TEST_F(Hl7v2Inbound, OruCreatesReportAndObservationsOfEveryValueType) {

@@ -316,31 +316,21 @@ Status MapPatient(Ctx& c, bool replace) {
     p["deceasedBoolean"] = true;
   }
   p["resourceType"] = "Patient";
-  std::string query = "identifier=" + cond_system + "|" + cond_value;
-  // '|' and spaces would break the query string: encode the few characters that matter.
-  std::string encoded;
-  for (char ch : query) {
-    if (ch == '%' || ch == '&' || ch == '#' || ch == '+' || ch == ' ') {
-      char buf[4];
-      std::snprintf(buf, sizeof buf, "%%%02X", static_cast<unsigned char>(ch));
-      encoded += buf;
-    } else {
-      encoded += ch;
-    }
+  // The Patient with this identifier, if there is one (benhan resolves it; the pure mapping
+  // has no store and writes the deterministic id).
+  std::optional<std::string> existing;
+  if (c.opts.find_patient) existing = c.opts.find_patient(cond_system, cond_value);
+  if (existing && !replace) {
+    // Results, orders, appointments: link to the registered Patient, never overwrite it.
+    c.patient_url = "Patient/" + *existing;
+    return Status::Ok();
   }
-  c.patient_url = "urn:uuid:" + StableId("patient|" + cond_system + "|" + cond_value);
-  json::object request;
-  if (replace) {
-    std::optional<std::string> existing;
-    if (c.opts.find_patient) existing = c.opts.find_patient(cond_system, cond_value);
-    std::string id = existing ? *existing : StableId("patient|" + cond_system + "|" + cond_value);
-    p["id"] = id;
-    request = {{"method", "PUT"}, {"url", "Patient/" + id}};
-  } else {
-    request = {{"method", "POST"}, {"url", "Patient"}, {"ifNoneExist", encoded}};
-  }
-  c.entries.push_back(json::object{
-      {"fullUrl", c.patient_url}, {"resource", std::move(p)}, {"request", std::move(request)}});
+  std::string id = existing ? *existing : StableId("patient|" + cond_system + "|" + cond_value);
+  c.patient_url = "urn:uuid:" + id;
+  p["id"] = id;
+  c.entries.push_back(json::object{{"fullUrl", c.patient_url},
+                                   {"resource", std::move(p)},
+                                   {"request", {{"method", "PUT"}, {"url", "Patient/" + id}}}});
   return Status::Ok();
 }
 

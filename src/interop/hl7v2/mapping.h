@@ -5,9 +5,9 @@
 // (admit, transfer, discharge, cancel...). Resources get deterministic ids derived from the
 // sender and the HL7 keys (visit number, placer/filler order numbers, OBX set id), so a message
 // sent again, or a correction of a result, updates the same resources instead of adding new ones.
-// Patients are matched by identifier: ADT writes (PUT) the Patient that find_patient names, or a
-// new one under an id derived from the identifier; other messages create it only if none matches
-// (ifNoneExist identifier=system|value).
+// Patients are matched by identifier (find_patient): ADT writes (PUT) the Patient found, or a new
+// one under an id derived from the identifier; other messages only link to the Patient found, and
+// create it (same derived id) when there is none.
 //
 // Errors: Status whose expression is the HL7 location "SEG^sequence^field" (ERR-2):
 // kNotSupported (message type or event without a mapping; code 200/201), kRequired (a field the

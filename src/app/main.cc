@@ -20,6 +20,7 @@
 #include "fhir/fhirpath/cli.h"
 #include "interop/hl7v2/inbound.h"
 #include "interop/hl7v2/mllp_server.h"
+#include "interop/hl7v2/outbound.h"
 #include "store/postgres/pg_store.h"
 #include "store/sqlite/sqlite_store.h"
 
@@ -269,10 +270,29 @@ int Serve(int argc, char** argv) {
     }
     log::Info("HL7 v2 (MLLP) listening on " + mo.host + ":" + std::to_string(*mb));
   }
+  // Outbound orders to the lab system, when configured.
+  std::unique_ptr<interop::hl7v2::OutboxWorker> outbox;
+  if (!cfg.hl7v2_lab_destination.empty()) {
+    interop::hl7v2::Destination dest;
+    if (!interop::hl7v2::ParseDestination(cfg.hl7v2_lab_destination, &dest)) {
+      std::fprintf(stderr, "benhan serve: hl7v2.lab_destination must be NAME@HOST:PORT, not '%s'\n",
+                   cfg.hl7v2_lab_destination.c_str());
+      if (mllp) mllp->Stop();
+      server.Stop();
+      return 2;
+    }
+    dest.orm = cfg.hl7v2_lab_message == "orm";
+    outbox = std::make_unique<interop::hl7v2::OutboxWorker>((*node)->service(), dest,
+                                                             cfg.hl7v2_facility);
+    outbox->Start();
+    log::Info("HL7 v2 orders go to " + dest.name + " at " + dest.host + ":" +
+              std::to_string(dest.port) + (dest.orm ? " (ORM^O01)" : " (OML^O21)"));
+  }
   std::thread sig([&] {
     int s = 0;
     sigwait(&set, &s);
     log::Info("signal " + std::to_string(s) + ": stopping");
+    if (outbox) outbox->Stop();
     if (mllp) mllp->Stop();
     server.Stop();
   });

@@ -104,6 +104,16 @@ Status Config::Set(const std::string& key, const std::string& value) {
     hl7v2_facility = value;
     return Status::Ok();
   }
+  if (key == "hl7v2.lab_destination") {
+    hl7v2_lab_destination = value;
+    return Status::Ok();
+  }
+  if (key == "hl7v2.lab_message") {
+    if (value != "oml" && value != "orm")
+      return Status(Code::kInvalid, "config: hl7v2.lab_message must be oml or orm");
+    hl7v2_lab_message = value;
+    return Status::Ok();
+  }
   if (key == "hl7v2.threads") return set_int(mllp_threads, 1, 256);
   if (key == "hl7v2.idle_timeout_seconds") return set_int(mllp_idle_timeout_s, 1, 86400);
   if (key == "postgresql.pool") return set_int(pg_pool, 1, 1024);

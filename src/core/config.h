@@ -40,6 +40,10 @@ struct Config {
   int mllp_threads = 4;
   int mllp_idle_timeout_s = 300;
   std::string hl7v2_facility;
+  // Outbound orders: "NAME@HOST:PORT" of the lab system that gets OML^O21 (ORM^O01 if
+  // hl7v2_lab_message is "orm") for every new active ServiceRequest ("" = off).
+  std::string hl7v2_lab_destination;
+  std::string hl7v2_lab_message = "oml";
 
   // Reads `path` over the current values. Unknown keys are an error (a typo must not be silent).
   Status LoadFile(const std::string& path);

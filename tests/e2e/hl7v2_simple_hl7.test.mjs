@@ -1,9 +1,12 @@
 // e2e.hl7v2_simple_hl7: a real HL7 v2 peer from npm (simple-hl7, vendored in third_party/npm)
 // sends ADT^A01 and ORU^R01 to `benhan serve --mllp-listen 127.0.0.1:0` over loopback; each gets
 // an AA, and the Patient (found by its personal ID) and the results are readable over FHIR.
-// The messages go through simple-hl7's own parser and writer before they are sent.
+// The messages go through simple-hl7's own parser and writer before they are sent. Then a
+// ServiceRequest POSTed over REST reaches the same peer, acting as the lab system
+// (hl7v2.lab_destination), as OML^O21, and its Task shows the lab's ACK.
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
+import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 
@@ -38,11 +41,22 @@ test('simple-hl7 sends ADT and ORU over MLLP; benhan ACKs AA and stores them', a
   const dataDir = path.join(tmp.dir, 'data');
   let ok = false;
   let server;
+  const received = [];
+  const lis = hl7.Server.createTcpServer((err, req, res) => {
+    if (err) return;
+    received.push(req);
+    res.end();
+  });
   try {
+    lis.start(0);
+    await new Promise((resolve) => (lis.server.listening ? resolve() : lis.server.once('listening', resolve)));
+    const lisPort = lis.server.address().port;
+    const conf = path.join(tmp.dir, 'benhan.conf');
+    fs.writeFileSync(conf, `hl7v2.lab_destination: LIS@127.0.0.1:${lisPort}\n`);
     server = await startServer({
       dataDir,
       logFile: path.join(tmp.dir, 'server.log'),
-      extraArgs: ['--mllp-listen', '127.0.0.1:0'],
+      extraArgs: ['--mllp-listen', '127.0.0.1:0', '--config', conf],
     });
     let mllpPort;
     for (let i = 0; i < 200 && !mllpPort; ++i) {
@@ -74,8 +88,35 @@ test('simple-hl7 sends ADT and ORU over MLLP; benhan ACKs AA and stores them', a
     assert.equal(obs.entry[0].resource.interpretation[0].coding[0].code, 'H');
     const enc = await get(`Encounter?subject=Patient/${pid}`);
     assert.equal(enc.entry?.length, 1);
+
+    // An order created over REST goes out to the lab as OML^O21.
+    const post = await fetch(`${server.baseUrl}/ServiceRequest`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/fhir+json' },
+      body: JSON.stringify({
+        resourceType: 'ServiceRequest', status: 'active', intent: 'order',
+        subject: { reference: `Patient/${pid}` },
+        code: { coding: [{ system: 'http://loinc.org', code: '2345-7', display: 'Glucose' }] },
+      }),
+    });
+    assert.equal(post.status, 201);
+    const sr = await post.json();
+    let task;
+    for (let i = 0; i < 100; ++i) {
+      const t = await get(`Task?focus=ServiceRequest/${sr.id}`);
+      task = t.entry?.[0]?.resource;
+      if (task?.status === 'completed') break;
+      await sleep(100);
+    }
+    assert.equal(task?.status, 'completed', `Task: ${JSON.stringify(task)}`);
+    assert.equal(received.length, 1);
+    assert.equal(received[0].type, 'OML');
+    assert.equal(received[0].event, 'O21');
+    assert.match(received[0].raw, /PID\|1\|\|079090001234\^\^\^BCA\^CCCD/);
+    assert.match(received[0].raw, /OBR\|1\|[^|]+\|\|2345-7\^Glucose\^LN/);
     ok = true;
   } finally {
+    lis.server?.close();
     if (server) await server.stop();
     tmp.done(ok);
   }

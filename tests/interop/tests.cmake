@@ -5,6 +5,7 @@ target_compile_definitions(hl7v2_tests PRIVATE BENHAN_SOURCE_DIR="${CMAKE_SOURCE
 gtest_discover_tests(hl7v2_tests DISCOVERY_TIMEOUT 60)
 # The inbound path on a real node and the MLLP listener over loopback.
 add_executable(hl7v2_server_tests ${CMAKE_CURRENT_LIST_DIR}/hl7v2_server_test.cc
+  ${CMAKE_CURRENT_LIST_DIR}/hl7v2_outbound_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/hl7v2_samples_test.cc)
 target_link_libraries(hl7v2_server_tests PRIVATE benhan_hl7v2_server benhan_test_support GTest::gtest_main)
 gtest_discover_tests(hl7v2_server_tests DISCOVERY_TIMEOUT 60 PROPERTIES TIMEOUT 300)

@@ -112,6 +112,15 @@ bool Matches(const json::value& exp, const json::value& act, std::string path, s
       }
       return true;
     }
+    if (const auto* ex = eo.if_contains("$exactly")) {
+      if (!act.is_array() || !ex->is_array() || act.get_array().size() != ex->get_array().size()) {
+        *why = path + ": expected exactly " +
+               std::to_string(ex->is_array() ? ex->get_array().size() : 0) + " items, got " +
+               json::serialize(act).substr(0, 200);
+        return false;
+      }
+      return Matches(*ex, act, path, why);
+    }
     if (const auto* n = eo.if_contains("$count")) {
       if (!act.is_array() ||
           static_cast<int64_t>(act.get_array().size()) != n->to_number<int64_t>()) {

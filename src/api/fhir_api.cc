@@ -267,6 +267,7 @@ void FhirApi::Handle(const HttpRequest& req, HttpResponse& res) {
   }
   service::RequestContext ctx;
   ctx.principal = who->id;
+  ctx.who = *who;
   ctx.remote = req.remote;
   ctx.base_url = BaseUrl(req);
   ctx.strict = req.Header("prefer").find("handling=strict") != std::string_view::npos;

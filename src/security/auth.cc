@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <utility>
 
 #include "core/ids.h"
 
@@ -14,7 +15,9 @@ namespace {
 class DemoAuthenticator final : public Authenticator {
  public:
   Result<Principal> Authenticate(std::string_view) const override {
-    return Principal{"demo", "demo"};
+    Principal p{"demo", "demo"};
+    p.all_access = true;
+    return p;
   }
 };
 
@@ -56,7 +59,11 @@ Result<std::unique_ptr<TokenAuthenticator>> TokenAuthenticator::Open(const std::
     while (std::getline(in, line)) {
       std::istringstream ls(line);
       std::string hash, id, role;
-      if (ls >> hash >> id >> role) a->by_hash_[hash] = Principal{id, role};
+      if (ls >> hash >> id >> role) {
+        Principal p{id, role};
+        p.all_access = role == "admin";
+        a->by_hash_[hash] = std::move(p);
+      }
       content += line + "\n";
     }
   }
@@ -68,7 +75,9 @@ Result<std::unique_ptr<TokenAuthenticator>> TokenAuthenticator::Open(const std::
     RETURN_IF_ERROR(WriteSecretFile(dir / "admin.token", token + "\n"));
     content += hash + " admin admin\n";
     RETURN_IF_ERROR(WriteSecretFile(hashes, content));
-    a->by_hash_[hash] = Principal{"admin", "admin"};
+    Principal p{"admin", "admin"};
+    p.all_access = true;
+    a->by_hash_[hash] = std::move(p);
     if (created_path) *created_path = (dir / "admin.token").string();
   }
   return a;

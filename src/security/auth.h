@@ -10,14 +10,12 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "core/principal.h"
 #include "core/status.h"
 
 namespace benhan::security {
 
-struct Principal {
-  std::string id;    // who: "admin", "demo", later a Practitioner id
-  std::string role;  // "admin", "demo"; later clinician roles and SMART scopes
-};
+using benhan::Principal;  // core/principal.h
 
 class Authenticator {
  public:

@@ -21,6 +21,7 @@
 #include <string>
 
 #include "core/config.h"
+#include "core/principal.h"
 #include "core/status.h"
 #include "fhir/definitions.h"
 #include "fhir/indexer.h"
@@ -32,9 +33,10 @@
 
 namespace benhan::service {
 
-// Who is asking, for audit and (later) policy.
+// Who is asking, for audit and policy.
 struct RequestContext {
-  std::string principal = "anonymous";
+  std::string principal = "anonymous";  // == who.id when authenticated
+  Principal who;                        // everything authentication established
   std::string remote;
   std::string base_url;  // e.g. "http://127.0.0.1:8080/fhir", for Bundle fullUrl and links
   bool strict = false;   // Prefer: handling=strict

@@ -76,6 +76,13 @@ struct AuditRecord {
   std::string detail;  // query string or error message
 };
 
+// One row of the small key-value table of security/ (Store::Kv*).
+struct KvEntry {
+  std::string key;
+  std::string value;
+  int64_t expires_us = 0;  // epoch microseconds; 0 = never
+};
+
 struct HistoryQuery {
   std::string type;                        // empty: system history
   std::string id;                          // empty: type or system history
@@ -146,6 +153,24 @@ class Store {
   virtual Status AppendAudit(const std::vector<AuditRecord>& recs) = 0;
   // Number of current non-deleted resources per type (for /metadata and tests).
   virtual Result<std::vector<std::pair<std::string, int64_t>>> CountByType() = 0;
+
+  // A small key-value table outside FHIR for security/: user accounts, OAuth2 clients,
+  // authorization codes, access and refresh tokens (by hash), login sessions. Kept in the store so
+  // that every server of a PostgreSQL cluster shares it (a revoked token is refused everywhere at
+  // once). `ns` is a namespace ("user", "client", "token"...). Rows whose expires_us has passed
+  // are invisible and are purged by later writes. Each call commits on its own (durable).
+  // The value of ns/key, or nullopt if absent or expired.
+  virtual Result<std::optional<std::string>> KvGet(const std::string& ns,
+                                                   const std::string& key) = 0;
+  // Inserts or replaces ns/key.
+  virtual Status KvPut(const std::string& ns, const std::string& key, const std::string& value,
+                       int64_t expires_us = 0) = 0;
+  // Removes ns/key and returns the value it had (nullopt if absent or expired). Atomic: of two
+  // concurrent callers only one gets the value (one-time authorization codes, refresh rotation).
+  virtual Result<std::optional<std::string>> KvTake(const std::string& ns,
+                                                    const std::string& key) = 0;
+  // Unexpired rows of `ns`, by key.
+  virtual Result<std::vector<KvEntry>> KvList(const std::string& ns) = 0;
 };
 
 // Runs `work` in a write transaction and commits it; retries kConflict/kUnavailable (busy database,

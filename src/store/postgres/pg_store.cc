@@ -13,6 +13,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "core/clock.h"
 #include "core/log.h"
 #include "fhir/text_search.h"
 #include "store/postgres/migrations.h"
@@ -741,6 +742,64 @@ class PgStore final : public Store {
     });
   }
 
+  // security/'s key-value table (Store::Kv*), always on the primary (a revoke must be seen by
+  // every server at once); each call is its own implicit transaction.
+  using OptText = std::optional<std::string>;
+  static int64_t KvNow() { return SystemClock().NowMicros(); }
+
+  Result<OptText> KvGet(const std::string& ns, const std::string& key) override {
+    return OnPrimary<OptText>([&](PgConn& c) -> Result<OptText> {
+      ASSIGN_OR_RETURN(Rows r, c.Query("SELECT v FROM security_kv WHERE ns = ? AND k = ? AND "
+                                       "(expires = 0 OR expires > ?)",
+                                       {ns, key, KvNow()}));
+      if (r.size() == 0) return OptText();
+      return OptText(r.Text(0, 0));
+    });
+  }
+
+  Status KvPut(const std::string& ns, const std::string& key, const std::string& value,
+               int64_t expires_us) override {
+    bool purge = kv_writes_.fetch_add(1) % 256 == 255;
+    auto r = OnPrimary<bool>([&](PgConn& c) -> Result<bool> {
+      RETURN_IF_ERROR(c.Query("INSERT INTO security_kv (ns, k, v, expires) VALUES (?, ?, ?, ?) "
+                              "ON CONFLICT (ns, k) DO UPDATE SET v = EXCLUDED.v, expires = "
+                              "EXCLUDED.expires",
+                              {ns, key, value, expires_us})
+                          .status());
+      if (purge) {
+        RETURN_IF_ERROR(
+            c.Query("DELETE FROM security_kv WHERE expires <> 0 AND expires <= ?", {KvNow()})
+                .status());
+      }
+      return true;
+    });
+    return r.status();
+  }
+
+  Result<OptText> KvTake(const std::string& ns, const std::string& key) override {
+    return OnPrimary<OptText>([&](PgConn& c) -> Result<OptText> {
+      ASSIGN_OR_RETURN(Rows r, c.Query("DELETE FROM security_kv WHERE ns = ? AND k = ? "
+                                       "RETURNING v, expires",
+                                       {ns, key}));
+      if (r.size() == 0) return OptText();
+      int64_t expires = r.Int(0, 1);
+      if (expires != 0 && expires <= KvNow()) return OptText();
+      return OptText(r.Text(0, 0));
+    });
+  }
+
+  Result<std::vector<KvEntry>> KvList(const std::string& ns) override {
+    using Out = std::vector<KvEntry>;
+    return OnPrimary<Out>([&](PgConn& c) -> Result<Out> {
+      ASSIGN_OR_RETURN(Rows r, c.Query("SELECT k, v, expires FROM security_kv WHERE ns = ? AND "
+                                       "(expires = 0 OR expires > ?) ORDER BY k",
+                                       {ns, KvNow()}));
+      Out out;
+      for (int i = 0; i < r.size(); ++i) out.push_back(KvEntry{r.Text(i, 0), r.Text(i, 1), r.Int(i, 2)});
+      return out;
+    });
+  }
+
   int64_t LookupParam(const std::string& type, const std::string& code) {
     std::lock_guard<std::mutex> l(params_mu_);
     auto it = params_.find(ParamKey(type, code));
@@ -816,6 +875,7 @@ class PgStore final : public Store {
   std::atomic<int64_t> replica_reads_{0};
   std::atomic<int64_t> primary_reads_{0};
   std::atomic<int64_t> written_{0};
+  std::atomic<int64_t> kv_writes_{0};
   std::atomic<int64_t> last_param_reload_{0};
   std::mutex params_mu_;
   std::unordered_map<std::string, int64_t> params_;  // guarded by params_mu_

@@ -12,6 +12,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include "core/clock.h"
 #include "fhir/text_search.h"
 #include "store/search_sql.h"
 #include "store/sqlite/migrations.h"
@@ -711,6 +712,70 @@ class SqliteStore final : public Store {
     return out;
   }
 
+  // security/'s key-value table (Store::Kv*). Reads use a reader connection (a WAL snapshot
+  // taken per statement, so a committed revoke is seen at once); writes use the writer in their
+  // own implicit transaction, under the write lock.
+  static int64_t KvNow() { return SystemClock().NowMicros(); }
+
+  Result<std::optional<std::string>> KvGet(const std::string& ns, const std::string& key) override {
+    ReaderLease lease(this);
+    ASSIGN_OR_RETURN(auto s, lease.conn->Prepare("SELECT v FROM security_kv WHERE ns = ? AND k = ? "
+                                                 "AND (expires = 0 OR expires > ?)"));
+    s->Bind(1, ns).Bind(2, key).Bind(3, KvNow());
+    ASSIGN_OR_RETURN(bool row, s->Step());
+    if (!row) return std::optional<std::string>();
+    return std::optional<std::string>(s->Text(0));
+  }
+
+  Status KvPut(const std::string& ns, const std::string& key, const std::string& value,
+               int64_t expires_us) override {
+    std::lock_guard<std::mutex> l(write_mu_);
+    {
+      ASSIGN_OR_RETURN(auto s, writer_->Prepare(
+                                   "INSERT OR REPLACE INTO security_kv (ns, k, v, expires) VALUES "
+                                   "(?, ?, ?, ?)"));
+      s->Bind(1, ns).Bind(2, key).BindBlob(3, value).Bind(4, expires_us);
+      RETURN_IF_ERROR(s->Run());
+    }
+    if (++kv_writes_ % 256 == 0) {  // purge expired rows now and then
+      ASSIGN_OR_RETURN(auto s, writer_->Prepare(
+                                   "DELETE FROM security_kv WHERE expires <> 0 AND expires <= ?"));
+      s->Bind(1, KvNow());
+      RETURN_IF_ERROR(s->Run());
+    }
+    return Status::Ok();
+  }
+
+  Result<std::optional<std::string>> KvTake(const std::string& ns,
+                                            const std::string& key) override {
+    std::lock_guard<std::mutex> l(write_mu_);
+    ASSIGN_OR_RETURN(auto s, writer_->Prepare("DELETE FROM security_kv WHERE ns = ? AND k = ? "
+                                              "RETURNING v, expires"));
+    s->Bind(1, ns).Bind(2, key);
+    ASSIGN_OR_RETURN(bool row, s->Step());
+    if (!row) return std::optional<std::string>();
+    std::string v = s->Text(0);
+    int64_t expires = s->Int(1);
+    ASSIGN_OR_RETURN(bool more, s->Step());  // finish the statement
+    (void)more;
+    if (expires != 0 && expires <= KvNow()) return std::optional<std::string>();
+    return std::optional<std::string>(std::move(v));
+  }
+
+  Result<std::vector<KvEntry>> KvList(const std::string& ns) override {
+    ReaderLease lease(this);
+    ASSIGN_OR_RETURN(auto s, lease.conn->Prepare("SELECT k, v, expires FROM security_kv WHERE ns = "
+                                                 "? AND (expires = 0 OR expires > ?) ORDER BY k"));
+    s->Bind(1, ns).Bind(2, KvNow());
+    std::vector<KvEntry> out;
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, s->Step());
+      if (!row) break;
+      out.push_back(KvEntry{s->Text(0), s->Text(1), s->Int(2)});
+    }
+    return out;
+  }
+
   int64_t LookupParam(const std::string& type, const std::string& code) {
     const std::string& key = ParamKey(type, code);
     std::lock_guard<std::mutex> l(params_mu_);
@@ -777,6 +842,7 @@ class SqliteStore final : public Store {
   std::mutex write_mu_;
   std::unique_ptr<Conn> writer_;
   int64_t last_seq_ = 0;  // guarded by write_mu_
+  int64_t kv_writes_ = 0;  // guarded by write_mu_
   int64_t last_rid_ = 0;  // guarded by write_mu_
   std::mutex readers_mu_;
   std::condition_variable readers_cv_;

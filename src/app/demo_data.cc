@@ -13,6 +13,7 @@
 #include "app/node.h"
 #include "fhir/resource.h"
 #include "terminology/code_system.h"
+#include "terminology/vn_address.h"
 #include "terminology/vn_identifiers.h"
 
 namespace json = boost::json;
@@ -72,33 +73,78 @@ const std::vector<const char*> kGivenF = {
     "Lan",    "Linh",  "Loan", "Mai",   "My",  "Nga",   "Ngân", "Ngọc", "Nhung", "Oanh",
     "Phương", "Quỳnh", "Tâm",  "Thảo",  "Thu", "Trang", "Trâm", "Vân",  "Yến",   "Hiền"};
 
+// The current provinces (terminology/vn_address.h) by population share (millions, rounded, after
+// the 2025 merger), with real ward names for some: current wards of the government's list; the
+// Hà Nội ones with their codes (codes equal in the draft annex and the conversion table).
 struct Province {
-  const char* code;  // 2 digits
-  const char* name;
-  double weight;  // population share, rounded
+  const char* code;  // 2 digits, current
+  double weight;
+  std::vector<std::pair<const char*, const char*>> wards;  // (code or "", name)
 };
 const std::vector<Province> kProvinces = {
-    {"01", "Hà Nội", 8.5},     {"79", "Thành phố Hồ Chí Minh", 9.4},
-    {"31", "Hải Phòng", 2.1},  {"48", "Đà Nẵng", 1.2},
-    {"92", "Cần Thơ", 1.3},    {"46", "Thừa Thiên Huế", 1.2},
-    {"38", "Thanh Hóa", 3.8},  {"40", "Nghệ An", 3.4},
-    {"74", "Bình Dương", 2.7}, {"75", "Đồng Nai", 3.2},
-    {"89", "An Giang", 1.9},   {"36", "Nam Định", 1.9},
-    {"34", "Thái Bình", 1.9},  {"30", "Hải Dương", 1.9},
-    {"66", "Đắk Lắk", 1.9},    {"64", "Gia Lai", 1.6},
-    {"22", "Quảng Ninh", 1.4}, {"27", "Bắc Ninh", 1.5},
-    {"26", "Vĩnh Phúc", 1.2},  {"56", "Khánh Hòa", 1.3},
-    {"52", "Bình Định", 1.5},  {"49", "Quảng Nam", 1.5},
-    {"91", "Kiên Giang", 1.8}, {"87", "Đồng Tháp", 1.6},
-    {"14", "Sơn La", 1.3},     {"10", "Lào Cai", 0.8},
-    {"02", "Hà Giang", 0.9}};
+    {"79",
+     14.0,
+     {{"", "Phường Gò Vấp"},
+      {"", "Phường Phú Nhuận"},
+      {"", "Phường Tân Bình"},
+      {"", "Phường Thủ Đức"},
+      {"", "Phường Tân Phú"},
+      {"", "Phường Cát Lái"},
+      {"", "Xã Củ Chi"},
+      {"", "Xã Hóc Môn"},
+      {"", "Xã Nhà Bè"},
+      {"", "Xã Bình Chánh"}}},
+    {"01",
+     8.7,
+     {{"00004", "Phường Ba Đình"},
+      {"00008", "Phường Ngọc Hà"},
+      {"00025", "Phường Giảng Võ"},
+      {"00070", "Phường Hoàn Kiếm"},
+      {"00091", "Phường Phú Thượng"},
+      {"00097", "Phường Hồng Hà"},
+      {"00103", "Phường Tây Hồ"},
+      {"00127", "Phường Việt Hưng"},
+      {"00136", "Phường Phúc Lợi"},
+      {"00160", "Phường Nghĩa Đô"},
+      {"00175", "Phường Yên Hòa"},
+      {"00190", "Phường Ô Chợ Dừa"}}},
+    {"31", 4.7, {}},
+    {"24", 3.6, {}},
+    {"25", 4.0, {}},
+    {"37", 4.4, {}},
+    {"33", 3.6, {}},
+    {"38", 3.8, {}},
+    {"40", 3.5, {}},
+    {"75", 4.5, {}},
+    {"82", 4.4, {{"", "Phường Mỹ Tho"}, {"", "Phường Cao Lãnh"}, {"", "Phường Sa Đéc"}}},
+    {"91", 5.0, {{"", "Phường Long Xuyên"}, {"", "Phường Châu Đốc"}, {"", "Xã Chợ Mới"}}},
+    {"86", 4.3, {{"", "Phường Bến Tre"}, {"", "Phường Trà Vinh"}, {"", "Xã Long Hồ"}}},
+    {"92", 4.2, {}},
+    {"80", 3.3, {{"", "Phường Tân An"}, {"", "Phường Long An"}, {"", "Xã Bến Lức"}}},
+    {"52", 3.6, {}},
+    {"66", 3.3, {}},
+    {"68", 3.9, {}},
+    {"48", 3.1, {}},
+    {"51", 2.2, {}},
+    {"56", 2.2, {}},
+    {"44", 1.9, {}},
+    {"46", 1.2, {}},
+    {"42", 1.3, {}},
+    {"22", 1.4, {}},
+    {"19", 1.8, {}},
+    {"15", 1.8, {}},
+    {"08", 1.9, {{"", "Phường Minh Xuân"}, {"", "Phường Hà Giang 1"}, {"", "Xã Yên Sơn"}}},
+    {"96", 2.6, {}},
+    {"14", 1.3, {{"", "Phường Tô Hiệu"}, {"", "Phường Chiềng An"}, {"", "Phường Mộc Châu"}}},
+    {"20", 0.8, {}},
+    {"04", 0.6, {{"", "Xã Bảo Lâm"}, {"", "Xã Hà Quảng"}, {"", "Xã Quảng Uyên"}}},
+    {"11", 0.6, {{"", "Phường Điện Biên Phủ"}, {"", "Phường Mường Thanh"}}},
+    {"12", 0.5, {{"", "Phường Tân Phong"}, {"", "Phường Đoàn Kết"}}},
+};
 const std::vector<const char*> kStreets = {"Lê Lợi",        "Trần Hưng Đạo", "Nguyễn Trãi",
                                            "Hai Bà Trưng",  "Quang Trung",   "Lý Thường Kiệt",
                                            "Hùng Vương",    "Nguyễn Huệ",    "Phan Chu Trinh",
                                            "Điện Biên Phủ", "Lê Duẩn",       "Bà Triệu"};
-const std::vector<const char*> kWards = {"Phường Bến Nghé", "Phường Hàng Bạc", "Xã Tân Phú",
-                                         "Phường An Khánh", "Xã Hòa Bình",     "Phường Tân Định",
-                                         "Xã Quảng Phú",    "Phường Trung Hòa"};
 
 // A diagnosis with its care: the vitals and labs it shifts and what is prescribed.
 struct Dx {
@@ -262,10 +308,17 @@ void OnePatient(uint64_t seed, int64_t index, const std::function<void(json::obj
     }
     return kProvinces.back();
   }();
+  const terminology::ProvinceInfo& prov_info = *terminology::FindCurrentProvince(prov.code);
+  // Where the birth was registered: one of the legacy provinces the current one was made of (the
+  // personal ID keeps the legacy code).
+  std::vector<const terminology::ProvinceInfo*> members;
+  for (const auto& l : terminology::LegacyProvinces())
+    if (std::string_view(l.current) == prov.code) members.push_back(&l);
+  const char* birth_province = members[rng() % members.size()]->code;
   // Personal ID: 0 + province, century/sex digit, year, 6 digits.
   int sex_digit = ((year - 1900) / 100) * 2 + (male ? 0 : 1);
   char cccd[48];
-  std::snprintf(cccd, sizeof cccd, "0%s%d%02d%06d", prov.code, sex_digit, year % 100,
+  std::snprintf(cccd, sizeof cccd, "0%s%d%02d%06d", birth_province, sex_digit, year % 100,
                 Uniform(rng, 0, 999999));
   // Insurance card: the group by age and work, its benefit level, province, 10 digits.
   const char* group = age < 6     ? "TE"
@@ -280,7 +333,29 @@ void OnePatient(uint64_t seed, int64_t index, const std::function<void(json::obj
   const std::string pid = ids.Next();
   std::string phone = "09" + std::to_string(Uniform(rng, 10000000, 99999999));
   std::string line = std::to_string(Uniform(rng, 1, 300)) + " " + Pick(rng, kStreets);
-  std::string ward = Pick(rng, kWards);
+  // A current address: street, ward (when the generator knows real ones), province; coded.
+  const std::string province_name = terminology::ProvinceDisplay(prov_info);
+  std::pair<const char*, const char*> ward{"", ""};
+  if (!prov.wards.empty()) ward = prov.wards[rng() % prov.wards.size()];
+  json::array address_ext{
+      json::object{{"url", terminology::kProvinceExt},
+                   {"valueCoding", json::object{{"system", terminology::kProvinceSystem},
+                                                {"code", prov.code},
+                                                {"display", province_name}}}}};
+  if (*ward.first)
+    address_ext.push_back(
+        json::object{{"url", terminology::kWardExt},
+                     {"valueCoding", json::object{{"system", terminology::kWardSystem},
+                                                  {"code", ward.first},
+                                                  {"display", ward.second}}}});
+  json::object address{
+      {"extension", std::move(address_ext)},
+      {"use", "home"},
+      {"text", line + (*ward.second ? std::string(", ") + ward.second : "") + ", " + province_name},
+      {"line", json::array{json::string(line)}}};
+  if (*ward.second) address["city"] = ward.second;
+  address["state"] = province_name;
+  address["country"] = "VN";
   emit(json::object{
       {"resourceType", "Patient"},
       {"id", pid},
@@ -304,12 +379,7 @@ void OnePatient(uint64_t seed, int64_t index, const std::function<void(json::obj
        json::array{json::object{{"system", "phone"}, {"value", phone}, {"use", "mobile"}}}},
       {"gender", male ? "male" : "female"},
       {"birthDate", birth},
-      {"address",
-       json::array{json::object{{"use", "home"},
-                                {"text", line + ", " + ward + ", " + prov.name},
-                                {"line", json::array{json::string(line), json::string(ward)}},
-                                {"city", prov.name},
-                                {"country", "VN"}}}},
+      {"address", json::array{std::move(address)}},
       {"communication", json::array{json::object{
                             {"language", json::object{{"coding", json::array{json::object{
                                                                      {"system", "urn:ietf:bcp:47"},

@@ -20,11 +20,17 @@ const char* kTerminologyUsage =
     "           icd10-csv    the Ministry ICD-10 table as CSV or XLSX (annex column layout)\n"
     "           codes-csv    a generic code list (CSV or XLSX): code, display, display_en, parent\n"
     "           lab-csv      a LOINC-style lab catalog, CSV or XLSX (code, name, loinc, unit...)\n"
-    "  --url URL             canonical URL (icd10-*: http://benhan.vn/fhir/CodeSystem/icd10-vn)\n"
+    "           ward-csv     the government's list of wards/communes (statistics office export\n"
+    "                        or the decision's annex), CSV or XLSX; legacy list (before\n"
+    "                        2025-07-01) with --url "
+    "http://benhan.vn/fhir/CodeSystem/vn-ward-legacy\n"
+    "           ward-map-csv the government's old -> new ward conversion table: a ConceptMap\n"
+    "  --url URL             canonical URL (icd10-*: http://benhan.vn/fhir/CodeSystem/icd10-vn;\n"
+    "                        ward-csv: http://benhan.vn/fhir/CodeSystem/vn-ward)\n"
     "  --version V           the catalog version, e.g. 2026 (required)\n"
     "  --valid-from DATE     first day in force (YYYY-MM-DD); --valid-to DATE: first day no "
     "longer\n"
-    "  --id ID               the CodeSystem resource id (default: from the URL and version)\n"
+    "  --id ID               the CodeSystem (ConceptMap) id (default: from the URL and version)\n"
     "  --name NAME --title TITLE --value-set URL   override the defaults\n"
     "  --data DIR --config FILE   the data directory (server stopped) and config, as for serve\n"
     "  --dry-run             read and report, store nothing\n"
@@ -39,6 +45,49 @@ std::string DefaultId(const std::string& url, const std::string& version) {
     id.push_back(ok ? c : '-');
   }
   return id.substr(0, 64);
+}
+
+void PrintProblems(const std::vector<std::string>& problems) {
+  const size_t kShown = 30;
+  for (size_t i = 0; i < problems.size() && i < kShown; ++i)
+    std::fprintf(stderr, "note: %s\n", problems[i].c_str());
+  if (problems.size() > kShown)
+    std::fprintf(stderr, "... and %zu more notes\n", problems.size() - kShown);
+}
+
+// --format ward-map-csv: the conversion table stored as a ConceptMap.
+int ImportMap(const Config& config, const std::string& text, const std::string& file,
+              const terminology::CatalogInfo& info, const std::string& given_id, bool dry_run) {
+  auto r = terminology::ImportWardMapCsv(text, info);
+  if (!r.ok()) {
+    std::fprintf(stderr, "benhan terminology import: %s: %s\n", file.c_str(),
+                 r.status().message().c_str());
+    return 1;
+  }
+  PrintProblems(r->problems);
+  std::string url(r->concept_map.at("url").as_string());
+  std::string id = given_id.empty() ? DefaultId(url, info.version) : given_id;
+  r->concept_map["id"] = id;
+  std::printf("%s: %zu rows, %zu legacy codes mapped, %zu notes -> ConceptMap/%s (%s|%s)\n",
+              file.c_str(), r->rows, r->elements, r->problems.size(), id.c_str(), url.c_str(),
+              info.version.c_str());
+  if (dry_run) return 0;
+  auto node = Node::Open(config);
+  if (!node.ok()) {
+    std::fprintf(stderr, "benhan terminology import: %s\n", node.status().message().c_str());
+    return 1;
+  }
+  service::RequestContext ctx;
+  ctx.principal = "system:terminology-import";
+  auto w = (*node)->service().Update(ctx, "ConceptMap", id, r->concept_map);
+  if (!w.ok()) {
+    std::fprintf(stderr, "benhan terminology import: storing ConceptMap/%s: %s\n", id.c_str(),
+                 w.status().ToString().c_str());
+    return 1;
+  }
+  std::printf("stored ConceptMap/%s version %lld\n", id.c_str(),
+              static_cast<long long>(w->record.version));
+  return 0;
 }
 
 }  // namespace
@@ -130,7 +179,9 @@ int TerminologyCmd(int argc, char** argv) {
   std::stringstream ss;
   ss << in.rdbuf();
   std::string text = ss.str();
+  if (format == "ward-map-csv") return ImportMap(config, text, file, info, id, dry_run);
   Result<terminology::ImportResult> r = Status(Code::kInvalid, "unknown --format " + format);
+  if (format == "ward-csv") r = terminology::ImportWardCsv(text, info);
   if (format == "icd10-json") r = terminology::ImportIcd10Json(text, info);
   if (format == "icd10-csv") r = terminology::ImportIcd10Csv(text, info);
   if (format == "codes-csv") r = terminology::ImportCodeListCsv(text, info);
@@ -140,11 +191,7 @@ int TerminologyCmd(int argc, char** argv) {
                  r.status().message().c_str());
     return 1;
   }
-  const size_t kShown = 30;
-  for (size_t i = 0; i < r->problems.size() && i < kShown; ++i)
-    std::fprintf(stderr, "note: %s\n", r->problems[i].c_str());
-  if (r->problems.size() > kShown)
-    std::fprintf(stderr, "... and %zu more notes\n", r->problems.size() - kShown);
+  PrintProblems(r->problems);
   r->cs.resource_id = id.empty() ? DefaultId(r->cs.url, r->cs.version) : id;
   std::printf("%s: %zu rows, %zu concepts, %zu notes -> CodeSystem/%s (%s|%s)\n", file.c_str(),
               r->rows, r->cs.concepts.size(), r->problems.size(), r->cs.resource_id.c_str(),

@@ -59,6 +59,8 @@ ConceptIndex::ConceptIndex(const std::vector<const Concept*>& concepts) : concep
     };
     add(vi);
     if (!c.display_en.empty()) add(SplitWords(text::Fold(c.display_en)));
+    for (const auto& [k, v] : c.properties)  // other names ("TP HCM", "Sài Gòn")
+      if (k == "alias") add(SplitWords(text::Fold(v)));
     codes_.emplace_back(CodeKey(c.code), i);
   }
   words_.reserve(words.size());

@@ -4,7 +4,7 @@
 //
 // Matching: the filter is folded like search strings (core/text.h: lower case, marks removed,
 // đ->d), split into words; a concept matches when every query word is a word of its Vietnamese or
-// English name — exactly, as a prefix, or, when the word is no word or word start of any name,
+// English name or of an "alias" property — exactly, as a prefix, or, when the word is no word or word start of any name,
 // with one typo (substitution, insertion, deletion or two swapped letters; 3 letters or more) — or
 // when the whole filter is its code or a prefix of it (with or without the dot). Ranking: exact
 // code, code prefix, then names matched by exact/prefix words, then names needing a typo; among

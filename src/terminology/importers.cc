@@ -5,6 +5,7 @@
 #include <set>
 
 #include "core/text.h"
+#include "terminology/vn_address.h"
 #include "terminology/xlsx.h"
 
 namespace json = boost::json;
@@ -450,6 +451,216 @@ Result<ImportResult> ImportLabCsv(std::string_view text, const CatalogInfo& give
     r.cs.concepts.push_back(std::move(c));
   }
   r.cs.Build();
+  return r;
+}
+
+namespace {
+
+// A 5-digit administrative code from a cell ("70" from a spreadsheet that dropped the zeros ->
+// "00070"); empty if the cell is not digits.
+std::string UnitCode(std::string_view cell, size_t width) {
+  std::string c = Trim(cell);
+  if (c.size() > 2 && c.compare(c.size() - 2, 2, ".0") == 0) c.resize(c.size() - 2);  // 70.0
+  if (c.empty() || c.size() > width || c.find_first_not_of("0123456789") != std::string::npos)
+    return {};
+  return std::string(width - c.size(), '0') + c;
+}
+
+// Whitespace (newlines included) collapsed, trimmed.
+std::string CleanName(std::string_view s) {
+  std::string out;
+  for (char ch : s) {
+    bool space = ch == ' ' || ch == '\n' || ch == '\r' || ch == '\t';
+    if (space) {
+      if (!out.empty() && out.back() != ' ') out.push_back(' ');
+    } else {
+      out.push_back(ch);
+    }
+  }
+  while (!out.empty() && out.back() == ' ') out.pop_back();
+  return out;
+}
+
+std::string LevelOf(const std::string& name) {
+  std::string f = text::Fold(name);
+  for (const char* l : {"phuong", "xa", "dac khu", "thi tran"})
+    if (f.rfind(std::string(l) + " ", 0) == 0) {
+      if (std::string_view(l) == "phuong") return "Phường";
+      if (std::string_view(l) == "xa") return "Xã";
+      if (std::string_view(l) == "dac khu") return "Đặc khu";
+      return "Thị trấn";
+    }
+  return {};
+}
+
+}  // namespace
+
+Result<ImportResult> ImportWardCsv(std::string_view text, const CatalogInfo& given) {
+  CatalogInfo info = given;
+  const bool legacy = info.url == kLegacyWardSystem;
+  if (legacy)
+    Defaults(info, kLegacyWardSystem, kLegacyWardValueSet, "VNWardLegacy",
+             "Danh mục phường, xã trước ngày 01/07/2025 / wards and communes before 2025-07-01");
+  else
+    Defaults(info, kWardSystem, kWardValueSet, "VNWard",
+             "Danh mục phường, xã, đặc khu từ ngày 01/07/2025 / wards and communes since "
+             "2025-07-01");
+  auto province_by_name = [&](const std::string& name) {
+    return legacy ? FindLegacyProvinceByName(name) : FindCurrentProvinceByName(name);
+  };
+  auto province_by_code = [&](const std::string& code) {
+    return legacy ? FindLegacyProvince(code) : FindCurrentProvince(code);
+  };
+  ASSIGN_OR_RETURN(auto rows, ReadTable(text));
+  // The header row: the first of the first 10 rows with a ward code column.
+  int code = -1, name = -1, level = -1, pcode = -1, pname = -1, dcode = -1, dname = -1, en = -1;
+  size_t first = 0;
+  for (size_t i = 0; i < rows.size() && i < 10 && code < 0; ++i) {
+    auto h = HeaderKeys(rows[i]);
+    code = Column(h, {"ma px", "ma phuong xa", "ma xa", "ma don vi hanh chinh cap xa", "ma"});
+    if (code < 0) continue;
+    name = Column(h, {"phuong xa", "ten phuong xa", "ten xa", "ten don vi hanh chinh", "ten"});
+    level = Column(h, {"cap"});
+    pcode = Column(h, {"ma tp", "ma tinh", "ma tinh thanh pho"});
+    pname = Column(h, {"tinh thanh pho", "tinh tp", "ten tinh", "tinh"});
+    dcode = Column(h, {"ma qh", "ma quan huyen", "ma huyen"});
+    dname = Column(h, {"quan huyen", "ten quan huyen", "huyen"});
+    en = Column(h, {"ten tieng anh", "english name"});
+    first = i + 1;
+  }
+  const bool annex = code < 0;
+  if (annex) code = 0, name = 1, pname = 2;
+  ImportResult r = Start(info);
+  std::set<std::string> taken;
+  const ProvinceInfo* section = nullptr;  // annex layout: the province being listed
+  for (size_t i = first; i < rows.size(); ++i) {
+    const auto& row = rows[i];
+    std::string where = "line " + std::to_string(i + 1);
+    std::string raw_code = Cell(row, code);
+    std::string nm = CleanName(Cell(row, name));
+    if (raw_code.empty() && nm.empty()) continue;
+    if (annex && raw_code.empty()) {  // a province heading ("THÀNH PHỐ HÀ NỘI")
+      section = province_by_name(nm);
+      if (!section) r.problems.push_back(where + ": province '" + nm + "' is not in the list");
+      continue;
+    }
+    ++r.rows;
+    Concept c;
+    c.code = UnitCode(raw_code, 5);
+    if (c.code.empty()) {
+      r.problems.push_back(where + ": ward code '" + raw_code + "' is not 5 digits; skipped");
+      continue;
+    }
+    if (nm.empty()) {
+      r.problems.push_back(where + ": ward " + c.code + " has no name; skipped");
+      continue;
+    }
+    const ProvinceInfo* prov = nullptr;
+    if (std::string pc = UnitCode(Cell(row, pcode), 2); !pc.empty()) prov = province_by_code(pc);
+    if (!prov && pname >= 0 && !Cell(row, pname).empty()) prov = province_by_name(Cell(row, pname));
+    if (!prov) prov = section;
+    if (!prov) {
+      r.problems.push_back(where + ": ward " + c.code + " (" + nm +
+                           "): province unknown or not in the list; skipped");
+      continue;
+    }
+    if (!taken.insert(c.code).second) {
+      r.problems.push_back(where + ": duplicate ward code " + c.code + "; skipped");
+      continue;
+    }
+    c.display = nm;
+    c.display_en = Cell(row, en);
+    c.properties.emplace_back("province", prov->code);
+    c.properties.emplace_back("province-name", ProvinceDisplay(*prov));
+    std::string lv = CleanName(Cell(row, level));
+    if (lv.empty()) lv = LevelOf(nm);
+    if (!lv.empty()) c.properties.emplace_back("level", lv);
+    if (std::string d = UnitCode(Cell(row, dcode), 3); !d.empty())
+      c.properties.emplace_back("district", d);
+    if (std::string d = CleanName(Cell(row, dname)); !d.empty())
+      c.properties.emplace_back("district-name", d);
+    r.cs.concepts.push_back(std::move(c));
+  }
+  if (r.cs.concepts.empty())
+    return Status(Code::kInvalid, "ward list: no ward could be read (" +
+                                      std::to_string(r.problems.size()) + " problems)" +
+                                      (r.problems.empty() ? "" : ": " + r.problems.front()));
+  r.cs.Build();
+  return r;
+}
+
+Result<MapImportResult> ImportWardMapCsv(std::string_view text, const CatalogInfo& info) {
+  ASSIGN_OR_RETURN(auto rows, ReadTable(text));
+  int new_code = -1, new_name = -1, old_code = -1, old_name = -1, note = -1;
+  size_t first = 0;
+  for (size_t i = 0; i < rows.size() && i < 10 && new_code < 0; ++i) {
+    auto h = HeaderKeys(rows[i]);
+    new_code = Column(h, {"ma xa moi", "ma phuong xa moi", "ma moi"});
+    old_code = Column(h, {"ma xa cu", "ma phuong xa cu", "ma cu"});
+    new_name = Column(h, {"ten xa moi", "ten phuong xa moi", "ten moi"});
+    old_name = Column(h, {"ten xa cu", "ten phuong xa cu", "ten cu"});
+    note = Column(h, {"ghi chu", "note"});
+    first = i + 1;
+  }
+  if (new_code < 0 || old_code < 0)
+    return Status(Code::kInvalid,
+                  "ward conversion table: no 'Mã Xã mới' and 'Mã Xã cũ' columns in the first 10 "
+                  "rows");
+  MapImportResult r;
+  // Old code -> its targets, in first-seen order.
+  std::vector<std::string> order;
+  std::map<std::string, std::pair<std::string, json::array>> by_old;
+  std::set<std::pair<std::string, std::string>> seen;
+  for (size_t i = first; i < rows.size(); ++i) {
+    const auto& row = rows[i];
+    std::string nc = UnitCode(Cell(row, new_code), 5), oc = UnitCode(Cell(row, old_code), 5);
+    if (Cell(row, new_code).empty() && Cell(row, old_code).empty()) continue;  // headings
+    ++r.rows;
+    std::string where = "line " + std::to_string(i + 1);
+    if (nc.empty() || oc.empty()) {
+      r.problems.push_back(where + ": codes '" + Cell(row, new_code) + "' / '" +
+                           Cell(row, old_code) + "' are not 5 digits; skipped");
+      continue;
+    }
+    if (!seen.insert({oc, nc}).second) continue;
+    std::string n = text::Fold(Cell(row, note));
+    bool whole = n.find("toan bo") != std::string::npos && n.find("mot phan") == std::string::npos;
+    json::object target{{"code", nc}, {"equivalence", whole ? "wider" : "inexact"}};
+    if (std::string d = CleanName(Cell(row, new_name)); !d.empty()) target["display"] = d;
+    if (std::string c = CleanName(Cell(row, note)); !c.empty()) target["comment"] = c;
+    auto [it, inserted] = by_old.try_emplace(oc);
+    if (inserted) {
+      order.push_back(oc);
+      it->second.first = CleanName(Cell(row, old_name));
+    }
+    it->second.second.push_back(std::move(target));
+  }
+  json::array elements;
+  for (const auto& oc : order) {
+    auto& [display, targets] = by_old[oc];
+    json::object e{{"code", oc}};
+    if (!display.empty()) e["display"] = display;
+    e["target"] = std::move(targets);
+    elements.push_back(std::move(e));
+  }
+  r.elements = elements.size();
+  if (elements.empty())
+    return Status(Code::kInvalid, "ward conversion table: no row could be read");
+  std::string url = info.url.empty() ? std::string(kWardMap) : info.url;
+  r.concept_map = json::object{
+      {"resourceType", "ConceptMap"},
+      {"url", url},
+      {"version", info.version},
+      {"name", info.name.empty() ? "VNWardLegacyToCurrent" : info.name},
+      {"title", info.title.empty() ? "Phường, xã trước và sau ngày 01/07/2025 / wards before and "
+                                     "after 2025-07-01"
+                                   : info.title},
+      {"status", "active"},
+      {"sourceUri", kLegacyWardValueSet},
+      {"targetUri", kWardValueSet},
+      {"group", json::array{json::object{{"source", kLegacyWardSystem},
+                                         {"target", kWardSystem},
+                                         {"element", std::move(elements)}}}}};
   return r;
 }
 

@@ -6,6 +6,7 @@
 // Thread-safety: stateless functions.
 #pragma once
 
+#include <boost/json/object.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -58,5 +59,31 @@ Result<ImportResult> ImportCodeListCsv(std::string_view text, const CatalogInfo&
 // A LOINC-style lab catalog: code (or ma/ma_xet_nghiem), name (vi), name_en / long_common_name,
 // loinc, component, property, system, scale, unit (kept as properties).
 Result<ImportResult> ImportLabCsv(std::string_view text, const CatalogInfo& info);
+
+// The government's list of wards and communes (cấp xã) as CSV or XLSX, into kWardSystem (or
+// kLegacyWardSystem when info.url says so; vn_address.h). Two layouts:
+// - the statistics office's export (danhmuchanhchinh.nso.gov.vn), by header: "Mã PX" / "Mã" (ward
+//   code), "Phường Xã" / "Tên" (name), "Cấp" (level), "Mã TP" (province code), "Tỉnh Thành Phố"
+//   (province name), optionally "Mã QH" / "Quận Huyện" (district, legacy list) and "Tên Tiếng
+//   Anh";
+// - the annex of the decision on the codes: no header; a row with an empty code and a province's
+//   name opens that province, then rows of code, name (and optionally the province name).
+// Codes are 5 digits (leading zeros restored when a spreadsheet dropped them); each ward gets the
+// properties province (2-digit code), province-name, level, and district / district-name when
+// given. A province name that is not in the (current or legacy) list, a bad code or a duplicate is
+// reported in `problems` and the row skipped. Errors: kInvalid when no row could be read.
+Result<ImportResult> ImportWardCsv(std::string_view text, const CatalogInfo& info);
+
+// The government's conversion table from the wards before 2025-07-01 to the current ones (CSV or
+// XLSX; header row with "Mã Xã mới" and "Mã Xã cũ", optionally "Tên Xã mới", "Tên Xã cũ" and
+// "Ghi chú": "Nhập toàn bộ" whole, "Nhập một phần" part) as a FHIR ConceptMap from
+// kLegacyWardSystem to kWardSystem (url kWardMap unless info.url is given, version info.version).
+struct MapImportResult {
+  boost::json::object concept_map;
+  size_t rows = 0;      // source rows read
+  size_t elements = 0;  // legacy codes mapped
+  std::vector<std::string> problems;
+};
+Result<MapImportResult> ImportWardMapCsv(std::string_view text, const CatalogInfo& info);
 
 }  // namespace benhan::terminology

@@ -8,6 +8,7 @@
 #include "core/log.h"
 #include "core/text.h"
 #include "terminology/concept_index.h"
+#include "terminology/vn_address.h"
 
 namespace json = boost::json;
 
@@ -85,6 +86,40 @@ Result<size_t> ParseCount(const std::string& s, const char* name, size_t dflt, s
   return std::min(static_cast<size_t>(v), max);
 }
 
+// A ConceptMap resource reduced to its (source system|code) -> targets.
+std::shared_ptr<TerminologyService::ConceptMapDef> ParseConceptMap(const json::object& r,
+                                                                   const std::string& id) {
+  auto cm = std::make_shared<TerminologyService::ConceptMapDef>();
+  cm->url = Str(r, "url");
+  cm->version = Str(r, "version");
+  cm->id = id;
+  cm->source_vs = Str(r, "sourceUri") + Str(r, "sourceCanonical");
+  cm->target_vs = Str(r, "targetUri") + Str(r, "targetCanonical");
+  if (auto* groups = r.if_contains("group"); groups && groups->is_array()) {
+    for (const auto& gv : groups->get_array()) {
+      if (!gv.is_object()) continue;
+      const auto& g = gv.get_object();
+      std::string src = Str(g, "source"), tgt = Str(g, "target");
+      auto* elems = g.if_contains("element");
+      if (!elems || !elems->is_array()) continue;
+      for (const auto& ev : elems->get_array()) {
+        if (!ev.is_object()) continue;
+        const auto& e = ev.get_object();
+        auto* targets = e.if_contains("target");
+        if (!targets || !targets->is_array()) continue;
+        for (const auto& tv : targets->get_array()) {
+          if (!tv.is_object()) continue;
+          const auto& t = tv.get_object();
+          cm->map.emplace(src + "|" + Str(e, "code"),
+                          TerminologyService::ConceptMapDef::Target{
+                              tgt, Str(t, "code"), Str(t, "display"), Str(t, "equivalence")});
+        }
+      }
+    }
+  }
+  return cm;
+}
+
 }  // namespace
 
 TerminologyService::TerminologyService(store::Store& store) : store_(store) {}
@@ -137,6 +172,9 @@ Status TerminologyService::Load() {
   std::vector<std::shared_ptr<const ValueSetDef>> value_sets;
   std::vector<std::shared_ptr<const ConceptMapDef>> maps;
   systems[kIcd10VnUrl].push_back(StarterIcd10());
+  systems[kProvinceSystem].push_back(BuiltinProvinces());
+  systems[kLegacyProvinceSystem].push_back(BuiltinLegacyProvinces());
+  maps.push_back(ParseConceptMap(ProvinceConceptMap(), "vn-province-legacy-to-current"));
   int64_t started = SystemClock().NowMicros();
   for (const char* type : {"CodeSystem", "ValueSet", "ConceptMap"}) {
     store::Query q;
@@ -197,35 +235,7 @@ Status TerminologyService::Load() {
           }
           value_sets.push_back(std::move(vs));
         } else {
-          auto cm = std::make_shared<ConceptMapDef>();
-          cm->url = Str(r, "url");
-          cm->version = Str(r, "version");
-          cm->id = rec.id;
-          cm->source_vs = Str(r, "sourceUri") + Str(r, "sourceCanonical");
-          cm->target_vs = Str(r, "targetUri") + Str(r, "targetCanonical");
-          if (auto* groups = r.if_contains("group"); groups && groups->is_array()) {
-            for (const auto& gv : groups->get_array()) {
-              if (!gv.is_object()) continue;
-              const auto& g = gv.get_object();
-              std::string src = Str(g, "source"), tgt = Str(g, "target");
-              auto* elems = g.if_contains("element");
-              if (!elems || !elems->is_array()) continue;
-              for (const auto& ev : elems->get_array()) {
-                if (!ev.is_object()) continue;
-                const auto& e = ev.get_object();
-                auto* targets = e.if_contains("target");
-                if (!targets || !targets->is_array()) continue;
-                for (const auto& tv : targets->get_array()) {
-                  if (!tv.is_object()) continue;
-                  const auto& t = tv.get_object();
-                  cm->map.emplace(src + "|" + Str(e, "code"),
-                                  ConceptMapDef::Target{tgt, Str(t, "code"), Str(t, "display"),
-                                                        Str(t, "equivalence")});
-                }
-              }
-            }
-          }
-          maps.push_back(std::move(cm));
+          maps.push_back(ParseConceptMap(r, rec.id));
         }
       }
       if (!page.has_more) break;
@@ -664,6 +674,20 @@ Result<json::object> TerminologyService::Translate(const OpParams& params,
                                        "no mapping for " + system + "|" + code))));
   for (auto& m : matches) p.push_back(std::move(m));
   return json::object{{"resourceType", "Parameters"}, {"parameter", std::move(p)}};
+}
+
+std::vector<TerminologyService::MapTarget> TerminologyService::MapCode(
+    const std::string& system, const std::string& code, const std::string& target_system) const {
+  std::vector<MapTarget> out;
+  std::lock_guard<std::mutex> l(mu_);
+  for (const auto& m : concept_maps_) {
+    auto [lo, hi] = m->map.equal_range(system + "|" + code);
+    for (auto it = lo; it != hi; ++it)
+      if (target_system.empty() || it->second.system == target_system)
+        out.push_back(MapTarget{it->second.system, it->second.code, it->second.display,
+                                it->second.equivalence});
+  }
+  return out;
 }
 
 Result<OpParams> TerminologyService::ParamsFromBody(const json::value& body) {

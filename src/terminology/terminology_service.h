@@ -63,13 +63,21 @@ class TerminologyService {
   Result<boost::json::object> Translate(const OpParams& params,
                                         const std::string& instance_id = {});
 
+  // What the loaded ConceptMaps (built-in ones included) map (system, code) to, optionally only
+  // into `target_system`.
+  struct MapTarget {
+    std::string system, code, display, equivalence;
+  };
+  std::vector<MapTarget> MapCode(const std::string& system, const std::string& code,
+                                 const std::string& target_system = {}) const;
+  struct ConceptMapDef;  // a loaded ConceptMap (defined in the .cc)
+
   // A Parameters resource as operation parameters (valueX as text; a Coding gives system, code,
   // version, display). kInvalid if it is not a Parameters resource.
   static Result<OpParams> ParamsFromBody(const boost::json::value& body);
 
  private:
   struct ValueSetDef;
-  struct ConceptMapDef;
   struct Expansion;
   void MaybeReload();
   std::shared_ptr<const ValueSetDef> FindValueSet(const std::string& url,

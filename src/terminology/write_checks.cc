@@ -4,6 +4,7 @@
 
 #include "core/clock.h"
 #include "core/log.h"
+#include "terminology/vn_address.h"
 #include "terminology/vn_identifiers.h"
 
 namespace json = boost::json;
@@ -63,6 +64,35 @@ class PatientIdentifiers : public service::WriteCheck {
   }
 
  private:
+  bool error_mode_;
+};
+
+// Patient.address: provinces and wards current or legacy (vn_address.h); the ward lists are the
+// imported ones the terminology service holds.
+class PatientAddresses : public service::WriteCheck {
+ public:
+  PatientAddresses(TerminologyService& ts, bool error_mode) : ts_(ts), error_mode_(error_mode) {}
+  Status Check(const json::object& r) const override {
+    if (TypeOf(r) != "Patient" || !r.contains("address")) return Status::Ok();
+    ts_.Refresh();
+    WardData wards;
+    auto usable = [](std::shared_ptr<const CodeSystemVersion> cs) {
+      return cs && !cs->builtin && !cs->concepts.empty() ? cs : nullptr;
+    };
+    wards.current = usable(ts_.Resolve(kWardSystem));
+    wards.legacy = usable(ts_.Resolve(kLegacyWardSystem));
+    wards.map = [this](const std::string& code) {
+      std::vector<std::pair<std::string, std::string>> out;
+      for (const auto& t : ts_.MapCode(kLegacyWardSystem, code, kWardSystem))
+        out.emplace_back(t.code, t.display);
+      return out;
+    };
+    return Outcome(CheckPatientAddresses(r, wards), error_mode_, Code::kCodeInvalid,
+                   "Patient " + Str(r, "id") + " address");
+  }
+
+ private:
+  TerminologyService& ts_;
   bool error_mode_;
 };
 
@@ -234,9 +264,12 @@ class Icd10Rules : public service::WriteCheck {
 void AddWriteChecks(service::ResourceService& service, TerminologyService& terminology,
                     store::Store& store, const Config& config) {
   service.AddWriteCheck(std::make_shared<TerminologyWrites>(terminology));
-  if (config.identifiers_check != "off")
+  if (config.identifiers_check != "off") {
     service.AddWriteCheck(
         std::make_shared<PatientIdentifiers>(config.identifiers_check == "error"));
+    service.AddWriteCheck(
+        std::make_shared<PatientAddresses>(terminology, config.identifiers_check == "error"));
+  }
   if (config.icd10_rules != "off")
     service.AddWriteCheck(
         std::make_shared<Icd10Rules>(terminology, store, config.icd10_rules == "error"));

@@ -1,9 +1,9 @@
 // The write checks terminology/ adds to ResourceService (service::WriteCheck): every write of a
 // CodeSystem, ValueSet or ConceptMap makes the TerminologyService reload; Patients' Vietnamese
-// identifiers are checked (vn_identifiers.h); Condition and Encounter diagnoses are checked
+// identifiers and addresses are checked (vn_identifiers.h, vn_address.h); Condition and Encounter diagnoses are checked
 // against the ICD-10 rules. Each rule is off, a warning (logged) or an error (the write is
 // rejected with a Vietnamese-then-English OperationOutcome), by config:
-//   identifiers.check: error | warning | off      (default error)
+//   identifiers.check: error | warning | off      (default error; addresses too)
 //   terminology.icd10_rules: error | warning | off (default warning)
 //
 // Thread-safety: the checks are immutable and thread-safe. Ownership: they borrow the

@@ -11,6 +11,7 @@
 #include "fhir/resource.h"
 #include "fhir/validator.h"
 #include "terminology/code_system.h"
+#include "terminology/vn_address.h"
 #include "terminology/vn_identifiers.h"
 
 namespace json = boost::json;
@@ -53,6 +54,7 @@ TEST(DemoData, ValidResourcesIdentifiersAndCodes) {
   std::map<std::string, int> types;
   std::map<std::string, int> codes;
   std::map<std::string, std::string> gender_of;
+  std::map<std::string, int> provinces;
   for (const auto& r : all) {
     std::string type(r.at("resourceType").as_string());
     ++types[type];
@@ -61,6 +63,13 @@ TEST(DemoData, ValidResourcesIdentifiersAndCodes) {
     if (type == "Patient") {
       auto issues = terminology::CheckPatientIdentifiers(r);
       EXPECT_TRUE(issues.empty()) << issues[0].message;
+      // Current addresses: a current province (coded and named), no issue.
+      auto addr = terminology::CheckPatientAddresses(r, terminology::WardData{});
+      EXPECT_TRUE(addr.empty()) << addr[0].message;
+      const auto& a = r.at("address").at(0).as_object();
+      EXPECT_NE(terminology::FindCurrentProvinceByName(std::string(a.at("state").as_string())),
+                nullptr);
+      ++provinces[std::string(a.at("state").as_string())];
       gender_of["Patient/" + std::string(r.at("id").as_string())] =
           std::string(r.at("gender").as_string());
     }
@@ -80,6 +89,8 @@ TEST(DemoData, ValidResourcesIdentifiersAndCodes) {
     }
   }
   EXPECT_EQ(types["Patient"], 200);
+  EXPECT_GE(provinces.size(), 20u) << "patients spread over the current provinces";
+  EXPECT_GT(provinces["Thành phố Hồ Chí Minh"], provinces["Tỉnh Lai Châu"]);
   EXPECT_GE(types["Encounter"], 200);
   EXPECT_GE(types["Observation"], 4 * types["Encounter"]);
   EXPECT_EQ(types["MedicationRequest"], types["Encounter"]);

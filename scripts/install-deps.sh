@@ -10,6 +10,7 @@ PKGS=(
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libsqlite3-dev libpq-dev libssl-dev libutf8proc-dev libzstd-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  tesseract-ocr-vie libtesseract-dev libleptonica-dev libpoppler-cpp-dev
 )
 # Node.js: use the machine's if present (it bundles npm); otherwise Debian's.
 command -v npm >/dev/null 2>&1 || PKGS+=(nodejs npm)
@@ -17,6 +18,8 @@ command -v npm >/dev/null 2>&1 || PKGS+=(nodejs npm)
 # system's cluster), to run every conformance case on the PostgreSQL backend too.
 TEST_PKGS=(clang-14 libclang-rt-14-dev clang-format wrk sqlite3 python3 procps curl
   postgresql-15 postgresql-client-15)
+# digitize tests render pages at test time with pango/cairo and Debian fonts.
+TEST_PKGS+=(fonts-noto-core fonts-dejavu-core libcairo2-dev libpango1.0-dev)
 if [[ "${1:-}" != "--no-test-deps" ]]; then PKGS+=("${TEST_PKGS[@]}"); fi
 
 missing=()

@@ -155,7 +155,10 @@ const std::string& FhirApi::CapabilityStatement() {
       }
       json::array params;
       for (const auto* p : defs.SearchParamsFor(type)) {
-        if (p->type == fhir::SearchParamType::kSpecial) continue;  // Location near: not supported
+        // Special parameters: only Location near is searched (service/search_params.cc).
+        if (p->type == fhir::SearchParamType::kSpecial &&
+            !(type == "Location" && p->code == "near"))
+          continue;
         if (p->code.find('-') == 0 || p->code == "_query") continue;
         params.push_back(json::object{{"name", p->code},
                                       {"definition", p->url},

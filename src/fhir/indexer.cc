@@ -225,7 +225,10 @@ Result<std::unique_ptr<Indexer>> Indexer::Create(std::shared_ptr<const Definitio
   for (const auto& type : defs->ResourceTypeNames()) {
     auto& list = ix->by_type_[type];
     for (const SearchParamDef* p : defs->SearchParamsFor(type)) {
-      if (p->type == SearchParamType::kSpecial) continue;
+      // Special parameters have no index rows, except Location `near` (its position's
+      // latitude and longitude as numbers; AddPosition).
+      if (p->type == SearchParamType::kSpecial && !(type == "Location" && p->code == "near"))
+        continue;
       if (p->expression.empty() || p->code == "_id" || p->code == "_lastUpdated") continue;
       std::string e = ExpressionFor(p->expression, type, *defs);
       if (e.empty()) continue;
@@ -368,6 +371,20 @@ void Indexer::AddComposite(const Param& p, const fhirpath::Item& item, const jso
       }
     }
   }
+}
+
+void Indexer::AddPosition(const std::string& code, const fhirpath::Item& item,
+                          IndexEntries& out) const {
+  // Location.position: latitude and longitude (decimal degrees, WGS84), both needed.
+  const json::value& v = item.json();
+  if (!v.is_object()) return;
+  const auto* lat = v.get_object().if_contains("latitude");
+  const auto* lon = v.get_object().if_contains("longitude");
+  if (!lat || !lon || !lat->is_number() || !lon->is_number()) return;
+  double la = Number(*lat), lo = Number(*lon);
+  if (la < -90 || la > 90 || lo < -180 || lo > 180) return;
+  out.numbers.push_back({code + "$lat", la});
+  out.numbers.push_back({code + "$lon", lo});
 }
 
 void Indexer::AddValue(SearchParamType type, const std::string& code, const fhirpath::Item& item,
@@ -533,6 +550,8 @@ IndexEntries Indexer::Extract(const json::value& resource, bool skip_absent_root
       if (!item.valid()) continue;
       if (p.def->type == SearchParamType::kComposite)
         AddComposite(p, item, resource, out);
+      else if (p.def->type == SearchParamType::kSpecial)
+        AddPosition(p.def->code, item, out);
       else
         AddValue(p.def->type, p.def->code, item, out, p.implicit_vs);
     }

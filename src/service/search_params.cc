@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cmath>
 
 #include "core/clock.h"
 #include "core/text.h"
@@ -117,6 +118,7 @@ Result<store::QueryValue> ParseValue(ParamKind kind, const std::string& modifier
   switch (kind) {
     case ParamKind::kComposite:
     case ParamKind::kText:
+    case ParamKind::kNear:
       return Status(Code::kInternal, "parameter parsed as a single value", name);
     case ParamKind::kId:
       v.code = Unescape(s);
@@ -256,6 +258,69 @@ Result<store::Condition> ParseComposite(const fhir::SearchParamDef& p, const std
   return c;
 }
 
+// Location `near=latitude|longitude[|distance[|units]]` (R4): decimal degrees (WGS84), distance
+// in `units` (UCUM length, default km; "mi" taken as [mi_i]), default kNearDefaultKm (the spec
+// leaves it to the server). OR across comma-separated values.
+constexpr double kNearDefaultKm = 10;
+
+Result<store::Condition> ParseNear(const std::string& name, const std::string& modifier,
+                                   const std::string& value) {
+  if (!modifier.empty())
+    return Status(Code::kNotSupported, "modifier ':" + modifier + "' is not supported on near",
+                  name);
+  store::Condition c;
+  c.param = "near";
+  c.kind = ParamKind::kNear;
+  const std::string form = "latitude|longitude[|distance[|units]], e.g. 21.0278|105.8342|5|km";
+  for (const auto& raw : SplitOr(value)) {
+    std::vector<std::string> parts;
+    size_t start = 0;
+    for (size_t bar; (bar = raw.find('|', start)) != std::string::npos; start = bar + 1)
+      parts.push_back(raw.substr(start, bar - start));
+    parts.push_back(raw.substr(start));
+    if (parts.size() < 2 || parts.size() > 4)
+      return Status(Code::kInvalid, "search parameter " + name + ": '" + raw + "' is not " + form,
+                    name);
+    store::QueryValue v;
+    ASSIGN_OR_RETURN(v.latitude, ParseNumber(name, parts[0]));
+    ASSIGN_OR_RETURN(v.longitude, ParseNumber(name, parts[1]));
+    if (v.latitude < -90 || v.latitude > 90 || v.longitude < -180 || v.longitude > 180)
+      return Status(Code::kInvalid,
+                    "search parameter " + name +
+                        ": latitude must be within -90..90 and longitude "
+                        "within -180..180 (decimal degrees), not '" +
+                        raw + "'",
+                    name);
+    v.distance_km = kNearDefaultKm;
+    if (parts.size() >= 3 && !parts[2].empty()) {
+      ASSIGN_OR_RETURN(double d, ParseNumber(name, parts[2]));
+      if (d < 0 || !std::isfinite(d))
+        return Status(Code::kInvalid,
+                      "search parameter " + name + ": the distance must be 0 or more", name);
+      double km_per_unit = 1;
+      if (parts.size() == 4 && !parts[3].empty() && parts[3] != "km") {
+        std::string unit = parts[3] == "mi" ? "[mi_i]" : parts[3];
+        auto u = fhir::ucum::Parse(unit);
+        if (!u || u->dims != "m")
+          return Status(Code::kInvalid,
+                        "search parameter " + name + ": '" + parts[3] +
+                            "' is not a unit of length (UCUM: km, m, [mi_i], [nmi_i]...)",
+                        name);
+        km_per_unit = u->factor / 1000;  // canonical unit: m
+      }
+      v.distance_km = d * km_per_unit;
+    } else if (parts.size() == 4 && !parts[3].empty()) {
+      return Status(Code::kInvalid,
+                    "search parameter " + name + ": units without a distance in '" + raw + "'",
+                    name);
+    }
+    c.any_of.push_back(std::move(v));
+  }
+  if (c.any_of.empty())
+    return Status(Code::kInvalid, "search parameter " + name + ": expected " + form, name);
+  return c;
+}
+
 // One search condition `name=value` on resource type `type`, including chains
 // (`subject:Patient.name`) and reverse chains (`_has:Observation:patient:code`). Errors:
 // kNotSupported for unknown or unsupported parameters (the caller decides strict or lenient),
@@ -355,6 +420,8 @@ Result<store::Condition> ParseCondition(const std::string& type, const std::stri
     const fhir::SearchParamDef* p = defs.FindSearchParam(type, code);
     if (p == nullptr)
       return Status(Code::kNotSupported, "unknown search parameter for " + type, name);
+    if (p->type == fhir::SearchParamType::kSpecial && type == "Location" && code == "near")
+      return ParseNear(name, modifier, value);
     if (p->type == fhir::SearchParamType::kSpecial) {
       return Status(
           Code::kNotSupported,

@@ -20,7 +20,10 @@ enum class ParamKind {
   kId,
   kLastUpdated,
   kComposite,
-  kText  // _text (narrative) and _content (whole resource): full-text words, folded
+  kText,  // _text (narrative) and _content (whole resource): full-text words, folded
+  // Location `near` (special): within distance_km of (latitude, longitude) on the WGS84 sphere,
+  // over the rows the indexer writes for Location.position (numbers "near$lat", "near$lon").
+  kNear
 };
 enum class Prefix { kEq, kNe, kGt, kLt, kGe, kLe, kSa, kEb, kAp };
 
@@ -37,6 +40,8 @@ struct QueryValue {
   std::string unit_key;
   double factor = 1;
   int64_t low = 0, high = 0;  // date range [low, high)
+  // near: the point (degrees) and the distance (km).
+  double latitude = 0, longitude = 0, distance_km = 0;
   // Composite parameters: one value per component ("8480-6$gt100"), of Condition::part_kinds.
   std::vector<QueryValue> parts;
 };

@@ -31,6 +31,7 @@ class Builder {
     std::string p = Arg(std::move(words));
     return d_.text_match(json_sql, narrative, p);
   }
+  const Dialect& dialect() const { return d_; }
   std::string Arg(const SqlArg& v) {
     if (std::holds_alternative<int64_t>(v)) return Arg(std::get<int64_t>(v));
     if (std::holds_alternative<double>(v)) return Arg(std::get<double>(v));
@@ -262,14 +263,28 @@ std::string CompositeKeyMatch(Builder& b, const std::string& param, int k, Param
 
 }  // namespace
 
+// The great-circle test with the SQL math functions (SQLite 3.35+ built with them, as Debian's
+// is; PostgreSQL): cos(central angle) >= cos_max. `cast` wraps an argument's placeholder.
+static std::string GreatCircleSql(const std::string& lat, const std::string& lon,
+                                  const std::string& sin0, const std::string& cos0,
+                                  const std::string& lon0, const std::string& cos_max,
+                                  const char* cast_open, const char* cast_close) {
+  auto arg = [&](const std::string& p) { return cast_open + p + cast_close; };
+  return "(" + arg(sin0) + " * sin(radians(" + lat + ")) + " + arg(cos0) + " * cos(radians(" + lat +
+         ")) * cos(radians(" + lon + ") - " + arg(lon0) + ") >= " + arg(cos_max) + ")";
+}
+
 const Dialect& SqliteDialect() {
   // benhan_text_match is registered on every connection by the SQLite store.
-  static const Dialect d{[](int) { return std::string("?"); },
-                         [](const std::string& json, bool narrative, const std::string& arg) {
-                           return "benhan_text_match(" + json + ", " + (narrative ? "1" : "0") +
-                                  ", " + arg + ")";
-                         },
-                         " ASC", " DESC"};
+  static const Dialect d{
+      [](int) { return std::string("?"); },
+      [](const std::string& json, bool narrative, const std::string& arg) {
+        return "benhan_text_match(" + json + ", " + (narrative ? "1" : "0") + ", " + arg + ")";
+      },
+      [](const std::string& lat, const std::string& lon, const std::string& s0,
+         const std::string& c0, const std::string& l0,
+         const std::string& cm) { return GreatCircleSql(lat, lon, s0, c0, l0, cm, "", ""); },
+      " ASC", " DESC"};
   return d;
 }
 
@@ -286,6 +301,10 @@ const Dialect& PostgresDialect() {
                         narrative ? "SELECT text_narrative FROM" : "SELECT text_content FROM");
         }
         return "COALESCE(benhan_words_match(" + words + ", " + arg + "), false)";
+      },
+      [](const std::string& lat, const std::string& lon, const std::string& s0,
+         const std::string& c0, const std::string& l0, const std::string& cm) {
+        return GreatCircleSql(lat, lon, s0, c0, l0, cm, "CAST(", " AS DOUBLE PRECISION)");
       },
       " ASC NULLS FIRST", " DESC NULLS LAST"};
   return d;
@@ -326,6 +345,7 @@ int DriverRank(const Condition& c) {
       return 6;
     case ParamKind::kNumber:
     case ParamKind::kQuantity:
+    case ParamKind::kNear:
       return 7;
     default:
       return -1;
@@ -354,6 +374,61 @@ bool Probeable(const Condition& c) {
     default:
       return false;
   }
+}
+
+// Location `near`: the rows of the position's latitude and longitude (numbers "near$lat",
+// "near$lon" in idx_number) inside the bounding box of the spherical cap (index range on
+// (pid, value)), then the exact great-circle test (Dialect::great_circle). OR across values.
+constexpr double kEarthRadiusKm = 6371.0088;  // mean radius (IUGG), WGS84 as a sphere
+constexpr double kPi = 3.14159265358979323846;
+
+Result<std::string> NearSql(Builder& b, const Condition& c, const std::string& type,
+                            const std::string& A, const ParamIdFn& param_id) {
+  int64_t lat_pid = param_id(type, c.param + "$lat");
+  int64_t lon_pid = param_id(type, c.param + "$lon");
+  if (lat_pid < 0 || lon_pid < 0 || c.any_of.empty()) return std::string("0=1");
+  std::string ors;
+  for (const auto& v : c.any_of) {
+    const double angle = v.distance_km / kEarthRadiusKm;  // radians
+    const double lat0 = v.latitude * kPi / 180, lon0 = v.longitude * kPi / 180;
+    // Latitude band; longitude half-width of the cap (none when the cap holds a pole).
+    double dlat = angle * 180 / kPi;
+    double lat_lo = std::max(-90.0, v.latitude - dlat), lat_hi = std::min(90.0, v.latitude + dlat);
+    double dlon = 180;
+    if (lat_lo > -90 && lat_hi < 90 && angle < kPi / 2) {
+      double s = std::sin(angle) / std::cos(lat0);
+      if (s < 1) dlon = std::asin(s) * 180 / kPi;
+    }
+    std::string p_lon_pid = b.Arg(lon_pid);
+    std::string p_lat_pid = b.Arg(lat_pid);
+    std::string p_lat_lo = b.Arg(lat_lo);
+    std::string p_lat_hi = b.Arg(lat_hi);
+    std::string box = "la.value >= " + p_lat_lo + " AND la.value <= " + p_lat_hi;
+    if (dlon < 180) {
+      double lo = v.longitude - dlon, hi = v.longitude + dlon;
+      if (lo < -180 || hi > 180) {  // across the antimeridian: two ranges
+        std::string p1 = b.Arg(lo < -180 ? lo + 360 : lo);
+        std::string p2 = b.Arg(hi > 180 ? hi - 360 : hi);
+        box += " AND (lo.value >= " + p1 + " OR lo.value <= " + p2 + ")";
+      } else {
+        std::string p1 = b.Arg(lo);
+        std::string p2 = b.Arg(hi);
+        box += " AND lo.value >= " + p1 + " AND lo.value <= " + p2;
+      }
+    }
+    // A hair of slack for rounding: a point at the exact distance matches.
+    std::string s0 = b.Arg(std::sin(lat0));
+    std::string c0 = b.Arg(std::cos(lat0));
+    std::string l0 = b.Arg(lon0);
+    std::string cm = b.Arg(angle >= kPi ? -2.0 : std::cos(angle) - 1e-12);
+    std::string exact = b.dialect().great_circle("la.value", "lo.value", s0, c0, l0, cm);
+    std::string one = A +
+                      "rid IN (SELECT la.rid FROM idx_number la JOIN idx_number lo ON lo.rid = " +
+                      "la.rid AND lo.pid = " + p_lon_pid + " WHERE la.pid = " + p_lat_pid +
+                      " AND " + box + " AND " + exact + ")";
+    ors += ors.empty() ? one : " OR " + one;
+  }
+  return "(" + ors + ")";
 }
 
 // The SQL (over `alias`, a row of table resource of resource type `type`) for all conditions.
@@ -451,6 +526,11 @@ Result<std::string> CompileConditions(const std::vector<Condition>& conds, const
         }
         cond = "(" + ors + ")";
       }
+      where += " AND " + cond;
+      continue;
+    }
+    if (c.kind == ParamKind::kNear) {
+      ASSIGN_OR_RETURN(cond, NearSql(b, c, type, A, param_id));
       where += " AND " + cond;
       continue;
     }

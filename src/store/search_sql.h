@@ -25,6 +25,14 @@ struct Dialect {
   // argument `arg` (fhir::WordsMatch over fhir::SearchableText): narrative only for _text.
   std::function<std::string(const std::string& json_sql, bool narrative, const std::string& arg)>
       text_match;
+  // SQL that is true when the point (`lat_sql`, `lon_sql`, degrees) is within the central angle
+  // whose cosine is the argument `cos_max` of the point whose latitude's sine and cosine are the
+  // arguments `sin0`, `cos0` and whose longitude (radians) is `lon0`: the spherical law of
+  // cosines, compared without acos (exact great-circle test of `near`).
+  std::function<std::string(const std::string& lat_sql, const std::string& lon_sql,
+                            const std::string& sin0, const std::string& cos0,
+                            const std::string& lon0, const std::string& cos_max)>
+      great_circle;
   // Sort directions. SQLite puts NULLs (resources without the sort parameter) first when
   // ascending and last when descending; PostgreSQL says so explicitly.
   const char* ascending = " ASC";

@@ -126,9 +126,10 @@ FhirApi::FhirApi(service::ResourceService& service, const security::Authenticato
 
 HttpResponse FhirApi::ErrorResponse(int http_status, const std::string& message) {
   HttpResponse r;
-  Code code = http_status == 413   ? Code::kTooLarge
-              : http_status >= 500 ? Code::kInternal
-                                   : Code::kInvalid;
+  Code code = http_status == 413 || http_status == 431 ? Code::kTooLarge
+              : http_status == 429                       ? Code::kTooManyRequests
+              : http_status >= 500                       ? Code::kInternal
+                                                         : Code::kInvalid;
   r.status = http_status;
   r.Set("Content-Type", kFhirJson);
   r.body = fhir::Serialize(fhir::MakeOperationOutcome(Status(code, message)));
@@ -138,7 +139,8 @@ HttpResponse FhirApi::ErrorResponse(int http_status, const std::string& message)
 std::string FhirApi::BaseUrl(const HttpRequest& req) const {
   if (!service_.config().base_url.empty()) return service_.config().base_url;
   std::string_view host = req.Header("host");
-  return "http://" + std::string(host.empty() ? "localhost" : host) + "/fhir";
+  return std::string(req.tls ? "https://" : "http://") +
+         std::string(host.empty() ? "localhost" : host) + "/fhir";
 }
 
 const std::string& FhirApi::CapabilityStatement() {

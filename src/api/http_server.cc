@@ -5,10 +5,14 @@
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <boost/url/decode_view.hpp>
 #include <boost/url/pct_string_view.hpp>
+#include <cmath>
+#include <mutex>
 #include <thread>
 #include <tuple>
+#include <unordered_map>
 
 #include "core/log.h"
 
@@ -29,6 +33,68 @@ std::string_view HttpRequest::Header(std::string_view lower_name) const {
 namespace {
 constexpr size_t kSmallBody = 16 * 1024;
 constexpr size_t kLargeRead = 64 * 1024;
+
+// Token buckets keyed by client: `rate` tokens per second up to `burst`; a request takes one.
+class TokenBuckets {
+ public:
+  TokenBuckets(double rate, int burst) : rate_(rate), burst_(std::max(1, burst)) {}
+  bool enabled() const { return rate_ > 0; }
+  // 0 if the request may go ahead, else the seconds until a token is back (at least 1).
+  int Take(const std::string& key) {
+    auto now = std::chrono::steady_clock::now();
+    std::lock_guard<std::mutex> l(mu_);
+    if (buckets_.size() > 100000) Prune(now);
+    auto [it, fresh] = buckets_.try_emplace(key, Bucket{static_cast<double>(burst_), now});
+    Bucket& b = it->second;
+    if (!fresh) {
+      double dt = std::chrono::duration<double>(now - b.last).count();
+      b.tokens = std::min<double>(burst_, b.tokens + dt * rate_);
+      b.last = now;
+    }
+    if (b.tokens >= 1) {
+      b.tokens -= 1;
+      return 0;
+    }
+    return std::max(1, static_cast<int>(std::ceil((1 - b.tokens) / rate_)));
+  }
+
+ private:
+  struct Bucket {
+    double tokens;
+    std::chrono::steady_clock::time_point last;
+  };
+  // Drops buckets that would be full again (their clients are idle).
+  void Prune(std::chrono::steady_clock::time_point now) {
+    for (auto it = buckets_.begin(); it != buckets_.end();) {
+      double dt = std::chrono::duration<double>(now - it->second.last).count();
+      if (it->second.tokens + dt * rate_ >= burst_)
+        it = buckets_.erase(it);
+      else
+        ++it;
+    }
+  }
+  double rate_;
+  int burst_;
+  std::mutex mu_;
+  std::unordered_map<std::string, Bucket> buckets_;
+};
+
+template <class Fields>
+void SetIfAbsent(Fields& f, std::string_view name, std::string_view value) {
+  if (f.find(name) == f.end()) f.set(name, value);
+}
+
+// The headers every response carries (the handler may have set stricter or specific ones).
+template <class Fields>
+void SecurityHeaders(Fields& f, bool tls) {
+  SetIfAbsent(f, "X-Content-Type-Options", "nosniff");
+  SetIfAbsent(f, "X-Frame-Options", "DENY");
+  SetIfAbsent(f, "Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'");
+  SetIfAbsent(f, "Referrer-Policy", "no-referrer");
+  SetIfAbsent(f, "Cache-Control", "no-store");
+  if (tls) SetIfAbsent(f, "Strict-Transport-Security", "max-age=31536000");
+}
+
 }  // namespace
 
 struct HttpServer::Impl {
@@ -42,6 +108,8 @@ struct HttpServer::Impl {
   std::mutex stop_mu;
   std::condition_variable stop_cv;
   bool stopped = false;
+  std::unique_ptr<TokenBuckets> ip_buckets;
+  std::unique_ptr<TokenBuckets> token_buckets;
 
   asio::awaitable<void> Accept() {
     for (;;) {
@@ -51,7 +119,7 @@ struct HttpServer::Impl {
         continue;
       }
       sock.set_option(tcp::no_delay(true));
-      asio::co_spawn(asio::make_strand(ioc), Session(std::move(sock)), asio::detached);
+      asio::co_spawn(asio::make_strand(ioc), Connection(std::move(sock)), asio::detached);
     }
   }
 
@@ -63,27 +131,99 @@ struct HttpServer::Impl {
     res.prepare_payload();
   }
 
-  asio::awaitable<void> Session(tcp::socket socket) {
+  // One accepted connection: plain HTTP, or the TLS handshake first. On an HTTPS port a client
+  // speaking plain HTTP gets a 400 saying so (its first byte is not a TLS handshake record).
+  asio::awaitable<void> Connection(tcp::socket socket) {
     beast::tcp_stream stream(std::move(socket));
     beast::flat_buffer buffer;
     std::string remote;
+    std::string ip;
+    bool loopback = false;
     {
       beast::error_code ec;
       auto ep = stream.socket().remote_endpoint(ec);
-      if (!ec) remote = ep.address().to_string() + ":" + std::to_string(ep.port());
+      if (!ec) {
+        ip = ep.address().to_string();
+        remote = ip + ":" + std::to_string(ep.port());
+        loopback = ep.address().is_loopback();
+      }
     }
+    if (!opts.tls) {
+      co_await Session(stream, buffer, remote, ip, loopback, false);
+      beast::error_code ignored;
+      stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+      co_return;
+    }
+    stream.expires_after(std::chrono::seconds(opts.header_timeout_seconds));
+    auto [ec, n] =
+        co_await stream.async_read_some(buffer.prepare(4096), asio::as_tuple(asio::use_awaitable));
+    if (ec) co_return;
+    buffer.commit(n);
+    if (static_cast<const unsigned char*>(buffer.data().data())[0] != 0x16) {
+      http::response<http::string_body> res;
+      res.version(11);
+      Render(400,
+             "cổng này chỉ nhận HTTPS (TLS), hãy dùng https:// / this port speaks HTTPS only "
+             "(TLS): use https://",
+             res);
+      res.keep_alive(false);
+      SecurityHeaders(res, false);
+      auto [wec, wn] = co_await http::async_write(stream, res, asio::as_tuple(asio::use_awaitable));
+      (void)wec;
+      (void)wn;
+      beast::error_code ignored;
+      stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+      co_return;
+    }
+    beast::ssl_stream<beast::tcp_stream> tls(std::move(stream), *opts.tls);
+    auto [hec, used] = co_await tls.async_handshake(asio::ssl::stream_base::server, buffer.data(),
+                                                    asio::as_tuple(asio::use_awaitable));
+    if (hec) {
+      log::Debug("https: " + remote + ": TLS handshake failed: " + hec.message());
+      co_return;
+    }
+    buffer.consume(used);
+    co_await Session(tls, buffer, remote, ip, loopback, true);
+    beast::get_lowest_layer(tls).expires_after(std::chrono::seconds(2));
+    auto [sec] = co_await tls.async_shutdown(asio::as_tuple(asio::use_awaitable));
+    (void)sec;
+  }
+
+  template <class Stream>
+  asio::awaitable<void> Session(Stream& stream, beast::flat_buffer& buffer,
+                                const std::string& remote, const std::string& ip, bool loopback,
+                                bool tls) {
+    bool limited = opts.rate_limit_loopback || !loopback;
     for (;;) {
-      stream.expires_after(std::chrono::seconds(opts.idle_timeout_seconds));
+      // Idle between requests up to idle_timeout; once a request starts, its headers must be
+      // complete within header_timeout (a client trickling bytes is closed).
+      if (buffer.size() == 0) {
+        beast::get_lowest_layer(stream).expires_after(
+            std::chrono::seconds(opts.idle_timeout_seconds));
+        auto [ec, n] = co_await stream.async_read_some(buffer.prepare(kSmallBody),
+                                                       asio::as_tuple(asio::use_awaitable));
+        if (ec) break;
+        buffer.commit(n);
+      }
+      beast::get_lowest_layer(stream).expires_after(
+          std::chrono::seconds(opts.header_timeout_seconds));
       http::request_parser<http::string_body> parser;
       parser.body_limit(opts.max_body_bytes);
-      parser.header_limit(64 * 1024);
+      parser.header_limit(static_cast<std::uint32_t>(opts.max_header_bytes));
       auto [ec, n] = co_await http::async_read_header(stream, buffer, parser,
                                                       asio::as_tuple(asio::use_awaitable));
-      if (!ec && !parser.is_done()) {
+      bool too_many_headers = false;
+      if (!ec) {
+        too_many_headers = std::distance(parser.get().begin(), parser.get().end()) >
+                           static_cast<std::ptrdiff_t>(opts.max_headers);
+      }
+      if (!ec && !too_many_headers && !parser.is_done()) {
         // Beast reads max(512, free capacity) bytes at a time: a body read through a small
         // buffer costs a recvmsg (and a timer re-arm and an epoll_wait) per 512 bytes, which
         // on a large Bundle is most of the request's CPU time. Large bodies are read 64 KiB at
         // a time; the buffer shrinks back once the request is done.
+        beast::get_lowest_layer(stream).expires_after(
+            std::chrono::seconds(opts.idle_timeout_seconds));
         auto len = parser.content_length();
         if (!len || *len > kSmallBody) buffer.reserve(kLargeRead);
         std::tie(ec, n) =
@@ -93,22 +233,54 @@ struct HttpServer::Impl {
       if (buffer.size() == 0 && buffer.capacity() > kSmallBody) buffer.shrink_to_fit();
       if (ec == http::error::end_of_stream || ec == asio::error::eof ||
           ec == beast::error::timeout || ec == asio::error::connection_reset ||
-          ec == asio::error::operation_aborted) {
+          ec == asio::error::operation_aborted || ec == asio::ssl::error::stream_truncated) {
+        if (ec == beast::error::timeout)
+          log::Debug("http: " + remote + ": request not received in time: closed");
         break;
       }
       http::response<http::string_body> res;
       res.version(11);
       bool keep_alive = false;
-      if (ec) {
+      int retry_after = 0;
+      if (!ec && !too_many_headers && limited) {
+        if (ip_buckets->enabled()) retry_after = ip_buckets->Take(ip);
+        std::string_view authz = parser.get()[http::field::authorization];
+        if (!retry_after && token_buckets->enabled() && !authz.empty())
+          retry_after = token_buckets->Take(std::to_string(std::hash<std::string_view>()(authz)));
+      }
+      if (ec || too_many_headers) {
         if (ec == http::error::body_limit) {
           Render(413,
-                 "request body larger than the limit of " + std::to_string(opts.max_body_bytes) +
-                     " bytes",
+                 "nội dung yêu cầu vượt giới hạn " + std::to_string(opts.max_body_bytes) +
+                     " byte / request body larger than the limit of " +
+                     std::to_string(opts.max_body_bytes) + " bytes",
+                 res);
+        } else if (ec == http::error::header_limit) {
+          Render(431,
+                 "dòng yêu cầu và tiêu đề vượt giới hạn " + std::to_string(opts.max_header_bytes) +
+                     " byte / request line and header fields larger than the limit of " +
+                     std::to_string(opts.max_header_bytes) + " bytes",
+                 res);
+        } else if (too_many_headers) {
+          Render(431,
+                 "quá nhiều trường tiêu đề (tối đa " + std::to_string(opts.max_headers) +
+                     ") / too many header fields (limit " + std::to_string(opts.max_headers) + ")",
                  res);
         } else {
-          Render(400, "malformed HTTP request: " + ec.message(), res);
+          Render(400, "yêu cầu HTTP sai cú pháp / malformed HTTP request: " + ec.message(), res);
         }
         res.keep_alive(false);
+      } else if (retry_after > 0) {
+        Render(429,
+               "quá nhiều yêu cầu từ máy khách này, hãy thử lại sau " +
+                   std::to_string(retry_after) +
+                   " giây / too many requests from this client: "
+                   "retry after " +
+                   std::to_string(retry_after) + " s",
+               res);
+        res.set(http::field::retry_after, std::to_string(retry_after));
+        keep_alive = parser.get().keep_alive();
+        res.keep_alive(keep_alive);
       } else {
         auto& req = parser.get();
         HttpRequest hr;
@@ -132,6 +304,7 @@ struct HttpServer::Impl {
         }
         hr.body = std::move(req.body());
         hr.remote = remote;
+        hr.tls = tls;
         keep_alive = req.keep_alive();
         hr.keep_alive = keep_alive;
         HttpResponse out;
@@ -145,9 +318,12 @@ struct HttpServer::Impl {
         for (auto& [k, v] : out.headers) res.set(k, v);
         res.body() = std::move(out.body);
         res.keep_alive(keep_alive);
+        SecurityHeaders(res, tls);
         if (hr.method == "HEAD") {
           res.content_length(res.body().size());
           http::response<http::empty_body> head{res.base()};
+          beast::get_lowest_layer(stream).expires_after(
+              std::chrono::seconds(opts.idle_timeout_seconds));
           auto [wec, wn] =
               co_await http::async_write(stream, head, asio::as_tuple(asio::use_awaitable));
           (void)wn;
@@ -156,12 +332,13 @@ struct HttpServer::Impl {
         }
         res.prepare_payload();
       }
+      SecurityHeaders(res, tls);
+      beast::get_lowest_layer(stream).expires_after(
+          std::chrono::seconds(opts.idle_timeout_seconds));
       auto [wec, wn] = co_await http::async_write(stream, res, asio::as_tuple(asio::use_awaitable));
       (void)wn;
       if (wec || !res.keep_alive()) break;
     }
-    beast::error_code ignored;
-    stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
   }
 };
 
@@ -170,6 +347,10 @@ HttpServer::HttpServer(HttpServerOptions opts, Handler handler, ErrorRenderer er
   impl_->opts = std::move(opts);
   impl_->handler = std::move(handler);
   impl_->errors = std::move(errors);
+  impl_->ip_buckets =
+      std::make_unique<TokenBuckets>(impl_->opts.rate_ip_per_second, impl_->opts.rate_ip_burst);
+  impl_->token_buckets = std::make_unique<TokenBuckets>(impl_->opts.rate_token_per_second,
+                                                        impl_->opts.rate_token_burst);
 }
 
 HttpServer::~HttpServer() { Stop(); }

@@ -10,6 +10,8 @@
 #include <thread>
 #include <vector>
 
+#include <boost/asio/ssl/context.hpp>
+
 #include "api/fhir_api.h"
 #include "api/http_server.h"
 #include "app/demo_data.h"
@@ -17,6 +19,7 @@
 #include "app/migrate_store.h"
 #include "app/node.h"
 #include "core/log.h"
+#include "core/tls.h"
 #include "fhir/fhirpath/cli.h"
 #include "interop/hl7v2/inbound.h"
 #include "interop/hl7v2/mllp_server.h"
@@ -160,6 +163,48 @@ int Serve(int argc, char** argv) {
         cfg.listen.c_str());
     return 2;
   }
+  // TLS files and limits first: a bad certificate stops start-up before anything is opened.
+  auto hopts = HttpOptionsFromConfig(cfg);
+  if (!hopts.ok()) {
+    std::fprintf(stderr, "benhan serve: %s\n", hopts.status().message().c_str());
+    return 1;
+  }
+  api::HttpServerOptions ho = std::move(*hopts);
+  ho.host = host;
+  ho.port = port;
+  ho.threads = cfg.http_threads > 0
+                   ? cfg.http_threads
+                   : static_cast<int>(2 * std::max(1u, std::thread::hardware_concurrency()));
+  // MLLP over TLS and the lab connection's TLS: checked now, so a bad file stops start-up.
+  std::shared_ptr<boost::asio::ssl::context> mllp_tls, lab_tls;
+  if (!cfg.mllp_tls_cert.empty() || !cfg.mllp_tls_key.empty() || !cfg.mllp_tls_client_ca.empty()) {
+    tls::ServerFiles f;
+    f.cert = cfg.mllp_tls_cert;
+    f.key = cfg.mllp_tls_key;
+    f.client_ca = cfg.mllp_tls_client_ca;
+    f.key_prefix = "hl7v2.tls";
+    auto c = f.cert.empty() ? Result<std::shared_ptr<boost::asio::ssl::context>>(Status(
+                                  Code::kInvalid, "config hl7v2.tls.client_ca needs hl7v2.tls.cert "
+                                                  "and hl7v2.tls.key"))
+                            : tls::MakeServerContext(f);
+    if (!c.ok()) {
+      std::fprintf(stderr, "benhan serve: %s\n", c.status().message().c_str());
+      return 1;
+    }
+    mllp_tls = *c;
+  }
+  if (cfg.lab_tls) {
+    tls::ClientFiles f;
+    f.ca = cfg.lab_tls_ca;
+    f.cert = cfg.lab_tls_cert;
+    f.key = cfg.lab_tls_key;
+    auto c = tls::MakeClientContext(f);
+    if (!c.ok()) {
+      std::fprintf(stderr, "benhan serve: %s\n", c.status().message().c_str());
+      return 1;
+    }
+    lab_tls = *c;
+  }
   auto t0 = std::chrono::steady_clock::now();
   auto node = Node::Open(cfg);
   if (!node.ok()) {
@@ -196,13 +241,6 @@ int Serve(int argc, char** argv) {
   }
   api::FhirApi fhir((*node)->service(), *auth, kVersion);
   fhir.SetTerminology(&(*node)->terminology());
-  api::HttpServerOptions ho;
-  ho.host = host;
-  ho.port = port;
-  ho.threads = cfg.http_threads > 0
-                   ? cfg.http_threads
-                   : static_cast<int>(2 * std::max(1u, std::thread::hardware_concurrency()));
-  ho.max_body_bytes = cfg.max_body_bytes;
   api::HttpServer server(
       ho,
       [&](const api::HttpRequest& req, api::HttpResponse& res) {
@@ -237,7 +275,8 @@ int Serve(int argc, char** argv) {
   }
   double ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-  log::Info("benhan " + std::string(kVersion) + " listening on http://" + host + ":" +
+  log::Info("benhan " + std::string(kVersion) + " listening on " +
+            std::string(ho.tls ? "https://" : "http://") + host + ":" +
             std::to_string(*bound) + "/fhir (data " + cfg.data_dir + ", storage " +
             std::string((*node)->store().backend_name()) + ", started in " +
             std::to_string(static_cast<int>(ms)) + " ms)");
@@ -254,6 +293,7 @@ int Serve(int argc, char** argv) {
     }
     mo.threads = cfg.mllp_threads;
     mo.idle_timeout_seconds = cfg.mllp_idle_timeout_s;
+    mo.tls = mllp_tls;
     interop::hl7v2::InboundOptions io;
     io.facility = cfg.hl7v2_facility;
     hl7_inbound =
@@ -268,7 +308,9 @@ int Serve(int argc, char** argv) {
       server.Stop();
       return 1;
     }
-    log::Info("HL7 v2 (MLLP) listening on " + mo.host + ":" + std::to_string(*mb));
+    log::Info("HL7 v2 (MLLP" + std::string(mo.tls ? " over TLS" : "") + ") listening on " +
+              mo.host + ":" + std::to_string(*mb) +
+              (cfg.mllp_tls_client_ca.empty() ? "" : " (client certificates required)"));
   }
   // Outbound orders to the lab system, when configured.
   std::unique_ptr<interop::hl7v2::OutboxWorker> outbox;
@@ -282,11 +324,13 @@ int Serve(int argc, char** argv) {
       return 2;
     }
     dest.orm = cfg.hl7v2_lab_message == "orm";
+    dest.tls = lab_tls;
     outbox = std::make_unique<interop::hl7v2::OutboxWorker>((*node)->service(), dest,
                                                              cfg.hl7v2_facility);
     outbox->Start();
     log::Info("HL7 v2 orders go to " + dest.name + " at " + dest.host + ":" +
-              std::to_string(dest.port) + (dest.orm ? " (ORM^O01)" : " (OML^O21)"));
+              std::to_string(dest.port) + (dest.orm ? " (ORM^O01)" : " (OML^O21)") +
+              (dest.tls ? " over TLS" : ""));
   }
   std::thread sig([&] {
     int s = 0;

@@ -6,6 +6,7 @@
 
 #include <filesystem>
 
+#include "core/tls.h"
 #include "store/postgres/pg_store.h"
 #include "store/sqlite/sqlite_store.h"
 #include "terminology/hierarchy.h"
@@ -41,6 +42,28 @@ Result<std::unique_ptr<store::Store>> OpenStore(const Config& config, bool migra
   so.readers = config.sqlite_readers;
   so.cache_mib = static_cast<int>(config.sqlite_cache_mib);
   return store::OpenSqliteStore(so);
+}
+
+Result<api::HttpServerOptions> HttpOptionsFromConfig(const Config& c) {
+  api::HttpServerOptions o;
+  o.max_body_bytes = c.max_body_bytes;
+  o.max_header_bytes = c.max_header_bytes;
+  o.max_headers = c.max_headers;
+  o.header_timeout_seconds = c.header_timeout_s;
+  o.idle_timeout_seconds = c.http_idle_timeout_s;
+  o.rate_ip_per_second = c.rate_ip_per_s;
+  o.rate_ip_burst = c.rate_ip_burst;
+  o.rate_token_per_second = c.rate_token_per_s;
+  o.rate_token_burst = c.rate_token_burst;
+  o.rate_limit_loopback = c.rate_limit_loopback;
+  if (!c.tls_cert.empty() || !c.tls_key.empty()) {
+    tls::ServerFiles f;
+    f.cert = c.tls_cert;
+    f.key = c.tls_key;
+    f.key_prefix = "tls";
+    ASSIGN_OR_RETURN(o.tls, tls::MakeServerContext(f));
+  }
+  return o;
 }
 
 Result<std::unique_ptr<Node>> Node::Open(const Config& config) {

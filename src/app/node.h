@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 
+#include "api/http_server.h"
 #include "core/config.h"
 #include "core/status.h"
 #include "fhir/definitions.h"
@@ -54,6 +55,11 @@ class Node {
 // migrations (PostgreSQL; SQLite always migrates). Errors: the backend's Open errors, kNotSupported
 // for an unknown storage.
 Result<std::unique_ptr<store::Store>> OpenStore(const Config& config, bool migrate = true);
+
+// The HTTP server's options from the config (limits, rate limits, TLS context from tls.cert and
+// tls.key); host, port and threads are left to the caller. Errors: kInvalid naming the config key
+// and file (unreadable certificate, key not matching...), meant to stop start-up.
+Result<api::HttpServerOptions> HttpOptionsFromConfig(const Config& config);
 
 // `benhan terminology import ...` (terminology_cli.cc); argv[1] is "terminology". Exit status.
 int TerminologyCmd(int argc, char** argv);

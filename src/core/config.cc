@@ -1,5 +1,6 @@
 #include "core/config.h"
 
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 
@@ -87,6 +88,41 @@ Status Config::Set(const std::string& key, const std::string& value) {
     return Status::Ok();
   }
   if (key == "http.threads") return set_int(http_threads, 0, 256);
+  if (key == "http.max_header_bytes") return set_int(max_header_bytes, 1024, 1 << 20);
+  if (key == "http.max_headers") return set_int(max_headers, 8, 10000);
+  if (key == "http.header_timeout_seconds") return set_int(header_timeout_s, 1, 3600);
+  if (key == "http.idle_timeout_seconds") return set_int(http_idle_timeout_s, 1, 86400);
+  if (key == "http.rate_limit.ip_per_second" || key == "http.rate_limit.token_per_second") {
+    char* end = nullptr;
+    double d = std::strtod(value.c_str(), &end);
+    if (value.empty() || *end != '\0' || !(d >= 0) || d > 1e6)
+      return Status(Code::kInvalid, "config: " + key + " must be a number in [0, 1000000]");
+    (key == "http.rate_limit.ip_per_second" ? rate_ip_per_s : rate_token_per_s) = d;
+    return Status::Ok();
+  }
+  if (key == "http.rate_limit.ip_burst") return set_int(rate_ip_burst, 1, 1000000);
+  if (key == "http.rate_limit.token_burst") return set_int(rate_token_burst, 1, 1000000);
+  if (key == "http.rate_limit.loopback" || key == "hl7v2.lab_tls") {
+    auto b = ParseBool(key, value);
+    if (!b.ok()) return b.status();
+    (key == "hl7v2.lab_tls" ? lab_tls : rate_limit_loopback) = *b;
+    return Status::Ok();
+  }
+  static const std::pair<const char*, std::string Config::*> kPaths[] = {
+      {"tls.cert", &Config::tls_cert},
+      {"tls.key", &Config::tls_key},
+      {"hl7v2.tls.cert", &Config::mllp_tls_cert},
+      {"hl7v2.tls.key", &Config::mllp_tls_key},
+      {"hl7v2.tls.client_ca", &Config::mllp_tls_client_ca},
+      {"hl7v2.lab_tls.ca", &Config::lab_tls_ca},
+      {"hl7v2.lab_tls.cert", &Config::lab_tls_cert},
+      {"hl7v2.lab_tls.key", &Config::lab_tls_key}};
+  for (const auto& [name, field] : kPaths) {
+    if (key == name) {
+      this->*field = value;
+      return Status::Ok();
+    }
+  }
   if (key == "http.max_body_bytes") return set_int(max_body_bytes, 1024, 1ll << 32);
   if (key == "fhir.default_page_size") return set_int(default_page_size, 1, 10000);
   if (key == "fhir.max_page_size") return set_int(max_page_size, 1, 100000);

@@ -19,6 +19,22 @@ struct Config {
   bool demo = false;     // demo population, no authentication, loopback only
   int http_threads = 0;  // 0 = 2 x cores
   std::size_t max_body_bytes = 64u << 20;
+  // HTTP limits (api/http_server.h): request line + headers in bytes and header count (both 431),
+  // time to receive a request's headers once a connection is open (slow clients), keep-alive idle.
+  std::size_t max_header_bytes = 16u << 10;
+  int max_headers = 100;
+  int header_timeout_s = 10;
+  int http_idle_timeout_s = 60;
+  // Requests per second and burst per client address and per bearer token (token buckets; 429 +
+  // Retry-After). 0: no limit. Loopback clients are exempt unless rate_limit_loopback.
+  double rate_ip_per_s = 200;
+  int rate_ip_burst = 400;
+  double rate_token_per_s = 100;
+  int rate_token_burst = 200;
+  bool rate_limit_loopback = false;
+  // TLS (core/tls.h). HTTP: PEM certificate chain and private key; both set: HTTPS only.
+  std::string tls_cert;
+  std::string tls_key;
   std::string base_url;  // public base URL; empty = derived from Host header
   int default_page_size = 50;
   int max_page_size = 1000;
@@ -44,6 +60,17 @@ struct Config {
   // hl7v2_lab_message is "orm") for every new active ServiceRequest ("" = off).
   std::string hl7v2_lab_destination;
   std::string hl7v2_lab_message = "oml";
+  // MLLP over TLS. Listener: certificate and key (both set: TLS only); client_ca: peers must
+  // present a certificate signed by one of these CAs (mutual TLS). Lab connection: lab_tls on;
+  // lab_tls_ca verifies the lab's certificate (empty: the system's CAs), lab_tls_cert/key is our
+  // client certificate when the lab asks for one.
+  std::string mllp_tls_cert;
+  std::string mllp_tls_key;
+  std::string mllp_tls_client_ca;
+  bool lab_tls = false;
+  std::string lab_tls_ca;
+  std::string lab_tls_cert;
+  std::string lab_tls_key;
 
   // Reads `path` over the current values. Unknown keys are an error (a typo must not be silent).
   Status LoadFile(const std::string& path);

@@ -168,11 +168,13 @@ std::unique_ptr<TestServer> TestServer::Start(const ServerOptions& opts) {
   }
   s->api_ = std::make_unique<api::FhirApi>(s->node_->service(), *s->auth_, "test");
   s->api_->SetTerminology(&s->node_->terminology());
-  api::HttpServerOptions ho;
+  auto hopts = app::HttpOptionsFromConfig(s->config_);
+  EXPECT_TRUE(hopts.ok()) << hopts.status().ToString();
+  if (!hopts.ok()) return nullptr;
+  api::HttpServerOptions ho = std::move(*hopts);
   ho.host = "127.0.0.1";
   ho.port = 0;
   ho.threads = 4;
-  ho.max_body_bytes = s->config_.max_body_bytes;
   api::FhirApi* fa = s->api_.get();
   s->server_ = std::make_unique<api::HttpServer>(
       ho, [fa](const api::HttpRequest& req, api::HttpResponse& res) { fa->Handle(req, res); },

@@ -1,7 +1,9 @@
 #include "interop/hl7v2/mllp_server.h"
 
 #include <boost/asio.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/ssl.hpp>
 #include <thread>
 #include <vector>
 
@@ -30,11 +32,11 @@ struct MllpServer::Impl {
         continue;
       }
       sock.set_option(tcp::no_delay(true));
-      asio::co_spawn(asio::make_strand(ioc), Session(std::move(sock)), asio::detached);
+      asio::co_spawn(asio::make_strand(ioc), Connection(std::move(sock)), asio::detached);
     }
   }
 
-  asio::awaitable<void> Session(tcp::socket socket) {
+  asio::awaitable<void> Connection(tcp::socket socket) {
     beast::tcp_stream stream(std::move(socket));
     std::string remote;
     {
@@ -42,21 +44,68 @@ struct MllpServer::Impl {
       auto ep = stream.socket().remote_endpoint(ec);
       if (!ec) remote = ep.address().to_string() + ":" + std::to_string(ep.port());
     }
+    if (!opts.tls) {
+      co_await Session(stream, remote, {});
+      boost::system::error_code ignored;
+      stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+      co_return;
+    }
+    // TLS: the first record must be a handshake (0x16); a plaintext MLLP peer (0x0B) is told
+    // nothing and disconnected.
+    beast::flat_buffer first;
+    stream.expires_after(std::chrono::seconds(std::min(30, opts.idle_timeout_seconds)));
+    auto [ec, n] =
+        co_await stream.async_read_some(first.prepare(4096), asio::as_tuple(asio::use_awaitable));
+    if (ec) co_return;
+    first.commit(n);
+    if (static_cast<const unsigned char*>(first.data().data())[0] != 0x16) {
+      log::Warn("mllp: " + remote + " sent plaintext to the TLS listener: closed");
+      boost::system::error_code ignored;
+      stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+      co_return;
+    }
+    beast::ssl_stream<beast::tcp_stream> tls(std::move(stream), *opts.tls);
+    auto [hec, used] = co_await tls.async_handshake(asio::ssl::stream_base::server, first.data(),
+                                                    asio::as_tuple(asio::use_awaitable));
+    if (hec) {
+      log::Warn("mllp: " + remote + ": TLS handshake failed: " + hec.message());
+      co_return;
+    }
+    first.consume(used);
+    std::string rest(static_cast<const char*>(first.data().data()), first.size());
+    co_await Session(tls, remote, rest);
+    beast::get_lowest_layer(tls).expires_after(std::chrono::seconds(2));
+    auto [sec] = co_await tls.async_shutdown(asio::as_tuple(asio::use_awaitable));
+    (void)sec;
+  }
+
+  // `pending`: bytes already read past the TLS handshake.
+  template <class Stream>
+  asio::awaitable<void> Session(Stream& stream, const std::string& remote, std::string pending) {
     MllpDecoder decoder(opts.max_message_bytes);
     std::vector<char> buf(64 * 1024);
     std::vector<MllpDecoder::Event> events;
     for (;;) {
-      stream.expires_after(std::chrono::seconds(opts.idle_timeout_seconds));
-      auto [ec, n] =
-          co_await stream.async_read_some(asio::buffer(buf), asio::as_tuple(asio::use_awaitable));
-      if (ec) {
-        if (ec == beast::error::timeout)
-          log::Info("mllp: " + remote + " idle for " + std::to_string(opts.idle_timeout_seconds) +
-                    " s: closed");
-        if (!decoder.idle() && ec != beast::error::timeout)
-          log::Warn("mllp: " + remote +
-                    " closed the connection inside a frame: partial message dropped");
-        break;
+      size_t n = 0;
+      if (!pending.empty()) {
+        n = std::min(pending.size(), buf.size());
+        std::copy_n(pending.data(), n, buf.data());
+        pending.erase(0, n);
+      } else {
+        beast::get_lowest_layer(stream).expires_after(
+            std::chrono::seconds(opts.idle_timeout_seconds));
+        auto [ec, got] =
+            co_await stream.async_read_some(asio::buffer(buf), asio::as_tuple(asio::use_awaitable));
+        if (ec) {
+          if (ec == beast::error::timeout)
+            log::Info("mllp: " + remote + " idle for " + std::to_string(opts.idle_timeout_seconds) +
+                      " s: closed");
+          if (!decoder.idle() && ec != beast::error::timeout)
+            log::Warn("mllp: " + remote +
+                      " closed the connection inside a frame: partial message dropped");
+          break;
+        }
+        n = got;
       }
       events.clear();
       decoder.Feed(std::string_view(buf.data(), n), &events);
@@ -70,15 +119,14 @@ struct MllpServer::Impl {
         if (ack) out += MllpFrame(*ack);
       }
       if (!out.empty()) {
-        stream.expires_after(std::chrono::seconds(opts.idle_timeout_seconds));
+        beast::get_lowest_layer(stream).expires_after(
+            std::chrono::seconds(opts.idle_timeout_seconds));
         auto [wec, wn] = co_await asio::async_write(stream, asio::buffer(out),
                                                     asio::as_tuple(asio::use_awaitable));
         (void)wn;
         if (wec) break;
       }
     }
-    boost::system::error_code ignored;
-    stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
   }
 };
 

@@ -4,7 +4,9 @@
 // with MllpDecoder, hands each message to the Handler in order and writes the ACK it returns
 // before reading the next. Framing errors are logged and the stream resynchronises on the next
 // <VT>. A peer silent for idle_timeout_seconds is disconnected; so is one that does not read its
-// ACKs within the same time.
+// ACKs within the same time. With a TLS context the listener speaks MLLP over TLS only (a peer
+// that starts in plaintext, or fails the handshake or the client-certificate check, is logged and
+// disconnected).
 // Threading: `threads` threads run the loop; the handler runs on them and may block (it writes to
 // the store), so give it as many threads as concurrent senders you expect to keep busy.
 // Thread-safety: Start/Stop from one controlling thread; the handler must be thread-safe.
@@ -19,6 +21,10 @@
 
 #include "core/status.h"
 
+namespace boost::asio::ssl {
+class context;
+}
+
 namespace benhan::interop::hl7v2 {
 
 struct MllpServerOptions {
@@ -27,6 +33,8 @@ struct MllpServerOptions {
   int threads = 2;
   int idle_timeout_seconds = 300;
   size_t max_message_bytes = 16u << 20;
+  // Set: MLLP over TLS only (core/tls.h MakeServerContext; with a client CA, mutual TLS).
+  std::shared_ptr<boost::asio::ssl::context> tls;
 };
 
 // Returns the ACK for one message (without framing), or nullopt to send none.

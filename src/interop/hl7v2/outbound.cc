@@ -5,6 +5,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+#include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/json.hpp>
 #include <ctime>
 
@@ -15,6 +20,7 @@
 
 namespace benhan::interop::hl7v2 {
 namespace json = boost::json;
+namespace asio = boost::asio;
 namespace {
 
 constexpr const char* kTaskCode = "https://benhan.vn/hl7v2/task";
@@ -59,8 +65,97 @@ std::string Now() {
 
 }  // namespace
 
+namespace {
+
+// MLLP over TLS: connect, handshake (peer verified for `host`), send, read until one ACK frame,
+// all within `timeout`, on a private io_context.
+Result<std::string> MllpSendTls(const std::string& host, uint16_t port, const std::string& message,
+                                std::chrono::milliseconds timeout, asio::ssl::context& tls) {
+  asio::io_context ioc;
+  asio::ssl::stream<asio::ip::tcp::socket> stream(ioc, tls);
+  SSL* ssl = stream.native_handle();
+  SSL_set_tlsext_host_name(ssl, host.c_str());
+  SSL_set1_host(ssl, host.c_str());
+  Status result(Code::kTimeout, "no ACK within " + std::to_string(timeout.count()) + " ms");
+  std::string ack;
+  std::string frame = MllpFrame(message);
+  asio::co_spawn(
+      ioc,
+      [&]() -> asio::awaitable<void> {
+        asio::ip::tcp::resolver resolver(ioc);
+        auto [rec, eps] = co_await resolver.async_resolve(host, std::to_string(port),
+                                                          asio::as_tuple(asio::use_awaitable));
+        if (rec) {
+          result = Status(Code::kUnavailable, "cannot resolve " + host);
+          co_return;
+        }
+        auto [cec, ep] = co_await asio::async_connect(stream.lowest_layer(), eps,
+                                                      asio::as_tuple(asio::use_awaitable));
+        if (cec) {
+          result =
+              Status(Code::kUnavailable, "cannot connect to " + host + ":" + std::to_string(port));
+          co_return;
+        }
+        auto [hec] = co_await stream.async_handshake(asio::ssl::stream_base::client,
+                                                     asio::as_tuple(asio::use_awaitable));
+        if (hec) {
+          long v = SSL_get_verify_result(ssl);
+          result = Status(Code::kUnavailable,
+                          "TLS handshake with " + host + ":" + std::to_string(port) +
+                              " failed: " + hec.message() +
+                              (v != X509_V_OK ? std::string(" (certificate: ") +
+                                                    X509_verify_cert_error_string(v) + ")"
+                                              : std::string()));
+          co_return;
+        }
+        auto [wec, wn] = co_await asio::async_write(stream, asio::buffer(frame),
+                                                    asio::as_tuple(asio::use_awaitable));
+        (void)wn;
+        if (wec) {
+          result = Status(Code::kUnavailable, "connection lost while sending");
+          co_return;
+        }
+        MllpDecoder dec;
+        std::vector<MllpDecoder::Event> ev;
+        char buf[8192];
+        for (;;) {
+          auto [ec, n] = co_await stream.async_read_some(asio::buffer(buf),
+                                                         asio::as_tuple(asio::use_awaitable));
+          if (ec) {
+            result = Status(Code::kUnavailable, "connection closed before the ACK");
+            co_return;
+          }
+          ev.clear();
+          dec.Feed(std::string_view(buf, n), &ev);
+          for (auto& e : ev) {
+            if (!e.is_error) {
+              ack = std::move(e.data);
+              result = Status::Ok();
+              auto [sec] = co_await stream.async_shutdown(asio::as_tuple(asio::use_awaitable));
+              (void)sec;
+              co_return;
+            }
+          }
+        }
+      },
+      asio::detached);
+  ioc.run_for(timeout);
+  if (!ioc.stopped()) {  // timed out: cancel and let the coroutine finish before returning
+    boost::system::error_code ignored;
+    stream.lowest_layer().close(ignored);
+    ioc.run();
+    return Status(Code::kTimeout, "no ACK within " + std::to_string(timeout.count()) + " ms");
+  }
+  if (!result.ok()) return result;
+  return ack;
+}
+
+}  // namespace
+
 Result<std::string> MllpSend(const std::string& host, uint16_t port, const std::string& message,
-                             std::chrono::milliseconds timeout) {
+                             std::chrono::milliseconds timeout,
+                             const std::shared_ptr<asio::ssl::context>& tls) {
+  if (tls) return MllpSendTls(host, port, message, timeout, *tls);
   addrinfo hints{}, *res = nullptr;
   hints.ai_socktype = SOCK_STREAM;
   if (getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &res) != 0 || !res)
@@ -232,7 +327,7 @@ Result<int> Outbox::RunOnce() {
     json::value task = json::parse(rec.json);
     if (S(At(task, {"owner", "display"})) != dest_.name) continue;
     std::string msg = S(At(task, {"input", "#0", "valueString"}));
-    auto ack = MllpSend(dest_.host, dest_.port, msg, dest_.ack_timeout);
+    auto ack = MllpSend(dest_.host, dest_.port, msg, dest_.ack_timeout, dest_.tls);
     json::object& t = task.as_object();
     if (!ack.ok()) {
       int attempts = 1;

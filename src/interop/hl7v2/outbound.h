@@ -27,6 +27,10 @@
 #include "core/status.h"
 #include "service/resource_service.h"
 
+namespace boost::asio::ssl {
+class context;
+}
+
 namespace benhan::interop::hl7v2 {
 
 struct Destination {
@@ -36,6 +40,9 @@ struct Destination {
   uint16_t port = 0;
   bool orm = false;  // ORM^O01 instead of OML^O21
   std::chrono::milliseconds ack_timeout{10000};
+  // Set: MLLP over TLS (core/tls.h MakeClientContext), the lab's certificate checked against
+  // `host`.
+  std::shared_ptr<boost::asio::ssl::context> tls;
 };
 
 class Outbox {
@@ -78,9 +85,11 @@ class OutboxWorker {
 // Parses "NAME@HOST:PORT" (hl7v2.lab_destination). False if malformed.
 bool ParseDestination(const std::string& spec, Destination* out);
 
-// Sends one framed message and returns the ACK (unframed). kUnavailable on connection errors,
+// Sends one framed message and returns the ACK (unframed). kUnavailable on connection errors
+// (with `tls`: also a failed handshake or a certificate that does not verify for `host`),
 // kTimeout without an answer.
 Result<std::string> MllpSend(const std::string& host, uint16_t port, const std::string& message,
-                             std::chrono::milliseconds timeout);
+                             std::chrono::milliseconds timeout,
+                             const std::shared_ptr<boost::asio::ssl::context>& tls = nullptr);
 
 }  // namespace benhan::interop::hl7v2

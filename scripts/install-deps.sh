@@ -9,6 +9,7 @@ PKGS=(
   build-essential cmake ninja-build pkg-config git ca-certificates
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libsqlite3-dev libpq-dev libssl-dev libutf8proc-dev libzstd-dev
+  libargon2-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   tesseract-ocr-vie libtesseract-dev libleptonica-dev libpoppler-cpp-dev
 )
@@ -37,7 +38,8 @@ fi
 # npm: the official FHIR R4 definitions (HL7's own files, CC0) and the test clients.
 if [[ ! -f third_party/npm/node_modules/hl7.fhir.r4.examples/package/Bundle-search-parameters.json ]] \
    || [[ ! -d third_party/npm/node_modules/fhir-kit-client ]] \
-   || [[ ! -d third_party/npm/node_modules/simple-hl7 ]]; then
+   || [[ ! -d third_party/npm/node_modules/simple-hl7 ]] \
+   || [[ ! -d third_party/npm/node_modules/fhirclient ]]; then
   (cd third_party/npm && npm ci --no-audit --no-fund --loglevel=error 2>/dev/null \
      || npm install --no-audit --no-fund --loglevel=error)
 fi

@@ -15,7 +15,8 @@ namespace {
 class DemoAuthenticator final : public Authenticator {
  public:
   Result<Principal> Authenticate(std::string_view) const override {
-    Principal p{"demo", "demo"};
+    Principal p;
+    p.id = p.role = "demo";
     p.all_access = true;
     return p;
   }
@@ -60,7 +61,9 @@ Result<std::unique_ptr<TokenAuthenticator>> TokenAuthenticator::Open(const std::
       std::istringstream ls(line);
       std::string hash, id, role;
       if (ls >> hash >> id >> role) {
-        Principal p{id, role};
+        Principal p;
+        p.id = id;
+        p.role = role;
         p.all_access = role == "admin";
         a->by_hash_[hash] = std::move(p);
       }
@@ -75,7 +78,8 @@ Result<std::unique_ptr<TokenAuthenticator>> TokenAuthenticator::Open(const std::
     RETURN_IF_ERROR(WriteSecretFile(dir / "admin.token", token + "\n"));
     content += hash + " admin admin\n";
     RETURN_IF_ERROR(WriteSecretFile(hashes, content));
-    Principal p{"admin", "admin"};
+    Principal p;
+    p.id = p.role = "admin";
     p.all_access = true;
     a->by_hash_[hash] = std::move(p);
     if (created_path) *created_path = (dir / "admin.token").string();

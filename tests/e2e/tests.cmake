@@ -23,3 +23,8 @@ set_tests_properties(e2e.sigterm_clean_exit PROPERTIES ENVIRONMENT "${_benhan_e2
 # A real HL7 v2 peer from npm (simple-hl7) sends ADT and ORU over MLLP.
 add_test(NAME e2e.hl7v2_simple_hl7 COMMAND node --test ${CMAKE_CURRENT_SOURCE_DIR}/e2e/hl7v2_simple_hl7.test.mjs)
 set_tests_properties(e2e.hl7v2_simple_hl7 PROPERTIES ENVIRONMENT "${_benhan_e2e_env}" TIMEOUT 300)
+
+# OAuth2 / SMART App Launch: the npm fhirclient app (authorization code + PKCE, refresh,
+# revocation), a system client with an ES384 assertion (npm jose), and the bad-input cases.
+add_test(NAME e2e.smart_oauth COMMAND node --test ${CMAKE_CURRENT_SOURCE_DIR}/e2e/smart_oauth.test.mjs)
+set_tests_properties(e2e.smart_oauth PROPERTIES ENVIRONMENT "${_benhan_e2e_env}" TIMEOUT 300)

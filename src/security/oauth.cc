@@ -1,0 +1,692 @@
+#include "security/oauth.h"
+
+#include <boost/json.hpp>
+
+#include "core/ids.h"
+#include "security/crypto.h"
+#include "security/scopes.h"
+
+namespace benhan::security {
+namespace json = boost::json;
+namespace {
+
+constexpr int64_t kSecond = 1000000;
+constexpr const char* kJwtBearer = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
+std::string Str(const json::object& o, std::string_view k) {
+  auto it = o.find(k);
+  return it != o.end() && it->value().is_string() ? std::string(it->value().as_string()) : "";
+}
+int64_t Int(const json::object& o, std::string_view k) {
+  auto it = o.find(k);
+  if (it == o.end()) return 0;
+  if (it->value().is_int64()) return it->value().as_int64();
+  if (it->value().is_uint64()) return static_cast<int64_t>(it->value().as_uint64());
+  if (it->value().is_double()) return static_cast<int64_t>(it->value().as_double());
+  return 0;
+}
+std::string Get(const Params& p, const std::string& k) {
+  auto it = p.find(k);
+  return it == p.end() ? "" : it->second;
+}
+Result<json::object> ParseObject(const std::string& text) {
+  boost::system::error_code ec;
+  json::value v = json::parse(text, ec);
+  if (ec || !v.is_object()) return Status(Code::kInternal, "corrupt security record");
+  return std::move(v.as_object());
+}
+
+OAuthReply Error(int status, std::string error, std::string description) {
+  OAuthReply r;
+  r.status = status;
+  r.body = {{"error", std::move(error)}, {"error_description", std::move(description)}};
+  return r;
+}
+
+bool ValidClientId(std::string_view id) {
+  if (id.size() < 2 || id.size() > 64) return false;
+  for (char c : id) {
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-'))
+      return false;
+  }
+  return true;
+}
+
+// RFC 7636: 43..128 characters of [A-Za-z0-9-._~].
+bool ValidVerifier(std::string_view v) {
+  if (v.size() < 43 || v.size() > 128) return false;
+  for (char c : v) {
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' || c == '_' ||
+          c == '~'))
+      return false;
+  }
+  return true;
+}
+
+std::string ClientToJson(const OAuthClient& c) {
+  json::array uris, scopes;
+  for (const auto& u : c.redirect_uris) uris.emplace_back(u);
+  for (const auto& s : c.scopes) scopes.emplace_back(s);
+  return json::serialize(json::object{{"id", c.id},
+                                      {"name", c.name},
+                                      {"auth_method", c.auth_method},
+                                      {"redirect_uris", uris},
+                                      {"scopes", scopes},
+                                      {"jwks", c.jwks},
+                                      {"role", c.role},
+                                      {"disabled", c.disabled}});
+}
+
+Result<OAuthClient> ClientFromJson(const std::string& text) {
+  ASSIGN_OR_RETURN(json::object o, ParseObject(text));
+  OAuthClient c;
+  c.id = Str(o, "id");
+  c.name = Str(o, "name");
+  c.auth_method = Str(o, "auth_method");
+  c.role = Str(o, "role");
+  if (auto it = o.find("redirect_uris"); it != o.end() && it->value().is_array())
+    for (const auto& u : it->value().as_array())
+      if (u.is_string()) c.redirect_uris.emplace_back(u.as_string());
+  if (auto it = o.find("scopes"); it != o.end() && it->value().is_array())
+    for (const auto& u : it->value().as_array())
+      if (u.is_string()) c.scopes.emplace_back(u.as_string());
+  if (auto it = o.find("jwks"); it != o.end() && it->value().is_array())
+    c.jwks = it->value().as_array();
+  if (auto it = o.find("disabled"); it != o.end() && it->value().is_bool())
+    c.disabled = it->value().as_bool();
+  return c;
+}
+
+bool ValidScopeToken(std::string_view s) {
+  if (s == "openid" || s == "fhirUser" || s == "profile" || s == "offline_access" ||
+      s == "online_access" || s == "launch/patient" || s == "launch")
+    return true;
+  return ParseSmartScope(s).has_value();
+}
+
+bool WantsPatient(const std::vector<std::string>& scopes) {
+  for (const auto& s : scopes)
+    if (s == "launch/patient" || s.rfind("patient/", 0) == 0) return true;
+  return false;
+}
+
+bool WantsRefresh(const std::vector<std::string>& scopes) {
+  for (const auto& s : scopes)
+    if (s == "offline_access" || s == "online_access") return true;
+  return false;
+}
+
+}  // namespace
+
+struct OAuthServer::Issued {
+  json::object body;
+};
+
+OAuthServer::OAuthServer(store::Store& store, Accounts& accounts, AuditSink audit,
+                         const Clock& clock)
+    : store_(store), accounts_(accounts), audit_(std::move(audit)), clock_(clock) {}
+
+void OAuthServer::Audit(const std::string& who, const std::string& action, const std::string& id,
+                        int status, const std::string& remote, const std::string& detail) {
+  if (!audit_) return;
+  store::AuditRecord r;
+  r.time_us = clock_.NowMicros();
+  r.principal = who;
+  r.action = action;
+  r.type = "";
+  r.id = id;
+  r.status = status;
+  r.remote = remote;
+  r.detail = detail;
+  audit_(std::move(r));
+}
+
+// ---- clients ----
+
+Status OAuthServer::AddClient(const OAuthClient& c) {
+  if (!ValidClientId(c.id))
+    return Status(Code::kInvalid, "invalid client id '" + c.id + "' (2-64 of A-Z a-z 0-9 . _ -)");
+  ASSIGN_OR_RETURN(auto existing, store_.KvGet("client", c.id));
+  if (existing) return Status(Code::kConflict, "client '" + c.id + "' already exists");
+  return PutClient(c);
+}
+
+Status OAuthServer::PutClient(const OAuthClient& c) {
+  if (c.auth_method != "none" && c.auth_method != "private_key_jwt")
+    return Status(Code::kInvalid, "auth method must be none or private_key_jwt");
+  if (c.auth_method == "none" && c.redirect_uris.empty())
+    return Status(Code::kInvalid, "a public app needs at least one redirect URI (--redirect)");
+  for (const auto& u : c.redirect_uris) {
+    bool https = u.rfind("https://", 0) == 0;
+    bool loopback = u.rfind("http://127.0.0.1", 0) == 0 || u.rfind("http://localhost", 0) == 0 ||
+                    u.rfind("http://[::1]", 0) == 0;
+    if ((!https && !loopback) || u.find('#') != std::string::npos)
+      return Status(Code::kInvalid, "redirect URI '" + u +
+                                        "' must be https (or http on loopback), without fragment");
+  }
+  if (c.scopes.empty())
+    return Status(Code::kInvalid, "a client needs its allowed scopes (--scope)");
+  for (const auto& s : c.scopes)
+    if (!ValidScopeToken(s)) return Status(Code::kInvalid, "unknown scope '" + s + "'");
+  for (const auto& k : c.jwks) {
+    if (!k.is_object()) return Status(Code::kInvalid, "a JWKS key is not an object");
+    // Checks that the key is usable: verify a dummy token and expect a signature failure only.
+    Jwt probe;
+    std::string kty = Str(k.as_object(), "kty");
+    probe.alg = kty == "EC" ? (Str(k.as_object(), "crv") == "P-256" ? "ES256" : "ES384") : "RS384";
+    if (!Str(k.as_object(), "alg").empty()) probe.alg = Str(k.as_object(), "alg");
+    probe.signing_input = "x.y";
+    probe.signature = std::string(probe.alg == "ES256" ? 64 : 96, '\1');
+    Status st = VerifyJwt(probe, k.as_object());
+    if (st.code() == Code::kInvalid) return Status(Code::kInvalid, "unusable key: " + st.message());
+  }
+  if (c.auth_method == "private_key_jwt" && c.jwks.empty())
+    return Status(Code::kInvalid, "a private_key_jwt client needs its public key (--jwks FILE)");
+  return store_.KvPut("client", c.id, ClientToJson(c));
+}
+
+Result<OAuthClient> OAuthServer::GetClient(const std::string& id) const {
+  ASSIGN_OR_RETURN(auto v, store_.KvGet("client", id));
+  if (!v) return Status(Code::kNotFound, "no client '" + id + "'");
+  return ClientFromJson(*v);
+}
+
+Result<std::vector<OAuthClient>> OAuthServer::ListClients() const {
+  ASSIGN_OR_RETURN(auto rows, store_.KvList("client"));
+  std::vector<OAuthClient> out;
+  for (const auto& r : rows) {
+    ASSIGN_OR_RETURN(auto c, ClientFromJson(r.value));
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
+Status OAuthServer::RemoveClient(const std::string& id) {
+  ASSIGN_OR_RETURN(auto v, store_.KvTake("client", id));
+  if (!v) return Status(Code::kNotFound, "no client '" + id + "'");
+  return Status::Ok();
+}
+
+json::object OAuthServer::SmartConfiguration(const std::string& auth_base) const {
+  json::array scopes{"launch/patient", "offline_access", "online_access", "patient/*.read",
+                     "patient/*.rs",   "user/*.read",    "user/*.write",  "user/*.cruds",
+                     "system/*.read",  "system/*.rs",    "system/*.cruds"};
+  return json::object{
+      {"issuer", auth_base},
+      {"authorization_endpoint", auth_base + "/authorize"},
+      {"token_endpoint", auth_base + "/token"},
+      {"introspection_endpoint", auth_base + "/introspect"},
+      {"revocation_endpoint", auth_base + "/revoke"},
+      {"token_endpoint_auth_methods_supported", json::array{"none", "private_key_jwt"}},
+      {"token_endpoint_auth_signing_alg_values_supported", json::array{"RS384", "ES384"}},
+      {"grant_types_supported",
+       json::array{"authorization_code", "refresh_token", "client_credentials"}},
+      {"response_types_supported", json::array{"code"}},
+      {"scopes_supported", scopes},
+      {"code_challenge_methods_supported", json::array{"S256"}},
+      {"capabilities",
+       json::array{"launch-standalone", "client-public", "client-confidential-asymmetric",
+                   "context-standalone-patient", "permission-offline", "permission-online",
+                   "permission-patient", "permission-user", "permission-v1", "permission-v2"}}};
+}
+
+// ---- authorization ----
+
+Result<AuthorizeRequest> OAuthServer::CheckAuthorize(const Params& p, const std::string& fhir_base,
+                                                     bool* redirectable,
+                                                     std::string* oauth_error) const {
+  *redirectable = false;
+  AuthorizeRequest r;
+  r.client_id = Get(p, "client_id");
+  r.redirect_uri = Get(p, "redirect_uri");
+  auto client = GetClient(r.client_id);
+  if (!client.ok() || client->disabled) {
+    return Status(Code::kInvalid,
+                  "Ứng dụng không được đăng ký / unknown client_id '" + r.client_id + "'");
+  }
+  if (r.redirect_uri.empty() && client->redirect_uris.size() == 1)
+    r.redirect_uri = client->redirect_uris[0];
+  bool registered = false;
+  for (const auto& u : client->redirect_uris) registered = registered || u == r.redirect_uri;
+  if (!registered) {
+    return Status(Code::kInvalid,
+                  "redirect_uri không khớp với đăng ký / redirect_uri is not registered for "
+                  "this client");
+  }
+  *redirectable = true;
+  r.client_name = client->name.empty() ? client->id : client->name;
+  r.state = Get(p, "state");
+  auto fail = [&](std::string error, std::string msg) -> Status {
+    *oauth_error = std::move(error);
+    return Status(Code::kInvalid, std::move(msg));
+  };
+  if (Get(p, "response_type") != "code")
+    return fail("unsupported_response_type", "response_type must be code");
+  r.code_challenge = Get(p, "code_challenge");
+  if (r.code_challenge.empty() || Get(p, "code_challenge_method") != "S256")
+    return fail("invalid_request",
+                "PKCE is required: code_challenge with code_challenge_method S256");
+  if (r.code_challenge.size() != 43 || !Base64UrlDecode(r.code_challenge))
+    return fail("invalid_request", "code_challenge is not a base64url SHA-256");
+  std::string aud = Get(p, "aud");
+  auto trim = [](std::string s) {
+    while (!s.empty() && s.back() == '/') s.pop_back();
+    return s;
+  };
+  if (!aud.empty() && trim(aud) != trim(fhir_base))
+    return fail("invalid_request", "aud '" + aud + "' is not this FHIR server (" + fhir_base + ")");
+  r.scopes = SplitScopes(Get(p, "scope"));
+  if (r.scopes.empty()) return fail("invalid_scope", "scope is required");
+  for (const auto& s : r.scopes) {
+    if (!ValidScopeToken(s)) return fail("invalid_scope", "unknown scope '" + s + "'");
+    if (s.rfind("system/", 0) == 0)
+      return fail("invalid_scope", "system scopes need client credentials, not a user login");
+  }
+  if (!ScopesCovered(client->scopes, r.scopes))
+    return fail("invalid_scope", "scope asks more than this client is registered for");
+  r.wants_patient = WantsPatient(r.scopes);
+  return r;
+}
+
+Result<UserAccount> OAuthServer::Login(const std::string& user, const std::string& password,
+                                       const std::string& totp, const std::string& remote) {
+  auto r = accounts_.Login(user, password, totp);
+  if (r.ok()) {
+    Audit(user, "login", user, 200, remote, "");
+  } else {
+    Audit(user, "login-failed", user, r.status().code() == Code::kForbidden ? 403 : 401, remote,
+          r.status().message());
+  }
+  return r;
+}
+
+Result<std::string> OAuthServer::NewSession(const std::string& user, LoginSession* out) {
+  std::string sid = RandomToken(32);
+  out->user = user;
+  out->csrf = RandomToken(24);
+  int64_t exp =
+      clock_.NowMicros() + int64_t{accounts_.settings().session_idle_minutes} * 60 * kSecond;
+  RETURN_IF_ERROR(store_.KvPut("session", Sha256Hex(sid),
+                               json::serialize(json::object{{"user", user}, {"csrf", out->csrf}}),
+                               exp));
+  return sid;
+}
+
+Result<std::optional<LoginSession>> OAuthServer::GetSession(const std::string& sid) {
+  if (sid.empty()) return std::optional<LoginSession>();
+  std::string key = Sha256Hex(sid);
+  ASSIGN_OR_RETURN(auto v, store_.KvGet("session", key));
+  if (!v) return std::optional<LoginSession>();
+  ASSIGN_OR_RETURN(json::object o, ParseObject(*v));
+  LoginSession s{Str(o, "user"), Str(o, "csrf")};
+  int64_t exp =
+      clock_.NowMicros() + int64_t{accounts_.settings().session_idle_minutes} * 60 * kSecond;
+  RETURN_IF_ERROR(store_.KvPut("session", key, *v, exp));  // sliding idle timeout
+  return std::optional<LoginSession>(std::move(s));
+}
+
+Status OAuthServer::EndSession(const std::string& sid) {
+  return store_.KvTake("session", Sha256Hex(sid)).status();
+}
+
+Result<std::string> OAuthServer::IssueCode(const AuthorizeRequest& req, const UserAccount& user,
+                                           const std::string& chosen_patient,
+                                           const std::string& remote) {
+  std::string patient = user.patient;
+  if (req.wants_patient && patient.empty()) {
+    std::string id = chosen_patient;
+    if (id.rfind("Patient/", 0) == 0) id = id.substr(8);
+    if (id.empty())
+      return Status(Code::kInvalid, "Cần chọn bệnh nhân / choose the patient for this app");
+    auto rec = store_.Read("Patient", id);
+    if (!rec.ok() || rec->deleted)
+      return Status(Code::kInvalid, "Không tìm thấy bệnh nhân / no Patient '" + id + "'");
+    patient = "Patient/" + id;
+  }
+  if (!req.wants_patient) patient.clear();
+  std::string code = RandomToken(32);
+  json::array scopes;
+  for (const auto& s : req.scopes) scopes.emplace_back(s);
+  int64_t exp_us = clock_.NowMicros() + int64_t{accounts_.settings().code_seconds} * kSecond;
+  json::object rec{{"exp", exp_us / kSecond},
+                   {"client_id", req.client_id},
+                   {"redirect_uri", req.redirect_uri},
+                   {"scopes", scopes},
+                   {"challenge", req.code_challenge},
+                   {"user", user.name},
+                   {"patient", patient}};
+  RETURN_IF_ERROR(store_.KvPut("code", Sha256Hex(code), json::serialize(rec), exp_us));
+  Audit(user.name, "authorize", req.client_id, 200, remote, JoinScopes(req.scopes));
+  return code;
+}
+
+// ---- tokens ----
+
+Result<OAuthServer::Issued> OAuthServer::IssueTokens(
+    const std::string& user, const std::string& client_id, const std::vector<std::string>& scopes,
+    const std::string& patient, const std::string& grant, bool with_refresh,
+    const std::vector<std::string>& refresh_scopes) {
+  int64_t now = clock_.NowMicros();
+  int64_t ttl = int64_t{accounts_.settings().access_token_minutes} * 60;
+  std::string at = RandomToken(32);
+  std::string at_hash = Sha256Hex(at);
+  json::object rec{{"user", user},
+                   {"client_id", client_id},
+                   {"scope", JoinScopes(scopes)},
+                   {"patient", patient},
+                   {"grant", grant},
+                   {"iat", now / kSecond},
+                   {"exp", now / kSecond + ttl}};
+  RETURN_IF_ERROR(store_.KvPut("at", at_hash, json::serialize(rec), now + ttl * kSecond));
+  Issued out;
+  out.body = {{"access_token", at},
+              {"token_type", "Bearer"},
+              {"expires_in", ttl},
+              {"scope", JoinScopes(scopes)}};
+  if (!patient.empty()) out.body["patient"] = patient.substr(patient.find('/') + 1);
+  if (with_refresh) {
+    std::string rt = RandomToken(32);
+    int64_t rttl = int64_t{accounts_.settings().refresh_token_days} * 86400;
+    json::object rr{{"user", user},
+                    {"client_id", client_id},
+                    {"scope", JoinScopes(refresh_scopes)},
+                    {"patient", patient},
+                    {"grant", grant},
+                    {"at", at_hash},
+                    {"exp", now / kSecond + rttl}};
+    RETURN_IF_ERROR(store_.KvPut("rt", Sha256Hex(rt), json::serialize(rr), now + rttl * kSecond));
+    out.body["refresh_token"] = rt;
+  }
+  return out;
+}
+
+Result<OAuthClient> OAuthServer::CheckAssertion(const Params& form, const std::string& token_url) {
+  if (Get(form, "client_assertion_type") != kJwtBearer)
+    return Status(Code::kUnauthenticated,
+                  "client_assertion_type must be " + std::string(kJwtBearer));
+  ASSIGN_OR_RETURN(Jwt jwt, ParseJwt(Get(form, "client_assertion")));
+  std::string iss = Str(jwt.payload, "iss");
+  std::string sub = Str(jwt.payload, "sub");
+  if (iss.empty() || iss != sub)
+    return Status(Code::kUnauthenticated, "client assertion iss and sub must be the client_id");
+  std::string cid = Get(form, "client_id");
+  if (!cid.empty() && cid != iss)
+    return Status(Code::kUnauthenticated, "client_id differs from the assertion's issuer");
+  auto client = GetClient(iss);
+  if (!client.ok() || client->disabled || client->auth_method != "private_key_jwt")
+    return Status(Code::kUnauthenticated, "unknown client or not a private_key_jwt client");
+  const json::object* key = nullptr;
+  for (const auto& k : client->jwks) {
+    if (!k.is_object()) continue;
+    if (jwt.kid.empty() ? client->jwks.size() == 1 : Str(k.as_object(), "kid") == jwt.kid)
+      key = &k.as_object();
+  }
+  if (!key) return Status(Code::kUnauthenticated, "no registered key with kid '" + jwt.kid + "'");
+  if (jwt.alg != "RS384" && jwt.alg != "ES384")
+    return Status(Code::kUnauthenticated, "client assertions must be RS384 or ES384");
+  Status st = VerifyJwt(jwt, *key);
+  if (!st.ok()) return Status(Code::kUnauthenticated, st.message());
+  // aud: this token endpoint (a string or an array holding it).
+  bool aud_ok = false;
+  if (auto it = jwt.payload.find("aud"); it != jwt.payload.end()) {
+    if (it->value().is_string()) aud_ok = it->value().as_string() == token_url;
+    if (it->value().is_array())
+      for (const auto& a : it->value().as_array())
+        aud_ok = aud_ok || (a.is_string() && a.as_string() == token_url);
+  }
+  if (!aud_ok) return Status(Code::kUnauthenticated, "client assertion aud must be " + token_url);
+  int64_t now = clock_.NowMicros() / kSecond;
+  int64_t exp = Int(jwt.payload, "exp");
+  if (exp <= now - 30) return Status(Code::kUnauthenticated, "client assertion has expired");
+  if (exp > now + 330)
+    return Status(Code::kUnauthenticated, "client assertion exp is more than 5 minutes ahead");
+  std::string jti = Str(jwt.payload, "jti");
+  if (jti.empty() || jti.size() > 256)
+    return Status(Code::kUnauthenticated, "client assertion needs a jti");
+  std::string jkey = Sha256Hex(iss + "\n" + jti);
+  ASSIGN_OR_RETURN(auto seen, store_.KvGet("jti", jkey));
+  if (seen) return Status(Code::kUnauthenticated, "client assertion jti was already used");
+  RETURN_IF_ERROR(store_.KvPut("jti", jkey, "1", (exp + 60) * kSecond));
+  return std::move(*client);
+}
+
+OAuthReply OAuthServer::Token(const Params& form, const std::string& token_url,
+                              const std::string& remote) {
+  std::string grant_type = Get(form, "grant_type");
+  auto audited = [&](const std::string& who, const std::string& client, OAuthReply r) {
+    Audit(who.empty() ? "client:" + client : who, r.status == 200 ? "token" : "token-refused",
+          client, r.status, remote,
+          grant_type + (r.status == 200 ? " " + Str(r.body, "scope")
+                                        : ": " + Str(r.body, "error_description")));
+    return r;
+  };
+  if (grant_type == "authorization_code") {
+    std::string cid = Get(form, "client_id");
+    std::string code = Get(form, "code");
+    if (code.empty()) return audited("", cid, Error(400, "invalid_request", "code is required"));
+    // A confidential client authenticates first (before the code is used up).
+    if (!Get(form, "client_assertion").empty()) {
+      auto c = CheckAssertion(form, token_url);
+      if (!c.ok()) return audited("", cid, Error(401, "invalid_client", c.status().message()));
+      cid = c->id;
+    }
+    auto client = GetClient(cid);
+    if (!client.ok() || client->disabled)
+      return audited("", cid, Error(401, "invalid_client", "unknown client_id"));
+    if (client->auth_method == "private_key_jwt" && Get(form, "client_assertion").empty())
+      return audited("", cid,
+                     Error(401, "invalid_client", "this client must send a client_assertion"));
+    auto taken = store_.KvTake("code", Sha256Hex(code));
+    if (!taken.ok()) return Error(503, "temporarily_unavailable", taken.status().message());
+    if (!*taken)
+      return audited(
+          "", cid,
+          Error(400, "invalid_grant", "authorization code is unknown, expired or already used"));
+    auto rec = ParseObject(**taken);
+    if (!rec.ok()) return Error(500, "server_error", "corrupt code record");
+    if (Int(*rec, "exp") * kSecond <= clock_.NowMicros())
+      return audited("", cid, Error(400, "invalid_grant", "authorization code has expired"));
+    if (Str(*rec, "client_id") != cid)
+      return audited("", cid, Error(400, "invalid_grant", "the code was issued to another client"));
+    if (Str(*rec, "redirect_uri") != Get(form, "redirect_uri"))
+      return audited(
+          "", cid,
+          Error(400, "invalid_grant", "redirect_uri differs from the authorization request"));
+    std::string verifier = Get(form, "code_verifier");
+    if (!ValidVerifier(verifier))
+      return audited(
+          "", cid, Error(400, "invalid_grant", "code_verifier is missing or malformed (RFC 7636)"));
+    if (!ConstantTimeEquals(Base64UrlEncode(Sha256(verifier)), Str(*rec, "challenge")))
+      return audited(
+          "", cid, Error(400, "invalid_grant", "code_verifier does not match the code_challenge"));
+    std::vector<std::string> scopes;
+    if (auto it = rec->find("scopes"); it != rec->end() && it->value().is_array())
+      for (const auto& s : it->value().as_array())
+        if (s.is_string()) scopes.emplace_back(s.as_string());
+    std::string user = Str(*rec, "user");
+    auto acct = accounts_.Get(user);
+    if (!acct.ok() || acct->disabled)
+      return audited(user, cid, Error(400, "invalid_grant", "the user's account is not active"));
+    auto issued = IssueTokens(user, cid, scopes, Str(*rec, "patient"), RandomToken(12),
+                              WantsRefresh(scopes), scopes);
+    if (!issued.ok()) return Error(503, "temporarily_unavailable", issued.status().message());
+    return audited(user, cid, OAuthReply{200, std::move(issued->body)});
+  }
+  if (grant_type == "refresh_token") {
+    std::string cid = Get(form, "client_id");
+    if (!Get(form, "client_assertion").empty()) {
+      auto c = CheckAssertion(form, token_url);
+      if (!c.ok()) return audited("", cid, Error(401, "invalid_client", c.status().message()));
+      cid = c->id;
+    }
+    std::string rt = Get(form, "refresh_token");
+    if (rt.empty())
+      return audited("", cid, Error(400, "invalid_request", "refresh_token is required"));
+    std::string key = Sha256Hex(rt);
+    auto cur = store_.KvGet("rt", key);
+    if (!cur.ok()) return Error(503, "temporarily_unavailable", cur.status().message());
+    if (!*cur)
+      return audited(
+          "", cid,
+          Error(400, "invalid_grant", "refresh token is unknown, expired, used or revoked"));
+    auto rec = ParseObject(**cur);
+    if (!rec.ok()) return Error(500, "server_error", "corrupt token record");
+    if (Int(*rec, "exp") * kSecond <= clock_.NowMicros())
+      return audited("", cid, Error(400, "invalid_grant", "refresh token has expired"));
+    std::string owner = Str(*rec, "client_id");
+    auto client = GetClient(owner);
+    // A public client may leave client_id out (RFC 6749 6; fhirclient does): the token is bound
+    // to its client, which must still exist and be enabled.
+    if (cid.empty() && client.ok() && client->auth_method == "none") cid = owner;
+    if (!client.ok() || client->disabled || owner != cid)
+      return audited("", cid,
+                     Error(400, "invalid_grant", "the refresh token was issued to another client"));
+    if (client->auth_method == "private_key_jwt" && Get(form, "client_assertion").empty())
+      return audited("", cid,
+                     Error(401, "invalid_client", "this client must send a client_assertion"));
+    std::vector<std::string> granted = SplitScopes(Str(*rec, "scope"));
+    std::vector<std::string> wanted = granted;
+    if (form.count("scope")) {
+      wanted = SplitScopes(Get(form, "scope"));
+      if (!ScopesCovered(granted, wanted))
+        return audited(Str(*rec, "user"), cid,
+                       Error(400, "invalid_scope", "scope asks more than the original grant"));
+    }
+    auto taken = store_.KvTake("rt", key);  // rotation: the old refresh token is used up
+    if (!taken.ok()) return Error(503, "temporarily_unavailable", taken.status().message());
+    if (!*taken)
+      return audited("", cid, Error(400, "invalid_grant", "refresh token was already used"));
+    std::string user = Str(*rec, "user");
+    auto acct = accounts_.Get(user);
+    if (!acct.ok() || acct->disabled)
+      return audited(user, cid, Error(400, "invalid_grant", "the user's account is not active"));
+    auto issued =
+        IssueTokens(user, cid, wanted, Str(*rec, "patient"), Str(*rec, "grant"), true, granted);
+    if (!issued.ok()) return Error(503, "temporarily_unavailable", issued.status().message());
+    return audited(user, cid, OAuthReply{200, std::move(issued->body)});
+  }
+  if (grant_type == "client_credentials") {
+    auto c = CheckAssertion(form, token_url);
+    if (!c.ok())
+      return audited("", Get(form, "client_id"),
+                     Error(401, "invalid_client", c.status().message()));
+    std::vector<std::string> wanted = SplitScopes(Get(form, "scope"));
+    if (wanted.empty()) wanted = c->scopes;
+    for (const auto& s : wanted) {
+      auto p = ParseSmartScope(s);
+      if (!p || p->context != "system")
+        return audited("", c->id,
+                       Error(400, "invalid_scope",
+                             "client credentials take system/ scopes only ('" + s + "')"));
+    }
+    if (!ScopesCovered(c->scopes, wanted))
+      return audited(
+          "", c->id,
+          Error(400, "invalid_scope", "scope asks more than this client is registered for"));
+    auto issued = IssueTokens("", c->id, wanted, "", RandomToken(12), false, {});
+    if (!issued.ok()) return Error(503, "temporarily_unavailable", issued.status().message());
+    return audited("", c->id, OAuthReply{200, std::move(issued->body)});
+  }
+  return audited("", Get(form, "client_id"),
+                 Error(400, grant_type.empty() ? "invalid_request" : "unsupported_grant_type",
+                       grant_type.empty() ? "grant_type is required"
+                                          : "grant_type '" + grant_type + "' is not supported"));
+}
+
+json::object OAuthServer::Introspect(const std::string& token) {
+  if (token.empty() || token.size() > 512) return {{"active", false}};
+  std::string key = Sha256Hex(token);
+  for (const char* ns : {"at", "rt"}) {
+    auto v = store_.KvGet(ns, key);
+    if (!v.ok() || !*v) continue;
+    auto rec = ParseObject(**v);
+    if (!rec.ok()) continue;
+    std::string user = Str(*rec, "user");
+    if (!user.empty()) {
+      auto acct = accounts_.Get(user);
+      if (!acct.ok() || acct->disabled) return {{"active", false}};
+    }
+    json::object out{{"active", true},
+                     {"scope", Str(*rec, "scope")},
+                     {"client_id", Str(*rec, "client_id")},
+                     {"token_type", std::string(ns) == "at" ? "Bearer" : "refresh_token"},
+                     {"exp", Int(*rec, "exp")},
+                     {"sub", user.empty() ? "client:" + Str(*rec, "client_id") : user}};
+    if (Int(*rec, "iat") != 0) out["iat"] = Int(*rec, "iat");
+    if (!user.empty()) out["username"] = user;
+    std::string patient = Str(*rec, "patient");
+    if (!patient.empty()) out["patient"] = patient.substr(patient.find('/') + 1);
+    return out;
+  }
+  return {{"active", false}};
+}
+
+Status OAuthServer::Revoke(const std::string& token, const std::string& client_id,
+                           const std::string& remote) {
+  if (token.empty() || token.size() > 512) return Status::Ok();
+  std::string key = Sha256Hex(token);
+  for (const char* ns : {"rt", "at"}) {
+    ASSIGN_OR_RETURN(auto v, store_.KvGet(ns, key));
+    if (!v) continue;
+    ASSIGN_OR_RETURN(json::object rec, ParseObject(*v));
+    if (!client_id.empty() && Str(rec, "client_id") != client_id)
+      return Status::Ok();  // RFC 7009: not the caller's token; nothing said
+    RETURN_IF_ERROR(store_.KvTake(ns, key).status());
+    if (std::string(ns) == "rt" && !Str(rec, "at").empty())
+      RETURN_IF_ERROR(store_.KvTake("at", Str(rec, "at")).status());
+    Audit(client_id.empty() ? "admin" : "client:" + client_id, "revoke", Str(rec, "client_id"), 200,
+          remote, std::string(ns) == "rt" ? "refresh_token" : "access_token");
+    return Status::Ok();
+  }
+  return Status::Ok();
+}
+
+Result<Principal> OAuthServer::PrincipalOf(const std::string& token) const {
+  static const Status kBad(Code::kUnauthenticated, "unknown, expired or revoked bearer token");
+  if (token.empty() || token.size() > 512) return kBad;
+  ASSIGN_OR_RETURN(auto v, store_.KvGet("at", Sha256Hex(token)));
+  if (!v) return kBad;
+  ASSIGN_OR_RETURN(json::object rec, ParseObject(*v));
+  if (Int(rec, "exp") * kSecond <= clock_.NowMicros()) return kBad;
+  Principal p;
+  std::string user = Str(rec, "user");
+  std::string cid = Str(rec, "client_id");
+  if (!user.empty()) {
+    auto acct = accounts_.Get(user);
+    if (!acct.ok() || acct->disabled) return kBad;
+    p = acct->ToPrincipal();
+  } else {
+    auto client = GetClient(cid);
+    if (!client.ok() || client->disabled) return kBad;
+    p.id = "client:" + cid;
+    p.role = client->role.empty() ? "system" : client->role;
+  }
+  p.client_id = cid;
+  p.patient = Str(rec, "patient");
+  p.scopes = SplitScopes(Str(rec, "scope"));
+  p.all_access = false;
+  return p;
+}
+
+std::optional<std::string> BearerToken(std::string_view authorization) {
+  constexpr std::string_view kBearer = "bearer ";
+  if (authorization.size() <= kBearer.size()) return std::nullopt;
+  for (size_t i = 0; i < kBearer.size(); ++i)
+    if (std::tolower(static_cast<unsigned char>(authorization[i])) != kBearer[i])
+      return std::nullopt;
+  std::string token(authorization.substr(kBearer.size()));
+  while (!token.empty() && (token.back() == ' ' || token.back() == '\r')) token.pop_back();
+  while (!token.empty() && token.front() == ' ') token.erase(0, 1);
+  if (token.empty()) return std::nullopt;
+  return token;
+}
+
+Result<Principal> OAuthAuthenticator::Authenticate(std::string_view authorization) const {
+  auto admin = admin_->Authenticate(authorization);
+  if (admin.ok()) return admin;
+  auto token = BearerToken(authorization);
+  if (!token) return admin.status();  // "authentication required: send 'Authorization: Bearer'"
+  return oauth_.PrincipalOf(*token);
+}
+
+}  // namespace benhan::security

@@ -13,10 +13,12 @@
 #include <boost/asio/ssl/context.hpp>
 
 #include "api/fhir_api.h"
+#include "api/oauth_api.h"
 #include "api/http_server.h"
 #include "app/demo_data.h"
 #include "app/importer.h"
 #include "app/migrate_store.h"
+#include "app/auth_cli.h"
 #include "app/node.h"
 #include "core/log.h"
 #include "core/tls.h"
@@ -46,6 +48,8 @@ void Usage() {
       "  benhan terminology import --format FORMAT --version V [--url URL] [--valid-from DATE]\n"
       "               [--data DIR] FILE   (benhan terminology import --help)\n"
       "  benhan demo-data [--patients N] [--seed S] [--out FILE]   (FHIR NDJSON)\n"
+      "  benhan user add|passwd|totp|unlock|disable|enable|show|list ...   (benhan user --help)\n"
+      "  benhan client add|keys|disable|enable|remove|show|list ...   (OAuth2/SMART clients)\n"
       "  benhan version\n\n"
       "serve: FHIR R4 API at http://HOST:PORT/fhir on the embedded database in DIR (default "
       "./benhan-data).\n"
@@ -211,6 +215,12 @@ int Serve(int argc, char** argv) {
     std::fprintf(stderr, "benhan serve: %s\n", node.status().message().c_str());
     return 1;
   }
+  // Local accounts and the OAuth2/SMART authorization server (security/oauth.h); login, failed
+  // login and token issuance go to the audit trail.
+  security::Accounts accounts((*node)->store(), AuthSettingsOf(cfg));
+  security::OAuthServer oauth((*node)->store(), accounts, [&](store::AuditRecord r) {
+    (*node)->audit().Record(std::move(r));
+  });
   std::unique_ptr<security::Authenticator> auth;
   if (cfg.demo) {
     auto n = LoadDemoData(**node);
@@ -237,13 +247,18 @@ int Serve(int argc, char** argv) {
       log::Info("authentication: bearer tokens (administrator token in " + cfg.data_dir +
                 "/secrets/admin.token)");
     }
-    auth = std::move(*ta);
+    auth = std::make_unique<security::OAuthAuthenticator>(std::move(*ta), oauth);
   }
   api::FhirApi fhir((*node)->service(), *auth, kVersion);
   fhir.SetTerminology(&(*node)->terminology());
+  api::OAuthApiOptions oauth_opts;
+  oauth_opts.base_url = cfg.base_url;
+  oauth_opts.tls = !cfg.tls_cert.empty();
+  api::OAuthApi oauth_api(oauth, *auth, oauth_opts);
   api::HttpServer server(
       ho,
       [&](const api::HttpRequest& req, api::HttpResponse& res) {
+        if (oauth_api.Handle(req, res)) return;  // /auth/*, /fhir/.well-known/smart-configuration
         if (req.path == "/fhir" || req.path.rfind("/fhir/", 0) == 0) return fhir.Handle(req, res);
         if (req.path == "/healthz") {
           res.Set("Content-Type", "text/plain");
@@ -484,6 +499,8 @@ int main(int argc, char** argv) {
   if (cmd == "migrate-store") return MigrateStoreCmd(argc, argv);
   if (cmd == "fhirpath") return benhan::fhir::fhirpath::RunCli(argc - 1, argv + 1);
   if (cmd == "terminology") return TerminologyCmd(argc, argv);
+  if (cmd == "user") return UserCmd(argc, argv);
+  if (cmd == "client") return ClientCmd(argc, argv);
   if (cmd == "demo-data") return DemoDataCmd(argc, argv);
   if (cmd == "version" || cmd == "--version") {
     std::printf("benhan %s (FHIR R4 4.0.1)\n", kVersion);

@@ -57,6 +57,12 @@ Status Config::Set(const std::string& key, const std::string& value) {
     data_dir = value;
     return Status::Ok();
   }
+  if (key == "auth.lockout_attempts") return set_int(auth_lockout_attempts, 1, 1000);
+  if (key == "auth.lockout_minutes") return set_int(auth_lockout_minutes, 1, 100000);
+  if (key == "auth.session_idle_minutes") return set_int(auth_session_idle_minutes, 1, 10080);
+  if (key == "auth.password_min_length") return set_int(auth_password_min_length, 8, 128);
+  if (key == "auth.access_token_minutes") return set_int(auth_access_token_minutes, 1, 1440);
+  if (key == "auth.refresh_token_days") return set_int(auth_refresh_token_days, 1, 365);
   if (key == "storage") {
     storage = value;
     return Status::Ok();

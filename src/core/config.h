@@ -36,6 +36,14 @@ struct Config {
   std::string tls_cert;
   std::string tls_key;
   std::string base_url;  // public base URL; empty = derived from Host header
+  // Local accounts and OAuth2 (security/accounts.h, security/oauth.h): failed logins before the
+  // account locks and for how long, login-session idle timeout, shortest password, token lifetimes.
+  int auth_lockout_attempts = 5;
+  int auth_lockout_minutes = 15;
+  int auth_session_idle_minutes = 30;
+  int auth_password_min_length = 10;
+  int auth_access_token_minutes = 60;
+  int auth_refresh_token_days = 30;
   int default_page_size = 50;
   int max_page_size = 1000;
   bool validate_on_write = true;

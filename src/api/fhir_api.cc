@@ -267,6 +267,12 @@ void FhirApi::Handle(const HttpRequest& req, HttpResponse& res) {
   }
   auto who = auth_.Authenticate(req.Header("authorization"));
   if (!who.ok()) {
+    // A refused credential is an audit row ("login-failed"), never with the credential itself.
+    service::RequestContext anon;
+    anon.remote = req.remote;
+    service_.AuditSecurityEvent(anon, "login-failed", HttpStatusOf(who.status().code()),
+                                who.status().message() + " (" + req.method + " " +
+                                    std::string(req.path) + ")");
     SendStatus(res, who.status());
     return;
   }
@@ -276,6 +282,7 @@ void FhirApi::Handle(const HttpRequest& req, HttpResponse& res) {
   ctx.remote = req.remote;
   ctx.base_url = BaseUrl(req);
   ctx.strict = req.Header("prefer").find("handling=strict") != std::string_view::npos;
+  ctx.break_glass = std::string(req.Header("x-break-glass"));
   Dispatch(req, res, ctx);
 }
 

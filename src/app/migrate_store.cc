@@ -132,11 +132,12 @@ Result<MigrateStoreSummary> MigrateStore(const std::string& sqlite_dir, store::S
   }
   RETURN_IF_ERROR(flush());
 
-  // The audit trail, in its original order.
+  // The audit trail, in its original order (chained anew in the destination: `benhan audit
+  // verify` on the source first proves what was copied).
   Stmt as;
   RETURN_IF_ERROR(Prepare(db,
                           "SELECT time, principal, action, rtype, id, version, status, remote, "
-                          "detail FROM audit_event ORDER BY aid",
+                          "detail, patient, flags FROM audit_event ORDER BY aid",
                           &as));
   std::vector<store::AuditRecord> recs;
   while (true) {
@@ -152,6 +153,8 @@ Result<MigrateStoreSummary> MigrateStore(const std::string& sqlite_dir, store::S
       a.status = sqlite3_column_int(as.s, 6);
       a.remote = as.Text(7);
       a.detail = as.Text(8);
+      a.patient = as.Text(9);
+      a.flags = as.Text(10);
       recs.push_back(std::move(a));
     } else if (rc != SQLITE_DONE) {
       return Status(Code::kInternal, std::string("sqlite: ") + sqlite3_errmsg(db.db));

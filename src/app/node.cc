@@ -5,8 +5,12 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 
 #include "core/tls.h"
+#include "security/audit_trail.h"
+#include "security/policy.h"
 #include "store/postgres/pg_store.h"
 #include "store/sqlite/sqlite_store.h"
 #include "terminology/hierarchy.h"
@@ -94,13 +98,27 @@ Result<std::unique_ptr<Node>> Node::Open(const Config& config) {
   terminology::AddWriteChecks(*n->service_, *n->terminology_, *n->store_, n->config_);
   n->service_->SetCodeHierarchy(
       std::make_shared<terminology::TerminologyHierarchy>(*n->terminology_));
+  // Access policy (every interaction) and signed checkpoints of the audit hash chain.
+  std::string policy = security::BuiltinPolicyJson();
+  if (!config.security_policy.empty()) {
+    std::ifstream in(config.security_policy);
+    if (!in) return Status(Code::kInvalid, "cannot read security.policy " + config.security_policy);
+    policy.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  auto loaded = security::Policy::Load(policy, *n->store_, n->defs_, *n->audit_);
+  if (!loaded.ok()) return Status(loaded.status()).WithContext(config.security_policy);
+  n->service_->SetAccessPolicy(*loaded);
+  ASSIGN_OR_RETURN(auto key, security::SigningKey::LoadOrCreate(config.data_dir, true));
+  n->checkpointer_ = std::make_unique<security::AuditCheckpointer>(
+      *n->store_, std::move(key), config.audit_checkpoint_seconds);
   return n;
 }
 
 Node::~Node() {
   service_.reset();
   terminology_.reset();
-  audit_.reset();  // flushes
+  audit_.reset();         // flushes
+  checkpointer_.reset();  // signs the chain's last row
   store_.reset();
   if (lock_fd_ >= 0) ::close(lock_fd_);
 }

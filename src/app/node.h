@@ -15,6 +15,7 @@
 #include "fhir/definitions.h"
 #include "fhir/indexer.h"
 #include "fhir/validator.h"
+#include "security/audit_trail.h"
 #include "security/auth.h"
 #include "service/audit_log.h"
 #include "service/resource_service.h"
@@ -46,6 +47,7 @@ class Node {
   std::unique_ptr<fhir::Validator> validator_;
   std::unique_ptr<fhir::Indexer> indexer_;
   std::unique_ptr<service::AuditLog> audit_;
+  std::unique_ptr<security::AuditCheckpointer> checkpointer_;
   std::unique_ptr<service::ResourceService> service_;
   std::unique_ptr<terminology::TerminologyService> terminology_;
 };
@@ -60,6 +62,11 @@ Result<std::unique_ptr<store::Store>> OpenStore(const Config& config, bool migra
 // tls.key); host, port and threads are left to the caller. Errors: kInvalid naming the config key
 // and file (unreadable certificate, key not matching...), meant to stop start-up.
 Result<api::HttpServerOptions> HttpOptionsFromConfig(const Config& config);
+
+// `benhan audit verify|checkpoint ...` and `benhan token add ...` (audit_cli.cc). Exit status:
+// 0 success (verify: the chain is intact), 1 verify found a broken link, 2 usage or other error.
+int AuditCmd(int argc, char** argv);
+int TokenCmd(int argc, char** argv);
 
 // `benhan terminology import ...` (terminology_cli.cc); argv[1] is "terminology". Exit status.
 int TerminologyCmd(int argc, char** argv);

@@ -81,6 +81,18 @@ Status Config::Set(const std::string& key, const std::string& value) {
     log_level = value;
     return Status::Ok();
   }
+  if (key == "security.policy") {
+    security_policy = value;
+    return Status::Ok();
+  }
+  if (key == "audit.checkpoint_seconds") {
+    char* end = nullptr;
+    long v = std::strtol(value.c_str(), &end, 10);
+    if (value.empty() || *end != '\0' || v < 1 || v > 86400)
+      return Status(Code::kInvalid, "config: audit.checkpoint_seconds must be 1..86400");
+    audit_checkpoint_seconds = static_cast<int>(v);
+    return Status::Ok();
+  }
   if (key == "demo") {
     auto b = ParseBool(key, value);
     if (!b.ok()) return b.status();

@@ -17,6 +17,10 @@ struct Config {
   // "sqlite" (embedded, in data_dir) or "postgresql://USER@HOST:PORT/DB" (store/postgres).
   std::string storage = "sqlite";
   bool demo = false;     // demo population, no authentication, loopback only
+  // Access policy file (security/policy.h); empty: the built-in config/policy.json.
+  std::string security_policy;
+  // Seconds between signed checkpoints of the audit hash chain (security/audit_trail.h).
+  int audit_checkpoint_seconds = 300;
   int http_threads = 0;  // 0 = 2 x cores
   std::size_t max_body_bytes = 64u << 20;
   // HTTP limits (api/http_server.h): request line + headers in bytes and header count (both 431),

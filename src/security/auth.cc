@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "core/ids.h"
+#include "security/token_attributes.h"
 
 namespace benhan::security {
 namespace {
@@ -65,6 +66,7 @@ Result<std::unique_ptr<TokenAuthenticator>> TokenAuthenticator::Open(const std::
         p.id = id;
         p.role = role;
         p.all_access = role == "admin";
+        ApplyTokenAttributes(ls, p);  // roles=, practitioner=, scopes=... (token_attributes.h)
         a->by_hash_[hash] = std::move(p);
       }
       content += line + "\n";

@@ -182,7 +182,57 @@ ResourceService::ResourceService(std::shared_ptr<const fhir::Definitions> defs, 
       indexer_(indexer),
       audit_(audit),
       config_(config),
-      committer_(store) {}
+      committer_(store),
+      compartment_(*defs_) {}
+
+Status ResourceService::CheckType(const RequestContext& ctx, Interaction i,
+                                  const std::string& type) const {
+  if (policy_ == nullptr) return Status::Ok();
+  return policy_->CheckType(ctx, i, type);
+}
+
+Status ResourceService::CheckPut(const RequestContext& ctx, const std::string& type) const {
+  // A PUT updates, creates (update as create) or restores (a deleted id): which one is known under
+  // the write lock (WriteVersion checks it exactly); here, any of them.
+  Status st = CheckType(ctx, Interaction::kUpdate, type);
+  if (st.ok() || CheckType(ctx, Interaction::kRestore, type).ok() ||
+      CheckType(ctx, Interaction::kCreate, type).ok())
+    return Status::Ok();
+  return st;
+}
+
+AccessDecision ResourceService::CheckObject(const RequestContext& ctx, Interaction i,
+                                            const std::string& type,
+                                            const json::object& resource) const {
+  if (Restricted(ctx)) return policy_->CheckResource(ctx, i, type, resource);
+  AccessDecision d;
+  auto patients = compartment_.PatientsOf(type, resource);
+  if (!patients.empty()) d.patient = patients[0];
+  return d;
+}
+
+AccessDecision ResourceService::CheckJson(const RequestContext& ctx, Interaction i,
+                                          const std::string& type, const std::string& id,
+                                          const std::string& text) const {
+  if (!Restricted(ctx)) {
+    AccessDecision d;
+    if (type == "Patient") {
+      d.patient = id;  // no need to parse
+      return d;
+    }
+    if (!compartment_.IsPatientData(type) || text.empty()) return d;
+  }
+  if (text.empty()) return CheckObject(ctx, i, type, json::object());
+  json::monotonic_resource mr;
+  std::error_code ec;
+  json::value v = json::parse(text, ec, &mr);
+  if (ec || !v.is_object()) {
+    AccessDecision d;
+    d.status = Status(Code::kInternal, "stored " + type + "/" + id + " is not a JSON object");
+    return d;
+  }
+  return CheckObject(ctx, i, type, v.get_object());
+}
 
 Status ResourceService::CheckResource(const json::value& body, const std::string& type) const {
   if (!body.is_object())
@@ -238,6 +288,23 @@ Result<WriteOutcome> ResourceService::WriteVersion(
     std::optional<int64_t> if_match, const std::string& method, const std::string& action,
     Prestamped* pre) {
   ASSIGN_OR_RETURN(std::optional<store::CurrentInfo> cur, txn.LockCurrent(type, id));
+  // Access policy: restoring a deleted resource is its own permission; an update must be allowed
+  // on the version it replaces (no moving a record away from a patient one may not see) and on the
+  // new content.
+  Interaction what = !cur ? Interaction::kCreate
+                     : cur->deleted ? Interaction::kRestore
+                                    : Interaction::kUpdate;
+  RETURN_IF_ERROR(CheckType(ctx, what, type));
+  bool break_glass = false;
+  if (what == Interaction::kUpdate && Restricted(ctx)) {
+    ASSIGN_OR_RETURN(store::VersionRecord old, txn.Read(type, id));
+    AccessDecision od = CheckJson(ctx, what, type, id, old.json);
+    RETURN_IF_ERROR(od.status);
+    break_glass = od.break_glass;
+  }
+  AccessDecision decision = CheckObject(ctx, what, type, body);
+  RETURN_IF_ERROR(decision.status);
+  break_glass = break_glass || decision.break_glass;
   if (if_match) {
     int64_t have = cur ? cur->version : 0;
     if (have != *if_match) {
@@ -265,9 +332,11 @@ Result<WriteOutcome> ResourceService::WriteVersion(
   }
   nv.index = &index;
   ASSIGN_OR_RETURN(int64_t seq, txn.Put(nv));
-  RETURN_IF_ERROR(
-      txn.Audit(store::AuditRecord{nv.last_updated_us, ctx.principal, action, type, id, nv.version,
-                                   (cur && !cur->deleted) ? 200 : 201, ctx.remote, ""}));
+  RETURN_IF_ERROR(txn.Audit(store::AuditRecord{
+      nv.last_updated_us, ctx.principal, what == Interaction::kRestore ? "restore" : action, type,
+      id, nv.version, (cur && !cur->deleted) ? 200 : 201, ctx.remote,
+      break_glass ? "break-glass: " + ctx.break_glass : std::string(), decision.patient,
+      break_glass ? "btg" : ""}));
   WriteOutcome out;
   out.http_status = (cur && !cur->deleted) ? 200 : 201;
   out.record = store::VersionRecord{type,  id,     nv.version,        seq, nv.last_updated_us,
@@ -283,12 +352,17 @@ Result<WriteOutcome> ResourceService::RunWrite(
     return result.status();
   });
   if (!st.ok()) return st;
+  if (policy_ && result.ok() && !result->record.type.empty()) policy_->OnWrite(result->record.type);
   return result;
 }
 
 Result<store::VersionRecord> ResourceService::WriteTombstone(
     store::Transaction& txn, const RequestContext& ctx, const std::string& type,
     const std::string& id, int64_t current_version, const std::string& detail) {
+  // The version being cancelled must be one the principal may see (and name its patient).
+  ASSIGN_OR_RETURN(store::VersionRecord old, txn.Read(type, id));
+  AccessDecision decision = CheckJson(ctx, Interaction::kDelete, type, id, old.json);
+  RETURN_IF_ERROR(decision.status);
   store::NewVersion nv;
   nv.type = type;
   nv.id = id;
@@ -297,14 +371,19 @@ Result<store::VersionRecord> ResourceService::WriteTombstone(
   nv.method = "DELETE";
   nv.deleted = true;
   ASSIGN_OR_RETURN(int64_t seq, txn.Put(nv));
+  std::string why = detail;
+  if (decision.break_glass) why += (why.empty() ? "" : "; ") + ("break-glass: " + ctx.break_glass);
   RETURN_IF_ERROR(txn.Audit(store::AuditRecord{nv.last_updated_us, ctx.principal, "delete", type,
-                                               id, nv.version, 200, ctx.remote, detail}));
+                                               id, nv.version, 200, ctx.remote, why,
+                                               decision.patient,
+                                               decision.break_glass ? "btg" : ""}));
   return store::VersionRecord{type, id, nv.version, seq, nv.last_updated_us, true, "DELETE", ""};
 }
 
 Result<WriteOutcome> ResourceService::Create(const RequestContext& ctx, const std::string& type,
                                              json::value body, const WriteOptions& opts) {
   RETURN_IF_ERROR(CheckResource(body, type));
+  RETURN_IF_ERROR(CheckType(ctx, Interaction::kCreate, type));
   RETURN_IF_ERROR(Validate(body));
   std::string id = NewUuid();  // a client-supplied id is ignored on create, as FHIR specifies
   fhir::IndexEntries index = indexer_.Extract(body);
@@ -317,6 +396,7 @@ Result<WriteOutcome> ResourceService::Create(const RequestContext& ctx, const st
       }
       if (ids.size() == 1) {
         ASSIGN_OR_RETURN(store::VersionRecord existing, txn.Read(type, ids[0]));
+        RETURN_IF_ERROR(CheckJson(ctx, Interaction::kRead, type, ids[0], existing.json).status);
         WriteOutcome out;
         out.http_status = 200;
         out.record = std::move(existing);
@@ -346,6 +426,7 @@ Result<WriteOutcome> ResourceService::Update(const RequestContext& ctx, const st
         "the id in the body ('" + std::string(body_id) + "') does not match the URL ('" + id + "')",
         type + ".id");
   }
+  RETURN_IF_ERROR(CheckPut(ctx, type));
   RETURN_IF_ERROR(Validate(body));
   fhir::IndexEntries index = indexer_.Extract(body);
   return RunWrite([&](store::Transaction& txn) -> Result<WriteOutcome> {
@@ -360,6 +441,7 @@ Result<WriteOutcome> ResourceService::ConditionalUpdate(const RequestContext& ct
                                                         const Params& query, json::value body,
                                                         const WriteOptions& opts) {
   RETURN_IF_ERROR(CheckResource(body, type));
+  RETURN_IF_ERROR(CheckPut(ctx, type));
   RETURN_IF_ERROR(Validate(body));
   fhir::IndexEntries index = indexer_.Extract(body);
   return RunWrite([&](store::Transaction& txn) -> Result<WriteOutcome> {
@@ -390,6 +472,8 @@ Result<WriteOutcome> ResourceService::ConditionalUpdate(const RequestContext& ct
 Result<WriteOutcome> ResourceService::Patch(const RequestContext& ctx, const std::string& type,
                                             const std::string& id, const json::value& patch,
                                             const WriteOptions& opts) {
+  if (!defs_->IsResourceType(type)) return Status(Code::kNotFound, "unknown resource type " + type);
+  RETURN_IF_ERROR(CheckType(ctx, Interaction::kUpdate, type));
   for (int attempt = 0; attempt < 5; ++attempt) {
     auto cur = store_.Read(type, id);
     if (!cur.ok()) return cur.status();
@@ -422,6 +506,7 @@ Result<WriteOutcome> ResourceService::Patch(const RequestContext& ctx, const std
 Result<WriteOutcome> ResourceService::Delete(const RequestContext& ctx, const std::string& type,
                                              const std::string& id, const WriteOptions& opts) {
   if (!defs_->IsResourceType(type)) return Status(Code::kNotFound, "unknown resource type " + type);
+  RETURN_IF_ERROR(CheckType(ctx, Interaction::kDelete, type));
   return RunWrite([&](store::Transaction& txn) -> Result<WriteOutcome> {
     ASSIGN_OR_RETURN(std::optional<store::CurrentInfo> cur, txn.LockCurrent(type, id));
     if (opts.if_match && (!cur || cur->version != *opts.if_match)) {
@@ -449,7 +534,9 @@ Result<WriteOutcome> ResourceService::ConditionalDelete(const RequestContext& ct
                                                         const std::string& type,
                                                         const Params& query) {
   if (!defs_->IsResourceType(type)) return Status(Code::kNotFound, "unknown resource type " + type);
+  RETURN_IF_ERROR(CheckType(ctx, Interaction::kDelete, type));
   ASSIGN_OR_RETURN(ParsedSearch ps, ParseSearch(type, query, *defs_, true, 2, 2));
+  if (policy_) RETURN_IF_ERROR(policy_->RestrictSearch(ctx, type, ps.query));
   if (query.empty()) return Status(Code::kInvalid, "a conditional delete needs search parameters");
   RETURN_IF_ERROR(ResolveQuery(type, ps.query));
   ASSIGN_OR_RETURN(store::SearchResult found, store_.Search(type, ps.query));
@@ -466,20 +553,56 @@ Result<WriteOutcome> ResourceService::ConditionalDelete(const RequestContext& ct
 
 void ResourceService::AuditRead(const RequestContext& ctx, const char* action,
                                 const std::string& type, const std::string& id, int64_t version,
-                                int status, std::string detail) {
+                                int status, std::string detail, std::string patient,
+                                bool break_glass) {
+  if (break_glass) detail += (detail.empty() ? "" : "; ") + ("break-glass: " + ctx.break_glass);
   audit_.Record(store::AuditRecord{SystemClock().NowMicros(), ctx.principal, action, type, id,
-                                   version, status, ctx.remote, std::move(detail)});
+                                   version, status, ctx.remote, std::move(detail),
+                                   std::move(patient), break_glass ? "btg" : ""});
 }
+
+namespace {
+bool IsAuditTrailId(const std::string& type, const std::string& id) {
+  return type == "AuditEvent" && id.rfind("audit-", 0) == 0;
+}
+}  // namespace
 
 Result<store::VersionRecord> ResourceService::Read(const RequestContext& ctx,
                                                    const std::string& type, const std::string& id) {
   if (!defs_->IsResourceType(type)) return Status(Code::kNotFound, "unknown resource type " + type);
+  if (Status st = CheckType(ctx, Interaction::kRead, type); !st.ok()) {
+    AuditRead(ctx, "read", type, id, 0, HttpStatusOf(st.code()), st.message());
+    return st;
+  }
+  if (IsAuditTrailId(type, id)) {
+    // One row of the audit trail, through the same rules as an AuditEvent search.
+    store::Query q;
+    store::Condition c;
+    c.param = "_id";
+    c.kind = store::ParamKind::kId;
+    store::QueryValue v;
+    v.code = id;
+    c.any_of.push_back(v);
+    q.all_of.push_back(std::move(c));
+    q.count = 1;
+    if (policy_) RETURN_IF_ERROR(policy_->RestrictSearch(ctx, type, q));
+    ASSIGN_OR_RETURN(store::SearchResult r, SearchAuditTrail(ctx, q));
+    if (r.matches.empty()) return Status(Code::kNotFound, "AuditEvent/" + id + " not found");
+    return std::move(r.matches[0]);
+  }
   auto r = store_.Read(type, id);
   if (!r.ok()) {
     AuditRead(ctx, "read", type, id, 0, HttpStatusOf(r.status().code()));
     return r;
   }
-  AuditRead(ctx, "read", type, id, r->version, r->deleted ? 410 : 200);
+  AccessDecision d = CheckJson(ctx, Interaction::kRead, type, id, r->json);
+  if (!d.status.ok()) {
+    AuditRead(ctx, "read", type, id, r->version, HttpStatusOf(d.status.code()), d.status.message(),
+              d.patient);
+    return d.status;
+  }
+  AuditRead(ctx, "read", type, id, r->version, r->deleted ? 410 : 200, {}, d.patient,
+            d.break_glass);
   if (r->deleted) {
     return Status(Code::kGone,
                   type + "/" + id + " was deleted (version " + std::to_string(r->version) + ")");
@@ -491,9 +614,27 @@ Result<store::VersionRecord> ResourceService::VRead(const RequestContext& ctx,
                                                     const std::string& type, const std::string& id,
                                                     int64_t version) {
   if (!defs_->IsResourceType(type)) return Status(Code::kNotFound, "unknown resource type " + type);
+  if (Status st = CheckType(ctx, Interaction::kRead, type); !st.ok()) {
+    AuditRead(ctx, "vread", type, id, version, HttpStatusOf(st.code()), st.message());
+    return st;
+  }
   auto r = store_.VRead(type, id, version);
+  AccessDecision d;
+  if (r.ok() && !r->deleted) {
+    d = CheckJson(ctx, Interaction::kRead, type, id, r->json);
+  } else if (r.ok() && Restricted(ctx)) {
+    // A deletion version has no content: judge by the current (or last) content.
+    auto cur = store_.VRead(type, id, std::max<int64_t>(1, version - 1));
+    d = CheckJson(ctx, Interaction::kRead, type, id, cur.ok() ? cur->json : std::string());
+  }
+  if (!d.status.ok()) {
+    AuditRead(ctx, "vread", type, id, version, HttpStatusOf(d.status.code()), d.status.message(),
+              d.patient);
+    return d.status;
+  }
   AuditRead(ctx, "vread", type, id, version,
-            r.ok() ? (r->deleted ? 410 : 200) : HttpStatusOf(r.status().code()));
+            r.ok() ? (r->deleted ? 410 : 200) : HttpStatusOf(r.status().code()), {}, d.patient,
+            d.break_glass);
   if (r.ok() && r->deleted) {
     return Status(Code::kGone,
                   type + "/" + id + " version " + std::to_string(version) + " is a deletion");
@@ -505,8 +646,30 @@ Result<store::HistoryPage> ResourceService::History(const RequestContext& ctx,
                                                     const store::HistoryQuery& q) {
   if (!q.type.empty() && !defs_->IsResourceType(q.type))
     return Status(Code::kNotFound, "unknown resource type " + q.type);
+  Status st = CheckType(ctx, Interaction::kHistory, q.type);
+  AccessDecision d;
+  if (st.ok() && Restricted(ctx)) {
+    if (q.id.empty()) {
+      st = Status(Code::kForbidden,
+                  "lịch sử của cả một loại hồ sơ chỉ dành cho vai trò không bị giới hạn theo bệnh "
+                  "nhân / the history of a whole type or system is only for roles not limited to "
+                  "some patients; ask for one resource's history");
+    } else {
+      auto cur = store_.Read(q.type, q.id);
+      if (cur.ok() && cur->deleted && cur->version > 1) cur = store_.VRead(q.type, q.id, cur->version - 1);
+      if (cur.ok()) {
+        d = CheckJson(ctx, Interaction::kHistory, q.type, q.id, cur->json);
+        st = d.status;
+      }
+    }
+  }
+  if (!st.ok()) {
+    AuditRead(ctx, "history", q.type, q.id, 0, HttpStatusOf(st.code()), st.message(), d.patient);
+    return st;
+  }
   auto r = store_.History(q);
-  AuditRead(ctx, "history", q.type, q.id, 0, r.ok() ? 200 : HttpStatusOf(r.status().code()));
+  AuditRead(ctx, "history", q.type, q.id, 0, r.ok() ? 200 : HttpStatusOf(r.status().code()), {},
+            q.type == "Patient" ? q.id : d.patient, d.break_glass);
   return r;
 }
 
@@ -516,11 +679,45 @@ Result<store::SearchResult> ResourceService::Search(const RequestContext& ctx,
   // An empty type is a system search (query.types, parsed from _type, are checked already).
   if (!type.empty() && !defs_->IsResourceType(type))
     return Status(Code::kNotFound, "unknown resource type " + type);
+  std::string detail = EncodeQueryString(search.used);
+  Status allowed = CheckType(ctx, Interaction::kSearch, type);
   store::Query query = search.query;
+  if (allowed.ok() && policy_) allowed = policy_->RestrictSearch(ctx, type, query);
+  if (!allowed.ok()) {
+    AuditRead(ctx, "search", type, "", 0, HttpStatusOf(allowed.code()),
+              detail + "; " + allowed.message());
+    return allowed;
+  }
+  if (type == "AuditEvent") return SearchAuditTrail(ctx, query);
   RETURN_IF_ERROR(ResolveQuery(type, query));
   auto r = store_.Search(type, query);
-  std::string detail = EncodeQueryString(search.used);
-  AuditRead(ctx, "search", type, "", 0, r.ok() ? 200 : HttpStatusOf(r.status().code()), detail);
+  if (!r.ok()) {
+    AuditRead(ctx, "search", type, "", 0, HttpStatusOf(r.status().code()), detail);
+    return r;
+  }
+  // One audit row per patient whose data the page shows ("who viewed patient X"), else one.
+  // Defence in depth: a match the policy refuses (none should pass RestrictSearch) is dropped.
+  std::vector<std::string> patients;
+  bool any_btg = false;
+  if (type.empty() || compartment_.IsPatientData(type) || Restricted(ctx)) {
+    std::vector<store::VersionRecord> kept;
+    kept.reserve(r->matches.size());
+    for (auto& m : r->matches) {
+      AccessDecision d = CheckJson(ctx, Interaction::kSearch, m.type, m.id, m.json);
+      if (!d.status.ok()) continue;
+      any_btg = any_btg || d.break_glass;
+      if (!d.patient.empty() &&
+          std::find(patients.begin(), patients.end(), d.patient) == patients.end())
+        patients.push_back(d.patient);
+      kept.push_back(std::move(m));
+    }
+    r->matches = std::move(kept);
+  }
+  if (patients.empty()) {
+    AuditRead(ctx, "search", type, "", 0, 200, detail, {}, any_btg);
+  } else {
+    for (const auto& p : patients) AuditRead(ctx, "search", type, "", 0, 200, detail, p, any_btg);
+  }
   return r;
 }
 
@@ -561,7 +758,11 @@ Result<std::vector<store::VersionRecord>> ResourceService::ResolveIncludes(
     auto add = [&](store::VersionRecord r) {
       if (r.deleted || found.size() + added.size() >= limit) return;
       if (seen.insert(r.type + "/" + r.id).second) {
-        AuditRead(ctx, "read", r.type, r.id, r.version, 200, "_include");
+        // Included resources pass the policy like any read; refused ones are left out.
+        if (!CheckType(ctx, Interaction::kRead, r.type).ok()) return;
+        AccessDecision d = CheckJson(ctx, Interaction::kRead, r.type, r.id, r.json);
+        if (!d.status.ok()) return;
+        AuditRead(ctx, "read", r.type, r.id, r.version, 200, "_include", d.patient, d.break_glass);
         found.push_back(std::move(r));
       }
     };
@@ -648,11 +849,13 @@ Result<std::vector<store::VersionRecord>> ResourceService::Everything(const Requ
            std::find(opts.types.begin(), opts.types.end(), t) != opts.types.end();
   };
   ASSIGN_OR_RETURN(store::VersionRecord patient, Read(ctx, "Patient", id));
+  AuditRead(ctx, "export", "Patient", id, patient.version, 200, "$everything", id);
   std::vector<store::VersionRecord> out;
   if (wanted("Patient") && patient.last_updated_us >= opts.since_us)
     out.push_back(std::move(patient));
   for (const auto& type : defs_->ResourceTypeNames()) {
     if (type == "Patient" || !wanted(type)) continue;
+    if (!CheckType(ctx, Interaction::kRead, type).ok()) continue;  // types the role may not see
     auto cond = CompartmentCondition("Patient", id, type);
     if (!cond) continue;
     store::Query q;
@@ -674,7 +877,9 @@ Result<std::vector<store::VersionRecord>> ResourceService::Everything(const Requ
     ASSIGN_OR_RETURN(store::SearchResult res, store_.Search(type, q));
     if (res.has_more) *truncated = true;
     for (auto& r : res.matches) {
-      AuditRead(ctx, "read", r.type, r.id, r.version, 200, "$everything");
+      AccessDecision d = CheckJson(ctx, Interaction::kRead, r.type, r.id, r.json);
+      if (!d.status.ok()) continue;
+      AuditRead(ctx, "read", r.type, r.id, r.version, 200, "$everything", id, d.break_glass);
       out.push_back(std::move(r));
     }
   }
@@ -784,6 +989,17 @@ Result<json::object> ResourceService::ProcessTransaction(const RequestContext& c
     if (e.method != "GET" && e.method != "HEAD" && !defs_->IsResourceType(e.url.type)) {
       return Status(Code::kInvalid, "request.url '" + url + "' does not name a resource type",
                     where + ".request.url");
+    }
+    {
+      // The access policy, entry by entry (the resources themselves are checked when written).
+      Interaction what = e.method == "POST"     ? Interaction::kCreate
+                         : e.method == "DELETE" ? Interaction::kDelete
+                         : (e.method == "PUT" || e.method == "PATCH") ? Interaction::kUpdate
+                                                                      : Interaction::kRead;
+      if (defs_->IsResourceType(e.url.type)) {
+        Status st = e.method == "PUT" ? CheckPut(ctx, e.url.type) : CheckType(ctx, what, e.url.type);
+        if (!st.ok()) return st.WithContext(where);
+      }
     }
     if (e.method == "POST" || e.method == "PUT" || e.method == "PATCH") {
       json::value* res = eo.if_contains("resource");
@@ -999,6 +1215,13 @@ Result<json::object> ResourceService::ProcessTransaction(const RequestContext& c
                           "searches inside a transaction are not supported; use a batch", where);
           }
           ASSIGN_OR_RETURN(e.record, txn.Read(e.url.type, e.url.id));
+          if (!e.record.deleted) {
+            AccessDecision d =
+                CheckJson(ctx, Interaction::kRead, e.url.type, e.url.id, e.record.json);
+            if (!d.status.ok()) return Status(d.status).WithContext(where);
+            AuditRead(ctx, "read", e.url.type, e.url.id, e.record.version, 200, "transaction",
+                      d.patient, d.break_glass);
+          }
           e.status = e.record.deleted ? 410 : 200;
           if (e.method == "GET" && !e.record.deleted)
             e.response_resource = json::parse(e.record.json);
@@ -1008,6 +1231,9 @@ Result<json::object> ResourceService::ProcessTransaction(const RequestContext& c
     return Status::Ok();
   });
   if (!st.ok()) return st;
+  if (policy_) {
+    for (const auto& e : entries) policy_->OnWrite(e.url.type);
+  }
 
   // The response lives in one arena: an entry per resource, freed at once.
   json::storage_ptr sp = json::make_shared_resource<json::monotonic_resource>();
@@ -1136,6 +1362,198 @@ Result<json::object> ResourceService::ProcessBatch(const RequestContext& ctx,
     resp_entries.push_back(std::move(re));
   }
   out["entry"] = std::move(resp_entries);
+  return out;
+}
+
+}  // namespace benhan::service
+
+namespace benhan::service {
+
+json::object AuditEventOf(const store::AuditRow& row) {
+  const store::AuditRecord& r = row.rec;
+  json::object o;
+  o["resourceType"] = "AuditEvent";
+  o["id"] = "audit-" + std::to_string(row.aid);
+  json::object meta{{"versionId", "1"}, {"lastUpdated", FormatInstant(r.time_us)}};
+  if (r.flags == "btg") {
+    meta["tag"] = json::array{json::object{
+        {"system", "https://benhan.vn/fhir/audit"},
+        {"code", "break-glass"},
+        {"display", "Truy cập khẩn cấp, cần xem xét / break-the-glass, to review"}}};
+  }
+  o["meta"] = std::move(meta);
+  o["extension"] = json::array{
+      json::object{{"url", "https://benhan.vn/fhir/StructureDefinition/audit-chain-hash"},
+                   {"valueString", row.hash}},
+      json::object{{"url", "https://benhan.vn/fhir/StructureDefinition/audit-chain-previous"},
+                   {"valueString", row.prev_hash}}};
+  static const std::set<std::string> kRest = {"read",   "vread",  "update", "patch",
+                                              "delete", "history", "create", "search"};
+  o["type"] = json::object{{"system", "http://terminology.hl7.org/CodeSystem/audit-event-type"},
+                           {"code", "rest"},
+                           {"display", "RESTful Operation"}};
+  o["subtype"] = json::array{json::object{
+      {"system", kRest.count(r.action) ? "http://hl7.org/fhir/restful-interaction"
+                                       : "https://benhan.vn/fhir/audit-action"},
+      {"code", r.action}}};
+  const std::string& a = r.action;
+  o["action"] = a == "create"                                      ? "C"
+                : (a == "update" || a == "patch" || a == "restore") ? "U"
+                : a == "delete"                                     ? "D"
+                : (a == "search" || a == "login" || a == "login-failed" || a == "break-glass")
+                    ? "E"
+                    : "R";
+  o["recorded"] = FormatInstant(r.time_us);
+  o["outcome"] = r.status < 400 ? "0" : r.status < 500 ? "4" : "8";
+  if (!r.detail.empty()) o["outcomeDesc"] = r.detail;
+  if (r.flags == "btg") {
+    o["purposeOfEvent"] = json::array{json::object{
+        {"coding", json::array{json::object{
+                       {"system", "http://terminology.hl7.org/CodeSystem/v3-ActReason"},
+                       {"code", "BTG"},
+                       {"display", "break the glass"}}}},
+        {"text", r.detail}}};
+  }
+  json::object agent{{"who", json::object{{"identifier", json::object{{"value", r.principal}}},
+                                          {"display", r.principal}}},
+                     {"requestor", true}};
+  if (!r.remote.empty()) agent["network"] = json::object{{"address", r.remote}, {"type", "2"}};
+  o["agent"] = json::array{std::move(agent)};
+  o["source"] = json::object{{"observer", json::object{{"display", "benhan"}}}};
+  json::array entities;
+  if (!r.type.empty() && !r.id.empty()) {
+    std::string ref = r.type + "/" + r.id;
+    if (r.version > 0) ref += "/_history/" + std::to_string(r.version);
+    entities.push_back(json::object{{"what", json::object{{"reference", ref}}}});
+  } else if (!r.type.empty()) {
+    entities.push_back(json::object{{"what", json::object{{"display", r.type}}}});
+  }
+  if (!r.patient.empty()) {
+    entities.push_back(json::object{
+        {"what", json::object{{"reference", "Patient/" + r.patient}}},
+        {"role", json::object{{"system", "http://terminology.hl7.org/CodeSystem/object-role"},
+                              {"code", "1"},
+                              {"display", "Patient"}}}});
+  }
+  if (!entities.empty()) o["entity"] = std::move(entities);
+  return o;
+}
+
+Result<store::SearchResult> ResourceService::SearchAuditTrail(const RequestContext& ctx,
+                                                              const store::Query& query) {
+  store::AuditQuery aq;
+  aq.count = query.count;
+  aq.before_aid = query.after_key;  // newest first: the cursor is the last aid shown
+  std::optional<std::set<std::string>> patients;  // allowed patient ids (intersection)
+  std::set<std::string> not_patients;
+  auto one = [&](const store::Condition& c) -> Result<std::string> {
+    if (c.any_of.size() != 1)
+      return Status(Code::kNotSupported, "AuditEvent " + c.param + " takes one value here", c.param);
+    return c.any_of[0].code;
+  };
+  for (const store::Condition& c : query.all_of) {
+    const std::string& p = c.param;
+    if (!c.chains.empty() || (!c.modifier.empty() && !(p == "patient" && c.modifier == "not")))
+      return Status(Code::kNotSupported, "AuditEvent " + p + ": modifiers and chains are not "
+                                         "supported on the audit trail", p);
+    if (p == "patient") {
+      std::set<std::string> ids;
+      for (const auto& v : c.any_of) ids.insert(v.code);
+      if (c.modifier == "not") {
+        not_patients.insert(ids.begin(), ids.end());
+      } else if (!patients) {
+        patients = std::move(ids);
+      } else {
+        std::set<std::string> both;
+        for (const auto& x : *patients)
+          if (ids.count(x)) both.insert(x);
+        patients = std::move(both);
+      }
+    } else if (p == "_id") {
+      ASSIGN_OR_RETURN(std::string id, one(c));
+      if (id.rfind("audit-", 0) != 0) return store::SearchResult{};
+      aq.aid = std::atoll(id.c_str() + 6);
+      if (aq.aid <= 0) return store::SearchResult{};
+    } else if (p == "agent" || p == "altid") {
+      ASSIGN_OR_RETURN(aq.principal, one(c));
+    } else if (p == "entity") {
+      ASSIGN_OR_RETURN(aq.id, one(c));
+      aq.type = c.any_of[0].system;
+    } else if (p == "entity-type") {
+      ASSIGN_OR_RETURN(aq.type, one(c));
+    } else if (p == "subtype") {
+      ASSIGN_OR_RETURN(aq.action, one(c));
+    } else if (p == "action") {
+      ASSIGN_OR_RETURN(std::string code, one(c));
+      aq.action = code == "C"   ? "create"
+                  : code == "U" ? "update"
+                  : code == "D" ? "delete"
+                  : code == "E" ? "search"
+                                : "read";
+    } else if (p == "_tag") {
+      ASSIGN_OR_RETURN(std::string code, one(c));
+      aq.flags = code == "break-glass" ? "btg" : "?";
+    } else if (p == "date") {
+      for (const auto& v : c.any_of) {
+        switch (v.prefix) {
+          case store::Prefix::kGe:
+          case store::Prefix::kSa:
+            aq.since_us = std::max(aq.since_us, v.low);
+            break;
+          case store::Prefix::kGt:
+            aq.since_us = std::max(aq.since_us, v.high);
+            break;
+          case store::Prefix::kLt:
+          case store::Prefix::kEb:
+            aq.until_us = aq.until_us ? std::min(aq.until_us, v.low) : v.low;
+            break;
+          case store::Prefix::kLe:
+            aq.until_us = aq.until_us ? std::min(aq.until_us, v.high) : v.high;
+            break;
+          default:
+            aq.since_us = std::max(aq.since_us, v.low);
+            aq.until_us = aq.until_us ? std::min(aq.until_us, v.high) : v.high;
+        }
+      }
+    } else {
+      return Status(Code::kNotSupported,
+                    "AuditEvent search on the audit trail supports patient, agent, altid, entity, "
+                    "entity-type, subtype, action, date, _id and _tag, not '" + p + "'",
+                    p);
+    }
+  }
+  if (patients) {
+    for (const auto& x : not_patients) patients->erase(x);
+    if (patients->empty()) return store::SearchResult{};
+    if (patients->size() > 1) {
+      return Status(Code::kForbidden,
+                    "nhật ký truy cập: hãy chọn một bệnh nhân / the audit trail of patients you "
+                    "may see: name one patient (AuditEvent?patient=ID)");
+    }
+    aq.patient = *patients->begin();
+  } else if (!not_patients.empty()) {
+    return Status(Code::kForbidden, "the audit trail of patients you may see: name one patient");
+  }
+  aq.count = std::max(0, query.count) + 1;
+  ASSIGN_OR_RETURN(auto rows, store_.SearchAudit(aq));
+  store::SearchResult out;
+  if (static_cast<int>(rows.size()) > query.count) {
+    out.has_more = true;
+    rows.resize(static_cast<size_t>(query.count));
+  }
+  for (const auto& row : rows) {
+    store::VersionRecord rec;
+    rec.type = "AuditEvent";
+    rec.id = "audit-" + std::to_string(row.aid);
+    rec.version = 1;
+    rec.last_updated_us = row.rec.time_us;
+    rec.method = "POST";
+    rec.json = json::serialize(AuditEventOf(row));
+    out.matches.push_back(std::move(rec));
+    out.last_key = row.aid;
+  }
+  if (query.want_total && !out.has_more) out.total = static_cast<int64_t>(out.matches.size());
+  AuditRead(ctx, "search", "AuditEvent", "", 0, 200, "audit trail", aq.patient);
   return out;
 }
 

@@ -26,6 +26,7 @@
 #include "fhir/definitions.h"
 #include "fhir/indexer.h"
 #include "fhir/validator.h"
+#include "service/access_policy.h"
 #include "service/audit_log.h"
 #include "service/search_params.h"
 #include "service/value_sets.h"
@@ -40,6 +41,10 @@ struct RequestContext {
   std::string remote;
   std::string base_url;  // e.g. "http://127.0.0.1:8080/fhir", for Bundle fullUrl and links
   bool strict = false;   // Prefer: handling=strict
+  // Break-the-glass: the stated reason (HTTP header X-Break-Glass), empty if none. Lets a role
+  // the policy allows it reach a patient outside its care or behind a Consent, for a limited
+  // time, audited and flagged for review (security/policy.h).
+  std::string break_glass;
 };
 
 struct WriteOptions {
@@ -133,6 +138,17 @@ class ResourceService {
   void SetCodeHierarchy(std::shared_ptr<const CodeHierarchy> hierarchy) {
     hierarchy_ = std::move(hierarchy);
   }
+  // The access policy every interaction passes (service/access_policy.h). Call before serving;
+  // without one everything is allowed (imports, tests of other layers).
+  void SetAccessPolicy(std::shared_ptr<const AccessPolicy> policy) { policy_ = std::move(policy); }
+  const PatientCompartment& compartment() const { return compartment_; }
+
+  // A security event that is not a resource interaction: "login", "login-failed", "logout",
+  // "token-revoked"... (the authentication layer's). Audited like a read (batched, chained).
+  void AuditSecurityEvent(const RequestContext& ctx, const char* action, int status,
+                          std::string detail) {
+    AuditRead(ctx, action, "", "", 0, status, std::move(detail));
+  }
 
   const fhir::Definitions& defs() const { return *defs_; }
   const Config& config() const { return config_; }
@@ -179,7 +195,22 @@ class ResourceService {
   Result<boost::json::object> ProcessBatch(const RequestContext& ctx, boost::json::array& entries,
                                            bool return_resources);
   void AuditRead(const RequestContext& ctx, const char* action, const std::string& type,
-                 const std::string& id, int64_t version, int status, std::string detail = {});
+                 const std::string& id, int64_t version, int status, std::string detail = {},
+                 std::string patient = {}, bool break_glass = false);
+  // Policy gates (no policy: allowed). Type-level, then per resource (the decision names the
+  // patient for the audit row whether or not a policy is set).
+  Status CheckType(const RequestContext& ctx, Interaction i, const std::string& type) const;
+  Status CheckPut(const RequestContext& ctx, const std::string& type) const;
+  AccessDecision CheckJson(const RequestContext& ctx, Interaction i, const std::string& type,
+                           const std::string& id, const std::string& json) const;
+  AccessDecision CheckObject(const RequestContext& ctx, Interaction i, const std::string& type,
+                             const boost::json::object& resource) const;
+  bool Restricted(const RequestContext& ctx) const {
+    return policy_ != nullptr && !policy_->Unrestricted(ctx);
+  }
+  // AuditEvent reads and searches are answered from the audit trail (audit_event rows).
+  Result<store::SearchResult> SearchAuditTrail(const RequestContext& ctx,
+                                               const store::Query& query);
 
   std::shared_ptr<const fhir::Definitions> defs_;
   store::Store& store_;
@@ -190,7 +221,12 @@ class ResourceService {
   store::GroupCommitter committer_;  // all writes: concurrent requests share commits
   std::vector<std::shared_ptr<const WriteCheck>> checks_;
   std::shared_ptr<const CodeHierarchy> hierarchy_;
+  std::shared_ptr<const AccessPolicy> policy_;
+  PatientCompartment compartment_;
 };
+
+// An audit row as a FHIR R4 AuditEvent (id "audit-<aid>"). `base` prefixes nothing today.
+boost::json::object AuditEventOf(const store::AuditRow& row);
 
 // Parses "a=b&c=d" (URL-encoded) into decoded pairs.
 Params ParseQueryString(std::string_view qs);

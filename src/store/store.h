@@ -74,6 +74,49 @@ struct AuditRecord {
   int status = 0;      // HTTP status of the outcome
   std::string remote;  // client address
   std::string detail;  // query string or error message
+  std::string patient;  // the Patient id the record concerns ("" if none): "who viewed patient X"
+  std::string flags;    // "btg": break-the-glass access, flagged for review; "" otherwise
+};
+
+// The audit trail is a hash chain (store/audit_chain.h): each stored row carries its number
+// (`aid`, 1, 2, 3... with no gaps), the hash of the row before it and its own hash. Rows are
+// append-only (the databases refuse UPDATE and DELETE); the chain head (last aid and hash) is a
+// row of its own, locked by every appender, so concurrent appenders (threads, PostgreSQL nodes)
+// chain in commit order.
+struct AuditRow {
+  int64_t aid = 0;
+  AuditRecord rec;
+  std::string prev_hash;  // hash of row aid-1 ("" for the first chained row)
+  std::string hash;       // AuditRowHash(aid, rec, prev_hash)
+};
+struct AuditHead {
+  int64_t aid = 0;          // last row chained (0: none)
+  std::string hash;         // its hash
+  int64_t genesis_aid = 0;  // rows up to this one predate the chain (schema before version 3)
+};
+// A signed anchor of the chain: "row `aid` has hash `hash`", signed with the server's Ed25519 key
+// (security/audit_trail.h).
+struct AuditCheckpoint {
+  int64_t cid = 0;
+  int64_t aid = 0;
+  std::string hash;
+  int64_t time_us = 0;
+  std::string key_id;     // SHA-256 of the public key, hex
+  std::string signature;  // base64
+};
+// A search of the audit trail (FHIR AuditEvent search). Empty fields do not filter.
+struct AuditQuery {
+  std::string patient;    // patient id
+  std::string principal;  // agent
+  std::string type;       // entity type
+  std::string id;         // entity id (with type)
+  std::string action;
+  std::string flags;
+  int64_t since_us = 0;  // time >= since (0: none)
+  int64_t until_us = 0;  // time < until (0: none)
+  int64_t aid = 0;       // one row
+  int64_t before_aid = 0;  // paging: rows with aid < before_aid (0: from the newest)
+  int count = 50;
 };
 
 // One row of the small key-value table of security/ (Store::Kv*).
@@ -153,6 +196,16 @@ class Store {
   virtual Status AppendAudit(const std::vector<AuditRecord>& recs) = 0;
   // Number of current non-deleted resources per type (for /metadata and tests).
   virtual Result<std::vector<std::pair<std::string, int64_t>>> CountByType() = 0;
+
+  // The audit trail (hash chain, see AuditRow). Rows with aid > after_aid in aid order, at most
+  // `limit`.
+  virtual Result<std::vector<AuditRow>> ScanAudit(int64_t after_aid, int limit) = 0;
+  virtual Result<AuditHead> ReadAuditHead() = 0;
+  // Matching rows, newest first.
+  virtual Result<std::vector<AuditRow>> SearchAudit(const AuditQuery& q) = 0;
+  // Signed checkpoints (append-only), and all of them in order.
+  virtual Status AppendAuditCheckpoint(const AuditCheckpoint& cp) = 0;
+  virtual Result<std::vector<AuditCheckpoint>> ListAuditCheckpoints() = 0;
 
   // A small key-value table outside FHIR for security/: user accounts, OAuth2 clients,
   // authorization codes, access and refresh tokens (by hash), login sessions. Kept in the store so

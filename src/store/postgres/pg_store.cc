@@ -16,6 +16,7 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "fhir/text_search.h"
+#include "store/audit_chain.h"
 #include "store/postgres/migrations.h"
 #include "store/search_sql.h"
 
@@ -441,6 +442,10 @@ class PgTransaction final : public Transaction {
   };
   std::unordered_map<std::string, Table> pending_;
   std::unordered_set<int64_t> pending_rids_;
+  // Audit rows of this transaction, chained at Commit under the chain-head row lock.
+  std::vector<AuditRecord> audit_;
+  size_t audit_mark_ = 0;  // audit_.size() at the savepoint
+  Status ChainAudit();
   int64_t resources_written_ = 0;
   IdBlock seqs_, rids_;
   int reserved_ = 0;
@@ -730,6 +735,101 @@ class PgStore final : public Store {
     });
   }
 
+  static constexpr const char* kAuditColumns =
+      "aid, time, principal, action, rtype, id, version, status, remote, detail, patient, flags, "
+      "prev_hash, hash";
+  static AuditRow AuditRowAt(const Rows& s, int i) {
+    AuditRow a;
+    a.aid = s.Int(i, 0);
+    a.rec.time_us = s.Int(i, 1);
+    a.rec.principal = s.Text(i, 2);
+    a.rec.action = s.Text(i, 3);
+    a.rec.type = s.Text(i, 4);
+    a.rec.id = s.Text(i, 5);
+    a.rec.version = s.Int(i, 6);
+    a.rec.status = static_cast<int>(s.Int(i, 7));
+    a.rec.remote = s.Text(i, 8);
+    a.rec.detail = s.Text(i, 9);
+    a.rec.patient = s.Text(i, 10);
+    a.rec.flags = s.Text(i, 11);
+    a.prev_hash = s.Text(i, 12);
+    a.hash = s.Text(i, 13);
+    return a;
+  }
+  using AuditRows = std::vector<AuditRow>;
+
+  Result<AuditRows> ScanAudit(int64_t after_aid, int limit) override {
+    return OnPrimary<AuditRows>([&](PgConn& c) -> Result<AuditRows> {
+      ASSIGN_OR_RETURN(Rows r, c.Query(std::string("SELECT ") + kAuditColumns +
+                                           " FROM audit_event WHERE aid > ? ORDER BY aid LIMIT ?",
+                                       {after_aid, int64_t{limit}}));
+      AuditRows out;
+      for (int i = 0; i < r.size(); ++i) out.push_back(AuditRowAt(r, i));
+      return out;
+    });
+  }
+
+  Result<AuditHead> ReadAuditHead() override {
+    return OnPrimary<AuditHead>([&](PgConn& c) -> Result<AuditHead> {
+      ASSIGN_OR_RETURN(Rows r, c.Query("SELECT aid, hash, genesis FROM audit_head WHERE k = 1", {}));
+      if (r.size() != 1) return Status(Code::kInternal, "audit_head row missing");
+      return AuditHead{r.Int(0, 0), r.Text(0, 1), r.Int(0, 2)};
+    });
+  }
+
+  Result<AuditRows> SearchAudit(const AuditQuery& q) override {
+    std::string sql = std::string("SELECT ") + kAuditColumns + " FROM audit_event WHERE 1=1";
+    std::vector<SqlArg> args;
+    auto add = [&](const char* cond, SqlArg v) {
+      sql += cond;
+      args.push_back(std::move(v));
+    };
+    if (!q.patient.empty()) add(" AND patient = ?", q.patient);
+    if (!q.principal.empty()) add(" AND principal = ?", q.principal);
+    if (!q.type.empty()) add(" AND rtype = ?", q.type);
+    if (!q.id.empty()) add(" AND id = ?", q.id);
+    if (!q.action.empty()) add(" AND action = ?", q.action);
+    if (!q.flags.empty()) add(" AND flags = ?", q.flags);
+    if (q.since_us) add(" AND time >= ?", q.since_us);
+    if (q.until_us) add(" AND time < ?", q.until_us);
+    if (q.aid) add(" AND aid = ?", q.aid);
+    if (q.before_aid) add(" AND aid < ?", q.before_aid);
+    sql += " ORDER BY aid DESC LIMIT ?";
+    args.emplace_back(static_cast<int64_t>(q.count));
+    return OnPrimary<AuditRows>([&](PgConn& c) -> Result<AuditRows> {
+      ASSIGN_OR_RETURN(Rows r, c.Query(sql, args));
+      AuditRows out;
+      for (int i = 0; i < r.size(); ++i) out.push_back(AuditRowAt(r, i));
+      return out;
+    });
+  }
+
+  Status AppendAuditCheckpoint(const AuditCheckpoint& cp) override {
+    auto r = OnPrimary<bool>([&](PgConn& c) -> Result<bool> {
+      RETURN_IF_ERROR(c.Query("INSERT INTO audit_checkpoint (aid, hash, time, key_id, signature) "
+                              "VALUES (?, ?, ?, ?, ?)",
+                              {cp.aid, cp.hash, cp.time_us, cp.key_id, cp.signature})
+                          .status());
+      return true;
+    });
+    return r.status();
+  }
+
+  Result<std::vector<AuditCheckpoint>> ListAuditCheckpoints() override {
+    using Out = std::vector<AuditCheckpoint>;
+    return OnPrimary<Out>([&](PgConn& c) -> Result<Out> {
+      ASSIGN_OR_RETURN(Rows r, c.Query("SELECT cid, aid, hash, time, key_id, signature FROM "
+                                       "audit_checkpoint ORDER BY cid",
+                                       {}));
+      Out out;
+      for (int i = 0; i < r.size(); ++i) {
+        out.push_back(AuditCheckpoint{r.Int(i, 0), r.Int(i, 1), r.Text(i, 2), r.Int(i, 3),
+                                      r.Text(i, 4), r.Text(i, 5)});
+      }
+      return out;
+    });
+  }
+
   Result<std::vector<std::pair<std::string, int64_t>>> CountByType() override {
     using Counts = std::vector<std::pair<std::string, int64_t>>;
     return OnPrimary<Counts>([&](PgConn& c) -> Result<Counts> {
@@ -995,8 +1095,10 @@ Status PgTransaction::Flush() {
       {"idx_quantity", "pid, unit_key, canonical, system, rid, value, code, unit",
        "int4,text,float8,text,int8,float8,text,text"},
       {"idx_uri", "pid, uri, rid", "int4,text,int8"},
-      {"audit_event", "time, principal, action, rtype, id, version, status, remote, detail",
-       "int8,text,text,text,text,int8,int4,text,text"},
+      {"audit_event",
+       "aid, time, principal, action, rtype, id, version, status, remote, detail, patient, flags, "
+       "prev_hash, hash",
+       "int8,int8,text,text,text,text,int8,int4,text,text,text,text,text,text"},
   };
   for (const Spec& spec : kSpecs) {
     auto it = pending_.find(spec.table);
@@ -1113,18 +1215,45 @@ Result<std::vector<std::string>> PgTransaction::FindIds(const std::string& type,
 }
 
 Status PgTransaction::Audit(const AuditRecord& r) {
+  audit_.push_back(r);
+  return Status::Ok();
+}
+
+Status PgTransaction::ChainAudit() {
+  if (audit_.empty()) return Status::Ok();
+  // The chain head, locked until COMMIT: appenders of every node chain one after another.
+  ASSIGN_OR_RETURN(Rows h, conn_->Query("SELECT aid, hash FROM audit_head WHERE k = 1 FOR UPDATE",
+                                        {}));
+  if (h.size() != 1) return Status(Code::kInternal, "audit_head row missing");
+  int64_t aid = h.Int(0, 0);
+  std::string prev = h.Text(0, 1);
   Table& t = pending_["audit_event"];
-  if (t.cols.empty()) t.cols.resize(9);
-  std::string vals[9] = {std::to_string(r.time_us), ArgText(r.principal), ArgText(r.action),
-                         ArgText(r.type),           ArgText(r.id),        std::to_string(r.version),
-                         std::to_string(r.status),  ArgText(r.remote),    ArgText(r.detail)};
-  for (size_t i = 0; i < 9; ++i) AppendArrayItem(t.cols[i], vals[i]);
-  ++t.rows;
+  if (t.cols.empty()) t.cols.resize(14);
+  for (const AuditRecord& r : audit_) {
+    ++aid;
+    std::string hash = AuditRowHash(aid, r, prev);
+    std::string vals[14] = {std::to_string(aid),      std::to_string(r.time_us),
+                            ArgText(r.principal),     ArgText(r.action),
+                            ArgText(r.type),          ArgText(r.id),
+                            std::to_string(r.version), std::to_string(r.status),
+                            ArgText(r.remote),        ArgText(r.detail),
+                            ArgText(r.patient),       ArgText(r.flags),
+                            prev,                     hash};
+    for (size_t i = 0; i < 14; ++i) AppendArrayItem(t.cols[i], vals[i]);
+    ++t.rows;
+    prev = std::move(hash);
+  }
+  RETURN_IF_ERROR(Flush());
+  RETURN_IF_ERROR(conn_->Query("UPDATE audit_head SET aid = ?, hash = ? WHERE k = 1", {aid, prev})
+                      .status());
+  audit_.clear();
+  audit_mark_ = 0;
   return Status::Ok();
 }
 
 Status PgTransaction::Savepoint() {
   RETURN_IF_ERROR(Flush());
+  audit_mark_ = audit_.size();
   params_since_savepoint_.clear();
   in_savepoint_ = true;
   return conn_->Exec("SAVEPOINT unit");
@@ -1139,6 +1268,7 @@ Status PgTransaction::ReleaseSavepoint() {
 
 Status PgTransaction::RollbackToSavepoint() {
   Discard();  // everything buffered was written after the savepoint
+  audit_.resize(audit_mark_);
   in_savepoint_ = false;
   for (const auto& k : params_since_savepoint_) new_params_.erase(k);
   params_since_savepoint_.clear();
@@ -1148,6 +1278,7 @@ Status PgTransaction::RollbackToSavepoint() {
 
 Status PgTransaction::Commit() {
   Status st = Flush();
+  if (st.ok()) st = ChainAudit();
   if (st.ok()) st = conn_->Exec("COMMIT");
   done_ = true;
   if (!st.ok()) {

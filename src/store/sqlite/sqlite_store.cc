@@ -14,6 +14,7 @@
 
 #include "core/clock.h"
 #include "fhir/text_search.h"
+#include "store/audit_chain.h"
 #include "store/search_sql.h"
 #include "store/sqlite/migrations.h"
 
@@ -344,6 +345,10 @@ class SqliteTransaction final : public Transaction {
   bool in_savepoint_ = false;
   int64_t next_seq_ = 0;
   int64_t next_rid_ = 0;
+  // Audit rows of this transaction, chained and written at Commit (under the write lock).
+  std::vector<AuditRecord> audit_;
+  size_t audit_mark_ = 0;  // audit_.size() at the savepoint
+  Status WriteAuditChain();
 };
 
 class SqliteStore final : public Store {
@@ -697,6 +702,106 @@ class SqliteStore final : public Store {
       for (const auto& r : recs) RETURN_IF_ERROR(t.Audit(r));
       return Status::Ok();
     });
+  }
+
+  static constexpr const char* kAuditColumns =
+      "aid, time, principal, action, rtype, id, version, status, remote, detail, patient, flags, "
+      "prev_hash, hash";
+  static AuditRow AuditRowAt(const Stmt& s) {
+    AuditRow a;
+    a.aid = s.Int(0);
+    a.rec.time_us = s.Int(1);
+    a.rec.principal = s.Text(2);
+    a.rec.action = s.Text(3);
+    a.rec.type = s.Text(4);
+    a.rec.id = s.Text(5);
+    a.rec.version = s.Int(6);
+    a.rec.status = static_cast<int>(s.Int(7));
+    a.rec.remote = s.Text(8);
+    a.rec.detail = s.Text(9);
+    a.rec.patient = s.Text(10);
+    a.rec.flags = s.Text(11);
+    a.prev_hash = s.Text(12);
+    a.hash = s.Text(13);
+    return a;
+  }
+
+  Result<std::vector<AuditRow>> ScanAudit(int64_t after_aid, int limit) override {
+    ReaderLease lease(this);
+    ASSIGN_OR_RETURN(auto s, lease.conn->Prepare(std::string("SELECT ") + kAuditColumns +
+                                                 " FROM audit_event WHERE aid > ? ORDER BY aid "
+                                                 "LIMIT ?"));
+    s->Bind(1, after_aid).Bind(2, static_cast<int64_t>(limit));
+    std::vector<AuditRow> out;
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, s->Step());
+      if (!row) break;
+      out.push_back(AuditRowAt(*s));
+    }
+    return out;
+  }
+
+  Result<AuditHead> ReadAuditHead() override {
+    ReaderLease lease(this);
+    ASSIGN_OR_RETURN(auto s,
+                     lease.conn->Prepare("SELECT aid, hash, genesis FROM audit_head WHERE k = 1"));
+    ASSIGN_OR_RETURN(bool row, s->Step());
+    if (!row) return Status(Code::kInternal, "audit_head row missing");
+    return AuditHead{s->Int(0), s->Text(1), s->Int(2)};
+  }
+
+  Result<std::vector<AuditRow>> SearchAudit(const AuditQuery& q) override {
+    std::string sql = std::string("SELECT ") + kAuditColumns + " FROM audit_event WHERE 1=1";
+    std::vector<SqlArg> args;
+    auto add = [&](const char* cond, SqlArg v) {
+      sql += cond;
+      args.push_back(std::move(v));
+    };
+    if (!q.patient.empty()) add(" AND patient = ?", q.patient);
+    if (!q.principal.empty()) add(" AND principal = ?", q.principal);
+    if (!q.type.empty()) add(" AND rtype = ?", q.type);
+    if (!q.id.empty()) add(" AND id = ?", q.id);
+    if (!q.action.empty()) add(" AND action = ?", q.action);
+    if (!q.flags.empty()) add(" AND flags = ?", q.flags);
+    if (q.since_us) add(" AND time >= ?", q.since_us);
+    if (q.until_us) add(" AND time < ?", q.until_us);
+    if (q.aid) add(" AND aid = ?", q.aid);
+    if (q.before_aid) add(" AND aid < ?", q.before_aid);
+    sql += " ORDER BY aid DESC LIMIT ?";
+    args.emplace_back(static_cast<int64_t>(q.count));
+    ReaderLease lease(this);
+    ASSIGN_OR_RETURN(auto s, lease.conn->Prepare(sql));
+    for (size_t i = 0; i < args.size(); ++i) s->BindArg(static_cast<int>(i + 1), args[i]);
+    std::vector<AuditRow> out;
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, s->Step());
+      if (!row) break;
+      out.push_back(AuditRowAt(*s));
+    }
+    return out;
+  }
+
+  Status AppendAuditCheckpoint(const AuditCheckpoint& cp) override {
+    std::lock_guard<std::mutex> l(write_mu_);
+    ASSIGN_OR_RETURN(auto s, writer_->Prepare("INSERT INTO audit_checkpoint (aid, hash, time, "
+                                              "key_id, signature) VALUES (?, ?, ?, ?, ?)"));
+    s->Bind(1, cp.aid).Bind(2, cp.hash).Bind(3, cp.time_us).Bind(4, cp.key_id);
+    s->Bind(5, cp.signature);
+    return s->Run();
+  }
+
+  Result<std::vector<AuditCheckpoint>> ListAuditCheckpoints() override {
+    ReaderLease lease(this);
+    ASSIGN_OR_RETURN(auto s, lease.conn->Prepare("SELECT cid, aid, hash, time, key_id, signature "
+                                                 "FROM audit_checkpoint ORDER BY cid"));
+    std::vector<AuditCheckpoint> out;
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, s->Step());
+      if (!row) break;
+      out.push_back(
+          AuditCheckpoint{s->Int(0), s->Int(1), s->Text(2), s->Int(3), s->Text(4), s->Text(5)});
+    }
+    return out;
   }
 
   Result<std::vector<std::pair<std::string, int64_t>>> CountByType() override {
@@ -1141,15 +1246,45 @@ Result<std::vector<std::string>> SqliteTransaction::FindIds(const std::string& t
 }
 
 Status SqliteTransaction::Audit(const AuditRecord& r) {
-  ASSIGN_OR_RETURN(auto s, conn_->Prepare("INSERT INTO audit_event (time, principal, action, "
-                                          "rtype, id, version, status, remote, detail)"
-                                          " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"));
-  s->Bind(1, r.time_us).Bind(2, r.principal).Bind(3, r.action).Bind(4, r.type).Bind(5, r.id);
-  s->Bind(6, r.version).Bind(7, static_cast<int64_t>(r.status)).Bind(8, r.remote).Bind(9, r.detail);
-  return s->Run();
+  audit_.push_back(r);
+  return Status::Ok();
+}
+
+Status SqliteTransaction::WriteAuditChain() {
+  if (audit_.empty()) return Status::Ok();
+  // The chain head; this connection holds the only write lock of the database.
+  ASSIGN_OR_RETURN(auto h, conn_->Prepare("SELECT aid, hash FROM audit_head WHERE k = 1"));
+  ASSIGN_OR_RETURN(bool row, h->Step());
+  if (!row) return Status(Code::kInternal, "audit_head row missing");
+  int64_t aid = h->Int(0);
+  std::string prev = h->Text(1);
+  h.reset();
+  ASSIGN_OR_RETURN(auto s,
+                   conn_->Prepare("INSERT INTO audit_event (aid, time, principal, action, rtype, "
+                                  "id, version, status, remote, detail, patient, flags, "
+                                  "prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+                                  "?, ?)"));
+  for (const AuditRecord& r : audit_) {
+    ++aid;
+    std::string hash = AuditRowHash(aid, r, prev);
+    s->Bind(1, aid).Bind(2, r.time_us).Bind(3, r.principal).Bind(4, r.action).Bind(5, r.type);
+    s->Bind(6, r.id).Bind(7, r.version).Bind(8, static_cast<int64_t>(r.status)).Bind(9, r.remote);
+    s->Bind(10, r.detail).Bind(11, r.patient).Bind(12, r.flags).Bind(13, prev).Bind(14, hash);
+    RETURN_IF_ERROR(s->Run());
+    s->Reset();
+    prev = std::move(hash);
+  }
+  s.reset();
+  ASSIGN_OR_RETURN(auto u, conn_->Prepare("UPDATE audit_head SET aid = ?, hash = ? WHERE k = 1"));
+  u->Bind(1, aid).Bind(2, prev);
+  RETURN_IF_ERROR(u->Run());
+  audit_.clear();
+  audit_mark_ = 0;
+  return Status::Ok();
 }
 
 Status SqliteTransaction::Savepoint() {
+  audit_mark_ = audit_.size();
   params_since_savepoint_.clear();
   in_savepoint_ = true;
   return conn_->Exec("SAVEPOINT unit");
@@ -1167,12 +1302,14 @@ Status SqliteTransaction::RollbackToSavepoint() {
   for (const auto& k : params_since_savepoint_) new_params_.erase(k);
   params_since_savepoint_.clear();
   known_.clear();
+  audit_.resize(audit_mark_);
   RETURN_IF_ERROR(conn_->Exec("ROLLBACK TO unit"));
   return conn_->Exec("RELEASE unit");
 }
 
 Status SqliteTransaction::Commit() {
-  Status st = conn_->Exec("COMMIT");
+  Status st = WriteAuditChain();
+  if (st.ok()) st = conn_->Exec("COMMIT");
   if (!st.ok()) {
     (void)conn_->Exec("ROLLBACK");
     done_ = true;

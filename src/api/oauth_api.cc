@@ -14,6 +14,10 @@ using security::Params;
 
 namespace {
 
+// Shown instead of a storage error (whose text names tables and files).
+constexpr const char* kUnavailablePage =
+    "<p class=\"err\">Máy chủ tạm thời không phục vụ được, hãy thử lại / the server is "
+    "temporarily unavailable, try again</p>";
 constexpr std::string_view kSmartConfigPath = "/fhir/.well-known/smart-configuration";
 
 std::string Html(std::string_view s) {
@@ -45,6 +49,16 @@ std::string Html(std::string_view s) {
 
 std::string Enc(std::string_view s) {
   return boost::urls::encode(s, boost::urls::unreserved_chars);
+}
+
+// A Status's message for a page or reply: ours for credential and input errors, a generic text
+// for anything else (a storage error's text names tables and files).
+std::string PublicMessage(const Status& st) {
+  if (st.code() == Code::kUnauthenticated || st.code() == Code::kForbidden ||
+      st.code() == Code::kInvalid)
+    return st.message();
+  return "Máy chủ tạm thời không phục vụ được, hãy thử lại / the server is temporarily "
+         "unavailable, try again";
 }
 
 // Form or query parameters; a repeated parameter is an error (RFC 6749 3.1, 3.2).
@@ -277,29 +291,32 @@ void OAuthApi::Authorize(const HttpRequest& req, HttpResponse& res) {
     std::vector<std::pair<std::string, std::string>> q{
         {"error", oauth_error}, {"error_description", ar.status().message()}};
     if (p.count("state")) q.emplace_back("state", p["state"]);
-    Redirect(res, p["redirect_uri"].empty() ? "" : p["redirect_uri"], q);
+    std::string uri = p["redirect_uri"];
+    if (uri.empty()) {  // the client's only registered URI (CheckAuthorize accepted it)
+      auto client = oauth_.GetClient(p["client_id"]);
+      if (client.ok() && !client->redirect_uris.empty()) uri = client->redirect_uris[0];
+    }
+    Redirect(res, uri, q);
     return;
   }
   std::string action = post ? p["action"] : "";
   std::string sid = CookieValue(req, CookieName());
   auto session = oauth_.GetSession(sid);
   if (!session.ok()) {
-    SendPage(res, 503,
-             Page("Lỗi", "<p class=\"err\">" + Html(session.status().message()) + "</p>"));
+    SendPage(res, 503, Page("Lỗi", kUnavailablePage));
     return;
   }
   if (action == "login") {
     auto user = oauth_.Login(p["username"], p["password"], p["totp"], req.remote);
     if (!user.ok()) {
       SendPage(res, user.status().code() == Code::kForbidden ? 403 : 401,
-               LoginPage(*ar, p, user.status().message()));
+               LoginPage(*ar, p, PublicMessage(user.status())));
       return;
     }
     security::LoginSession s;
     auto newsid = oauth_.NewSession(user->name, &s);
     if (!newsid.ok()) {
-      SendPage(res, 503,
-               Page("Lỗi", "<p class=\"err\">" + Html(newsid.status().message()) + "</p>"));
+      SendPage(res, 503, Page("Lỗi", kUnavailablePage));
       return;
     }
     if (!sid.empty()) (void)oauth_.EndSession(sid);
@@ -336,7 +353,8 @@ void OAuthApi::Authorize(const HttpRequest& req, HttpResponse& res) {
   if (action == "approve") {
     auto code = oauth_.IssueCode(*ar, *account, p["patient"], req.remote);
     if (!code.ok()) {
-      SendPage(res, 400, ConsentPage(*ar, p, s, need_patient, code.status().message()));
+      SendPage(res, code.status().code() == Code::kInvalid ? 400 : 503,
+               ConsentPage(*ar, p, s, need_patient, PublicMessage(code.status())));
       return;
     }
     q.emplace_back("code", *code);
@@ -412,7 +430,7 @@ void OAuthApi::Revoke(const HttpRequest& req, HttpResponse& res) {
   if (!req.Header("authorization").empty()) {
     auto who = auth_.Authenticate(req.Header("authorization"));
     if (!who.ok()) {
-      OAuthError(res, 401, "invalid_client", who.status().message());
+      OAuthError(res, 401, "invalid_client", PublicMessage(who.status()));
       return;
     }
     client = who->all_access ? "" : who->client_id;

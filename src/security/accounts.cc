@@ -113,6 +113,13 @@ Status Accounts::Add(UserAccount user, std::string_view password) {
     return Status(Code::kInvalid, "Tên đăng nhập không hợp lệ / invalid user name '" + user.name +
                                       "' (2-64 of a-z 0-9 . _ -)");
   }
+  for (const char* reserved : {"admin", "demo", "cli", "anonymous", "system"}) {
+    if (user.name == reserved) {
+      return Status(Code::kInvalid, "'" + user.name +
+                                        "' is reserved (it names the administrator token, demo "
+                                        "mode or the command line in the audit trail)");
+    }
+  }
   if (user.role.empty()) return Status(Code::kInvalid, "a user needs a role (--role)");
   if (!user.practitioner.empty() && user.practitioner.rfind("Practitioner/", 0) != 0)
     user.practitioner = "Practitioner/" + user.practitioner;
@@ -200,9 +207,6 @@ Result<UserAccount> Accounts::Login(const std::string& name, std::string_view pa
   }
   UserAccount u = std::move(*got);
   int64_t now = clock_.NowMicros();
-  if (u.disabled) {
-    return Status(Code::kForbidden, "Tài khoản đã bị vô hiệu hoá / the account is disabled");
-  }
   if (u.locked_until_us > now) {
     return Status(Code::kForbidden,
                   "Tài khoản tạm khoá do đăng nhập sai nhiều lần; thử lại sau " +
@@ -232,6 +236,9 @@ Result<UserAccount> Accounts::Login(const std::string& name, std::string_view pa
   u.failed = 0;
   u.locked_until_us = 0;
   RETURN_IF_ERROR(Put(u));
+  // Said only to someone who knows the password.
+  if (u.disabled)
+    return Status(Code::kForbidden, "Tài khoản đã bị vô hiệu hoá / the account is disabled");
   return u;
 }
 

@@ -59,6 +59,7 @@ class Accounts {
   const AuthSettings& settings() const { return settings_; }
 
   // Creates `user` (name, role, roles, links) with `password` (rules checked, then hashed).
+  // The names admin, demo, cli, anonymous and system are reserved (audit principals).
   Status Add(UserAccount user, std::string_view password);
   Result<UserAccount> Get(const std::string& name) const;
   Result<std::vector<UserAccount>> List() const;
@@ -73,7 +74,8 @@ class Accounts {
   // wrong password or TOTP code counts as a failure; `lockout_attempts` failures in a row lock the
   // account for `lockout_minutes` (kForbidden, even with the right password, until then or
   // `benhan user unlock`). Administrators must give a valid TOTP code (an administrator without
-  // a TOTP secret cannot log in: `benhan user totp NAME` first). Success resets the count.
+  // a TOTP secret cannot log in: `benhan user totp NAME` first). Success resets the count. A
+  // disabled account is refused (kForbidden) only to someone who gave the right password.
   Result<UserAccount> Login(const std::string& name, std::string_view password,
                             std::string_view totp);
 

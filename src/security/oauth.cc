@@ -11,6 +11,8 @@ namespace json = boost::json;
 namespace {
 
 constexpr int64_t kSecond = 1000000;
+// Said instead of a storage error (whose text names tables and files).
+constexpr const char* kUnavailable = "the server cannot reach its database now; try again";
 constexpr const char* kJwtBearer = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
 std::string Str(const json::object& o, std::string_view k) {
@@ -41,6 +43,14 @@ OAuthReply Error(int status, std::string error, std::string description) {
   r.status = status;
   r.body = {{"error", std::move(error)}, {"error_description", std::move(description)}};
   return r;
+}
+
+// A failed client authentication: 401 invalid_client with what is wrong, or 503 without the text
+// of a storage error.
+OAuthReply ClientError(const Status& st) {
+  if (st.code() == Code::kUnauthenticated || st.code() == Code::kInvalid)
+    return Error(401, "invalid_client", st.message());
+  return Error(503, "temporarily_unavailable", kUnavailable);
 }
 
 bool ValidClientId(std::string_view id) {
@@ -467,7 +477,7 @@ OAuthReply OAuthServer::Token(const Params& form, const std::string& token_url,
     // A confidential client authenticates first (before the code is used up).
     if (!Get(form, "client_assertion").empty()) {
       auto c = CheckAssertion(form, token_url);
-      if (!c.ok()) return audited("", cid, Error(401, "invalid_client", c.status().message()));
+      if (!c.ok()) return audited("", cid, ClientError(c.status()));
       cid = c->id;
     }
     auto client = GetClient(cid);
@@ -477,7 +487,7 @@ OAuthReply OAuthServer::Token(const Params& form, const std::string& token_url,
       return audited("", cid,
                      Error(401, "invalid_client", "this client must send a client_assertion"));
     auto taken = store_.KvTake("code", Sha256Hex(code));
-    if (!taken.ok()) return Error(503, "temporarily_unavailable", taken.status().message());
+    if (!taken.ok()) return Error(503, "temporarily_unavailable", kUnavailable);
     if (!*taken)
       return audited(
           "", cid,
@@ -509,14 +519,14 @@ OAuthReply OAuthServer::Token(const Params& form, const std::string& token_url,
       return audited(user, cid, Error(400, "invalid_grant", "the user's account is not active"));
     auto issued = IssueTokens(user, cid, scopes, Str(*rec, "patient"), RandomToken(12),
                               WantsRefresh(scopes), scopes);
-    if (!issued.ok()) return Error(503, "temporarily_unavailable", issued.status().message());
+    if (!issued.ok()) return Error(503, "temporarily_unavailable", kUnavailable);
     return audited(user, cid, OAuthReply{200, std::move(issued->body)});
   }
   if (grant_type == "refresh_token") {
     std::string cid = Get(form, "client_id");
     if (!Get(form, "client_assertion").empty()) {
       auto c = CheckAssertion(form, token_url);
-      if (!c.ok()) return audited("", cid, Error(401, "invalid_client", c.status().message()));
+      if (!c.ok()) return audited("", cid, ClientError(c.status()));
       cid = c->id;
     }
     std::string rt = Get(form, "refresh_token");
@@ -524,7 +534,7 @@ OAuthReply OAuthServer::Token(const Params& form, const std::string& token_url,
       return audited("", cid, Error(400, "invalid_request", "refresh_token is required"));
     std::string key = Sha256Hex(rt);
     auto cur = store_.KvGet("rt", key);
-    if (!cur.ok()) return Error(503, "temporarily_unavailable", cur.status().message());
+    if (!cur.ok()) return Error(503, "temporarily_unavailable", kUnavailable);
     if (!*cur)
       return audited(
           "", cid,
@@ -553,7 +563,7 @@ OAuthReply OAuthServer::Token(const Params& form, const std::string& token_url,
                        Error(400, "invalid_scope", "scope asks more than the original grant"));
     }
     auto taken = store_.KvTake("rt", key);  // rotation: the old refresh token is used up
-    if (!taken.ok()) return Error(503, "temporarily_unavailable", taken.status().message());
+    if (!taken.ok()) return Error(503, "temporarily_unavailable", kUnavailable);
     if (!*taken)
       return audited("", cid, Error(400, "invalid_grant", "refresh token was already used"));
     std::string user = Str(*rec, "user");
@@ -562,14 +572,12 @@ OAuthReply OAuthServer::Token(const Params& form, const std::string& token_url,
       return audited(user, cid, Error(400, "invalid_grant", "the user's account is not active"));
     auto issued =
         IssueTokens(user, cid, wanted, Str(*rec, "patient"), Str(*rec, "grant"), true, granted);
-    if (!issued.ok()) return Error(503, "temporarily_unavailable", issued.status().message());
+    if (!issued.ok()) return Error(503, "temporarily_unavailable", kUnavailable);
     return audited(user, cid, OAuthReply{200, std::move(issued->body)});
   }
   if (grant_type == "client_credentials") {
     auto c = CheckAssertion(form, token_url);
-    if (!c.ok())
-      return audited("", Get(form, "client_id"),
-                     Error(401, "invalid_client", c.status().message()));
+    if (!c.ok()) return audited("", Get(form, "client_id"), ClientError(c.status()));
     std::vector<std::string> wanted = SplitScopes(Get(form, "scope"));
     if (wanted.empty()) wanted = c->scopes;
     for (const auto& s : wanted) {
@@ -584,7 +592,7 @@ OAuthReply OAuthServer::Token(const Params& form, const std::string& token_url,
           "", c->id,
           Error(400, "invalid_scope", "scope asks more than this client is registered for"));
     auto issued = IssueTokens("", c->id, wanted, "", RandomToken(12), false, {});
-    if (!issued.ok()) return Error(503, "temporarily_unavailable", issued.status().message());
+    if (!issued.ok()) return Error(503, "temporarily_unavailable", kUnavailable);
     return audited("", c->id, OAuthReply{200, std::move(issued->body)});
   }
   return audited("", Get(form, "client_id"),
@@ -644,9 +652,10 @@ Status OAuthServer::Revoke(const std::string& token, const std::string& client_i
 Result<Principal> OAuthServer::PrincipalOf(const std::string& token) const {
   static const Status kBad(Code::kUnauthenticated, "unknown, expired or revoked bearer token");
   if (token.empty() || token.size() > 512) return kBad;
-  ASSIGN_OR_RETURN(auto v, store_.KvGet("at", Sha256Hex(token)));
-  if (!v) return kBad;
-  ASSIGN_OR_RETURN(json::object rec, ParseObject(*v));
+  auto v = store_.KvGet("at", Sha256Hex(token));
+  if (!v.ok()) return Status(Code::kUnavailable, kUnavailable);  // no storage text to the caller
+  if (!*v) return kBad;
+  ASSIGN_OR_RETURN(json::object rec, ParseObject(**v));
   if (Int(rec, "exp") * kSecond <= clock_.NowMicros()) return kBad;
   Principal p;
   std::string user = Str(rec, "user");

@@ -381,6 +381,26 @@ describe('bad input', () => {
     const secret = base32Decode(new URL(uri).searchParams.get('secret'));
     const good = await postForm(`${origin}/auth/authorize`, { ...fields, username: 'qtv', password: PASSWORD, totp: totpCode(secret) });
     assert.equal(good.status, 200, await good.text());
+  });
+});
+
+describe('audit', () => {
+  test('logins, failed logins and token issuance are in the audit trail', async () => {
+    const { code } = await server.stop();  // flushes the batched audit rows
+    assert.equal(code, 0);
+    const rows = execFileSync('sqlite3', [path.join(tmp.dir, 'benhan.db'),
+      "SELECT action || ' ' || principal FROM audit_event WHERE action IN " +
+      "('login', 'login-failed', 'token', 'token-refused', 'revoke', 'authorize')"], { encoding: 'utf8' })
+      .trim().split('\n');
+    const has = (line) => rows.includes(line);
+    assert.ok(has('login bs.lan'), rows.join('; '));
+    assert.ok(has('login-failed dd.mai'));
+    assert.ok(has('login-failed qtv'));
+    assert.ok(has('authorize bs.lan'));
+    assert.ok(has('token bs.lan'));
+    assert.ok(has('token client:lis'));
+    assert.ok(has('token-refused client:lis'));
+    assert.ok(rows.some((r) => r.startsWith('revoke ')));
     ok = true;
   });
 });

@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <mutex>
 
+#include "api/oauth_api.h"
 #include "security/credentials.h"
 #include "security/crypto.h"
 #include "security/oauth.h"
@@ -180,6 +181,15 @@ TEST_P(OAuthServerTest, LockOutAfterFailedLoginsAndUnlock) {
   EXPECT_EQ(unknown.status().code(), Code::kUnauthenticated);
   EXPECT_EQ(unknown.status().message(),
             oauth_->Login("bs.lan", "wrong-password-1", "", "x").status().message());
+  // A disabled account: said only after the right password.
+  ASSERT_TRUE(accounts_->SetDisabled("bs.lan", true).ok());
+  EXPECT_EQ(oauth_->Login("bs.lan", "wrong-password-1", "", "x").status().code(),
+            Code::kUnauthenticated);
+  EXPECT_EQ(oauth_->Login("bs.lan", kPassword, "", "x").status().code(), Code::kForbidden);
+  UserAccount reserved;
+  reserved.name = "admin";
+  reserved.role = "admin";
+  EXPECT_EQ(accounts_->Add(reserved, kPassword).code(), Code::kInvalid);
   EXPECT_GE(Audited("login-failed"), 9);
   EXPECT_EQ(Audited("login"), 3);
 }
@@ -489,6 +499,66 @@ TEST_P(OAuthServerTest, ClientRegistrationChecks) {
   auto list = oauth_->ListClients();
   ASSERT_TRUE(list.ok());
   EXPECT_EQ(list->size(), 2u);
+}
+
+// The HTTP side (api/OAuthApi) under TLS: the session cookie is __Host-, Secure, HttpOnly,
+// SameSite=Lax; discovery and the endpoints are https URLs; the login page is Vietnamese first and
+// framing is refused.
+TEST_P(OAuthServerTest, HttpLoginUnderTlsSetsASecureCookie) {
+  api::OAuthApiOptions opts;
+  opts.tls = true;
+  auto demo = MakeDemoAuthenticator();
+  api::OAuthApi http(*oauth_, *demo, opts);
+  api::HttpRequest disc;
+  disc.method = "GET";
+  disc.path = "/fhir/.well-known/smart-configuration";
+  disc.headers = {{"host", "ehr.example"}};
+  api::HttpResponse dres;
+  ASSERT_TRUE(http.Handle(disc, dres));
+  EXPECT_EQ(dres.status, 200);
+  EXPECT_NE(dres.body.find("\"token_endpoint\":\"https://ehr.example/auth/token\""),
+            std::string::npos)
+      << dres.body;
+  std::string verifier = RandomToken(40);
+  std::string q = "response_type=code&client_id=growth-chart&redirect_uri=" +
+                  std::string("http%3A%2F%2F127.0.0.1%3A9999%2Fcallback") +
+                  "&scope=user%2F*.rs&state=s&code_challenge=" + Base64UrlEncode(Sha256(verifier)) +
+                  "&code_challenge_method=S256";
+  api::HttpRequest get;
+  get.method = "GET";
+  get.path = "/auth/authorize";
+  get.query = q;
+  get.headers = {{"host", "ehr.example"}};
+  api::HttpResponse page;
+  ASSERT_TRUE(http.Handle(get, page));
+  EXPECT_EQ(page.status, 200);
+  EXPECT_NE(page.body.find("Đăng nhập"), std::string::npos);
+  auto header = [](const api::HttpResponse& r, const std::string& name) {
+    for (const auto& [k, v] : r.headers)
+      if (k == name) return v;
+    return std::string();
+  };
+  EXPECT_EQ(header(page, "X-Frame-Options"), "DENY");
+  api::HttpRequest post = get;
+  post.method = "POST";
+  post.query.clear();
+  post.body = q + "&action=login&username=bs.lan&password=" +
+              std::string("C%C3%A2y-%C4%91a-gi%E1%BA%BFng-n%C6%B0%E1%BB%9Bc-77");
+  post.headers.emplace_back("content-type", "application/x-www-form-urlencoded");
+  api::HttpResponse consent;
+  ASSERT_TRUE(http.Handle(post, consent));
+  EXPECT_EQ(consent.status, 200) << consent.body;
+  std::string cookie = header(consent, "Set-Cookie");
+  EXPECT_EQ(cookie.rfind("__Host-benhan_sid=", 0), 0u) << cookie;
+  for (const char* attr : {"; Secure", "; HttpOnly", "; SameSite=Lax", "; Path=/"})
+    EXPECT_NE(cookie.find(attr), std::string::npos) << attr << " in " << cookie;
+  EXPECT_NE(consent.body.find("Cho phép truy cập"), std::string::npos);
+  // Not a route of OAuthApi: left to the FHIR API.
+  api::HttpRequest other;
+  other.method = "GET";
+  other.path = "/fhir/Patient";
+  api::HttpResponse ores;
+  EXPECT_FALSE(http.Handle(other, ores));
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, OAuthServerTest, ::testing::Values("sqlite", "postgresql"),

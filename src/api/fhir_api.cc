@@ -201,6 +201,12 @@ const std::string& FhirApi::CapabilityStatement() {
       if (type == "ValueSet") res_cap["operation"] = ops({"expand", "validate-code"}, type);
       if (type == "CodeSystem") res_cap["operation"] = ops({"lookup", "validate-code"}, type);
       if (type == "ConceptMap") res_cap["operation"] = ops({"translate"}, type);
+      for (const auto& op : operations_) {
+        if (op.type != type) continue;
+        if (!res_cap.contains("operation")) res_cap["operation"] = json::array{};
+        res_cap["operation"].as_array().push_back(json::object{
+            {"name", op.name}, {"definition", op.definition}, {"documentation", op.documentation}});
+      }
       resources.push_back(std::move(res_cap));
     }
     json::array system_interactions;
@@ -291,6 +297,9 @@ void FhirApi::Dispatch(const HttpRequest& req, HttpResponse& res,
   std::string_view path = req.path;
   path.remove_prefix(std::min<size_t>(5, path.size()));
   auto parts = SplitPath(path);
+  for (const auto& op : operations_) {
+    if (op.handler && op.handler(req, res, parts, ctx)) return;
+  }
   service::Params params = service::ParseQueryString(req.query);
   Format fmt;
   for (const auto& [k, v] : params) {

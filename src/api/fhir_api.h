@@ -17,6 +17,7 @@
 #pragma once
 
 #include <boost/json/value.hpp>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -48,6 +49,20 @@ class FhirApi {
   // ValueSet, CodeSystem and ConceptMap, type and instance level, GET or POST Parameters) from
   // `terminology` (borrowed; must outlive this). Without it those operations are 404.
   void SetTerminology(terminology::TerminologyService* terminology) { terminology_ = terminology; }
+  // An operation served by another layer (digitize/, wired in app/): its handler is tried before
+  // the built-in routes (after authentication) and returns false when the request is not its
+  // own (an entry without a handler is only listed); it is listed in the CapabilityStatement
+  // under `type`. Add before serving.
+  struct Operation {
+    std::string type;  // resource type it is listed under ("DocumentReference")
+    std::string name;  // "digitize"
+    std::string definition;
+    std::string documentation;
+    std::function<bool(const HttpRequest&, HttpResponse&, const std::vector<std::string>& parts,
+                       const service::RequestContext&)>
+        handler;
+  };
+  void AddOperation(Operation op) { operations_.push_back(std::move(op)); }
   // Handles a request whose path starts with /fhir.
   void Handle(const HttpRequest& req, HttpResponse& res);
   // An OperationOutcome response for a protocol-level error.
@@ -65,6 +80,7 @@ class FhirApi {
   service::ResourceService& service_;
   const security::Authenticator& auth_;
   terminology::TerminologyService* terminology_ = nullptr;
+  std::vector<Operation> operations_;
   std::string version_;
   std::once_flag cap_once_;
   std::string cap_json_;

@@ -16,6 +16,7 @@
 #include "api/oauth_api.h"
 #include "api/http_server.h"
 #include "app/demo_data.h"
+#include "app/digitize_cli.h"
 #include "app/importer.h"
 #include "app/migrate_store.h"
 #include "app/auth_cli.h"
@@ -48,6 +49,7 @@ void Usage() {
       "  benhan terminology import --format FORMAT --version V [--url URL] [--valid-from DATE]\n"
       "               [--data DIR] FILE   (benhan terminology import --help)\n"
       "  benhan demo-data [--patients N] [--seed S] [--out FILE]   (FHIR NDJSON)\n"
+      "  benhan digitize --text FILE | --dry-run FILE | FILE... --patient ID   (số hoá hồ sơ giấy)\n"
       "  benhan user add|passwd|totp|unlock|disable|enable|show|list ...   (benhan user --help)\n"
       "  benhan client add|keys|disable|enable|remove|show|list ...   (OAuth2/SMART clients)\n"
       "  benhan version\n\n"
@@ -251,6 +253,10 @@ int Serve(int argc, char** argv) {
   }
   api::FhirApi fhir((*node)->service(), *auth, kVersion);
   fhir.SetTerminology(&(*node)->terminology());
+  // digitize/: POST /fhir/DocumentReference/$digitize (async job) and the review operations;
+  // without Tesseract's Vietnamese model the server runs without them.
+  auto digitize = DigitizeHttp::Start(**node, fhir);
+  if (!digitize.ok()) log::Warn("digitize: " + digitize.status().message() + " (operations off)");
   api::OAuthApiOptions oauth_opts;
   oauth_opts.base_url = cfg.base_url;
   oauth_opts.tls = !cfg.tls_cert.empty();
@@ -499,6 +505,7 @@ int main(int argc, char** argv) {
   if (cmd == "migrate-store") return MigrateStoreCmd(argc, argv);
   if (cmd == "fhirpath") return benhan::fhir::fhirpath::RunCli(argc - 1, argv + 1);
   if (cmd == "terminology") return TerminologyCmd(argc, argv);
+  if (cmd == "digitize") return DigitizeCmd(argc, argv);
   if (cmd == "audit") return AuditCmd(argc, argv);
   if (cmd == "token") return TokenCmd(argc, argv);
   if (cmd == "user") return UserCmd(argc, argv);

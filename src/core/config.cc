@@ -168,6 +168,30 @@ Status Config::Set(const std::string& key, const std::string& value) {
     hl7v2_lab_message = value;
     return Status::Ok();
   }
+  if (key == "digitize.tessdata") {
+    digitize_tessdata = value;
+    return Status::Ok();
+  }
+  if (key == "digitize.language") {
+    if (value.empty()) return Status(Code::kInvalid, "config: digitize.language must not be empty");
+    digitize_language = value;
+    return Status::Ok();
+  }
+  if (key == "digitize.clean_up") {
+    auto b = ParseBool(key, value);
+    if (!b.ok()) return b.status();
+    digitize_clean_up = *b;
+    return Status::Ok();
+  }
+  if (key == "digitize.max_pages") return set_int(digitize_max_pages, 1, 100000);
+  if (key == "digitize.max_file_bytes") return set_int(digitize_max_file_bytes, 1024, 1ll << 34);
+  if (key == "digitize.pdf_dpi") return set_int(digitize_pdf_dpi, 72, 600);
+  if (key == "digitize.rules_dir") {
+    digitize_rules_dir = value;
+    return Status::Ok();
+  }
+  if (key == "digitize.workers") return set_int(digitize_workers, 1, 64);
+  if (key == "digitize.max_queued") return set_int(digitize_max_queued, 1, 100000);
   if (key == "hl7v2.threads") return set_int(mllp_threads, 1, 256);
   if (key == "hl7v2.idle_timeout_seconds") return set_int(mllp_idle_timeout_s, 1, 86400);
   if (key == "postgresql.pool") return set_int(pg_pool, 1, 1024);

@@ -72,6 +72,18 @@ struct Config {
   // hl7v2_lab_message is "orm") for every new active ServiceRequest ("" = off).
   std::string hl7v2_lab_destination;
   std::string hl7v2_lab_message = "oml";
+  // Digitization of paper records (digitize/): Tesseract data directory ("" = the system's) and
+  // language, page clean-up, input limits, the rules directory ("" = the embedded rules), job
+  // workers and queue length.
+  std::string digitize_tessdata;
+  std::string digitize_language = "vie";
+  bool digitize_clean_up = true;
+  int digitize_max_pages = 1000;
+  std::size_t digitize_max_file_bytes = 256u << 20;
+  int digitize_pdf_dpi = 300;
+  std::string digitize_rules_dir;
+  int digitize_workers = 1;
+  int digitize_max_queued = 16;
   // MLLP over TLS. Listener: certificate and key (both set: TLS only); client_ca: peers must
   // present a certificate signed by one of these CAs (mutual TLS). Lab connection: lab_tls on;
   // lab_tls_ca verifies the lab's certificate (empty: the system's CAs), lab_tls_cert/key is our

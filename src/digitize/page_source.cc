@@ -71,9 +71,9 @@ Result<std::unique_ptr<PageSource>> PageSource::Open(std::string bytes, const In
   QuietPoppler();
   if (bytes.empty()) return Status(Code::kInvalid, "Tệp rỗng (empty file)");
   if (bytes.size() > limits.max_file_bytes) {
-    return Status(Code::kInvalid, "Tệp quá lớn: " + std::to_string(bytes.size()) +
-                                      " byte (file too large; limit " +
-                                      std::to_string(limits.max_file_bytes) + ")");
+    return Status(Code::kTooLarge, "Tệp quá lớn: " + std::to_string(bytes.size()) +
+                                       " byte (file too large; limit " +
+                                       std::to_string(limits.max_file_bytes) + ")");
   }
   std::unique_ptr<PageSource> s(new PageSource);
   s->limits_ = limits;
@@ -105,9 +105,9 @@ Result<std::unique_ptr<PageSource>> PageSource::Open(std::string bytes, const In
     return Status(Code::kInvalid, "Tài liệu không có trang nào đọc được (no readable page)");
   }
   if (s->page_count_ > limits.max_pages) {
-    return Status(Code::kInvalid, "Tài liệu có " + std::to_string(s->page_count_) +
-                                      " trang, vượt giới hạn " + std::to_string(limits.max_pages) +
-                                      " (too many pages; digitize.max_pages)");
+    return Status(Code::kTooLarge, "Tài liệu có " + std::to_string(s->page_count_) +
+                                       " trang, vượt giới hạn " + std::to_string(limits.max_pages) +
+                                       " (too many pages; digitize.max_pages)");
   }
   if (s->content_type_ == "image/png" || s->content_type_ == "image/jpeg" ||
       s->content_type_ == "image/tiff") {

@@ -6,8 +6,9 @@
 // (decompression bombs are refused from the image header).
 // Ownership: a PageSource owns a copy of the file bytes. Thread-safety: not thread-safe (one
 // reader at a time); separate PageSources are independent.
-// Errors (all kInvalid, Vietnamese first, with the page number where it applies): unknown format,
-// corrupt or truncated file, encrypted PDF, empty document, too many pages, page too large.
+// Errors (kTooLarge for a file or page count over the limits, else kInvalid; Vietnamese first, with
+// the page number where it applies): unknown format, corrupt or truncated file, encrypted PDF,
+// empty document, too many pages, page too large.
 #pragma once
 
 #include <memory>

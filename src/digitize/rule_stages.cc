@@ -844,6 +844,8 @@ class DiagnosisStage : public RuleStage {
       for (size_t i = 0; i < n; ++i) p += (i ? " " : "") + ow[i];
       if (n == 1 && text::Fold(p).size() < 4) break;  // one short word is too vague
       if (auto c = coder_->CodePhrase(p)) {
+        // one word alone must be how the name starts ("Mạch" is not "Xơ vữa động mạch não")
+        if (n == 1 && text::Fold(c->display).rfind(text::Fold(p), 0) != 0) break;
         *conf = n == ow.size() ? 0.85 : 0.7;
         return c;
       }
@@ -858,6 +860,7 @@ class DiagnosisStage : public RuleStage {
     while (cb < ce && (f[cb] == ' ' || f[cb] == '-' || f[cb] == '+' || f[cb] == '*')) ++cb;
     while (ce > cb && (f[ce - 1] == ' ' || f[ce - 1] == '-')) --ce;
     if (ce <= cb) return;
+    if (ce < f.size() && f[ce] == ':') return;  // a label ("Mạch:"), not a diagnosis
     // An explicit code in the clause, or right after it in parentheses: "THA (I10)".
     size_t ext_e = ce;
     {

@@ -1,5 +1,6 @@
 #include "page_render.h"
 
+#include <cairo-pdf.h>
 #include <cairo.h>
 #include <leptonica/allheaders.h>
 #include <pango/pangocairo.h>
@@ -136,6 +137,49 @@ std::string EncodeJpeg(Pix* page, int quality) {
   pixWriteMemJpeg(&buf, &size, page, quality, 0);
   std::string out(reinterpret_cast<char*>(buf), size);
   lept_free(buf);
+  return out;
+}
+
+namespace {
+cairo_status_t AppendToString(void* closure, const unsigned char* data, unsigned int length) {
+  static_cast<std::string*>(closure)->append(reinterpret_cast<const char*>(data), length);
+  return CAIRO_STATUS_SUCCESS;
+}
+}  // namespace
+
+std::string RenderTextPdf(const std::vector<std::string>& pages) {
+  std::string out;
+  const double w = 595, h = 842;  // A4 in points
+  cairo_surface_t* surface = cairo_pdf_surface_create_for_stream(AppendToString, &out, w, h);
+  cairo_t* cr = cairo_create(surface);
+  PangoLayout* layout = pango_cairo_create_layout(cr);
+  PangoFontDescription* fd = pango_font_description_from_string("Noto Serif 11");
+  pango_layout_set_font_description(layout, fd);
+  pango_layout_set_width(layout, static_cast<int>((w - 100) * PANGO_SCALE));
+  pango_layout_set_wrap(layout, PANGO_WRAP_WORD);
+  for (const auto& text : pages) {
+    pango_layout_set_text(layout, text.data(), static_cast<int>(text.size()));
+    cairo_move_to(cr, 50, 50);
+    pango_cairo_show_layout(cr, layout);
+    cairo_show_page(cr);
+  }
+  pango_font_description_free(fd);
+  g_object_unref(layout);
+  cairo_destroy(cr);
+  cairo_surface_finish(surface);
+  cairo_surface_destroy(surface);
+  return out;
+}
+
+std::string ImagesToPdf(const std::vector<Pix*>& images, int dpi) {
+  Pixa* pixa = pixaCreate(static_cast<l_int32>(images.size()));
+  for (Pix* p : images) pixaAddPix(pixa, p, L_COPY);
+  l_uint8* data = nullptr;
+  size_t size = 0;
+  pixaConvertToPdfData(pixa, dpi, 1.0, L_FLATE_ENCODE, 0, nullptr, &data, &size);
+  pixaDestroy(&pixa);
+  std::string out(reinterpret_cast<char*>(data), size);
+  lept_free(data);
   return out;
 }
 

@@ -40,6 +40,11 @@ PixPtr Degrade(Pix* page, int dpi, const Degradation& d);
 std::string EncodePng(Pix* page);
 std::string EncodeJpeg(Pix* page, int quality);
 
+// A PDF with a text layer (cairo), one page per entry of `pages` (A4, 11 pt Noto Serif).
+std::string RenderTextPdf(const std::vector<std::string>& pages);
+// A scanned PDF: one page per image (leptonica, Flate), at `dpi`.
+std::string ImagesToPdf(const std::vector<Pix*>& images, int dpi);
+
 // Character error rate: Levenshtein distance over Unicode code points of the NFC texts with
 // whitespace runs collapsed to one space, divided by the reference length.
 double CharacterErrorRate(const std::string& reference, const std::string& hypothesis);

@@ -16,3 +16,10 @@ add_executable(digitize_extraction_tests digitize/extraction_test.cc)
 target_link_libraries(digitize_extraction_tests PRIVATE benhan_digitize_coder GTest::gtest_main)
 target_compile_definitions(digitize_extraction_tests PRIVATE BENHAN_SOURCE_DIR="${CMAKE_SOURCE_DIR}")
 gtest_discover_tests(digitize_extraction_tests DISCOVERY_TIMEOUT 60)
+
+# End to end with a real Node; bad input.
+add_executable(digitize_e2e_tests digitize/e2e_test.cc digitize/bad_input_test.cc)
+target_link_libraries(digitize_e2e_tests PRIVATE benhan_digitize_testkit benhan_digitize_service
+  benhan_node GTest::gtest_main)
+target_compile_definitions(digitize_e2e_tests PRIVATE BENHAN_SOURCE_DIR="${CMAKE_SOURCE_DIR}")
+gtest_discover_tests(digitize_e2e_tests DISCOVERY_TIMEOUT 60 PROPERTIES TIMEOUT 900)

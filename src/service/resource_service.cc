@@ -964,6 +964,9 @@ Result<json::object> ResourceService::ProcessTransaction(const RequestContext& c
                                                          bool return_resources) {
   std::vector<BundleEntry> entries(raw_entries.size());
   std::unordered_map<std::string, std::string> full_url_map;  // fullUrl -> "Type/id"
+  // fullUrls of entries whose id is only known under the lock (POST with ifNoneExist: the match
+  // or a new id; conditional PUT/PATCH/DELETE): references to them are rewritten in phase 2.
+  std::unordered_set<std::string> deferred_full_urls;
   std::set<std::string> targets;
   std::unordered_set<std::string> seen_full_urls;
   // Phase 1 (no lock): parse every entry, assign ids, map fullUrls.
@@ -1040,7 +1043,14 @@ Result<json::object> ResourceService::ProcessTransaction(const RequestContext& c
       if (!targets.insert(key).second) {
         return Status(Code::kInvalid, "two entries write " + key + " in one transaction", where);
       }
-      if (!e.full_url.empty()) full_url_map[e.full_url] = key;
+      if (!e.full_url.empty()) {
+        if (e.method == "POST" && !e.if_none_exist.empty())
+          deferred_full_urls.insert(e.full_url);
+        else
+          full_url_map[e.full_url] = key;
+      }
+    } else if (!e.full_url.empty() && e.method != "GET" && e.method != "HEAD") {
+      deferred_full_urls.insert(e.full_url);  // conditional PUT/PATCH/DELETE
     }
     if (!e.full_url.empty() && !seen_full_urls.insert(e.full_url).second) {  // bdl-7
       return Status(
@@ -1058,6 +1068,16 @@ Result<json::object> ResourceService::ProcessTransaction(const RequestContext& c
       if (it != full_url_map.end()) {
         ref = it->second;
         return Status::Ok();
+      }
+      if (deferred_full_urls.count(std::string(r))) {
+        if (txn == nullptr) {
+          *has_conditional = true;
+          return Status::Ok();
+        }
+        return Status(Code::kInvalid,
+                      "reference '" + std::string(r) +
+                          "' names an entry whose condition matched nothing to refer to",
+                      where);
       }
       if (IsConditionalReference(r)) {
         if (txn == nullptr) {
@@ -1112,7 +1132,6 @@ Result<json::object> ResourceService::ProcessTransaction(const RequestContext& c
 
   // Phase 2 (write lock): resolve conditions, finish preparing, write everything in one commit.
   Status st = committer_.Run([&](store::Transaction& txn) -> Status {
-    bool map_changed = false;
     for (auto& e : entries) {
       e.noop = false;
       if (e.method == "POST" && !e.if_none_exist.empty()) {
@@ -1124,9 +1143,8 @@ Result<json::object> ResourceService::ProcessTransaction(const RequestContext& c
         if (ids.size() == 1) {
           e.noop = true;
           e.id = ids[0];
-          if (!e.full_url.empty()) full_url_map[e.full_url] = e.url.type + "/" + e.id;
-          map_changed = true;
         }
+        if (!e.full_url.empty()) full_url_map[e.full_url] = e.url.type + "/" + e.id;
       }
       if ((e.method == "PUT" || e.method == "DELETE" || e.method == "PATCH") && e.id.empty()) {
         ASSIGN_OR_RETURN(auto ids, FindIdsIn(txn, e.url.type, ParseQueryString(e.url.query)));
@@ -1140,17 +1158,15 @@ Result<json::object> ResourceService::ProcessTransaction(const RequestContext& c
           std::string_view body_id = StrField(e.res->get_object(), "id");
           e.id = body_id.empty() ? NewUuid() : std::string(body_id);
         }
-        if (!e.id.empty() && !e.full_url.empty()) {
-          full_url_map[e.full_url] = e.url.type + "/" + e.id;
-          map_changed = true;
-        }
+        if (!e.id.empty() && !e.full_url.empty()) full_url_map[e.full_url] = e.url.type + "/" + e.id;
         if (e.method == "PUT") e.res->get_object()["id"] = e.id;
       }
     }
     for (auto& e : entries) {
       if (e.method != "POST" && e.method != "PUT") continue;
       if (e.noop) continue;
-      if (e.prepared && !map_changed) continue;
+      // Prepared entries refer to no deferred fullUrl (those wait for this point).
+      if (e.prepared) continue;
       bool unused = false;
       RETURN_IF_ERROR(rewrite(e, &txn, &unused));
       RETURN_IF_ERROR(prepare(e));

@@ -191,6 +191,75 @@ TEST_F(Hl7v2Inbound, MalformedMessagesGetANakAndChangeNothing) {
   EXPECT_EQ(Count(*server_, "Patient"), 0);
 }
 
+// ADT^A40: the surviving Patient (PID) replaces the one MRG-1 names; everything that referred to
+// the merged Patient (Encounter, DiagnosticReport, Observations, ServiceRequest) now refers to the
+// survivor, in the one transaction of the message (history shows one new version each).
+TEST_F(Hl7v2Inbound, AdtA40MergeLinksPatientsAndMovesReferences) {
+  ASSERT_EQ(MsaCode(inbound_->Handle(kAdtA01, "test").ack), "AA");  // old: 079090001234
+  ASSERT_EQ(MsaCode(inbound_->Handle(kOru, "test").ack), "AA");
+  std::string survivor_adt =
+      "MSH|^~\\&|HIS|BV01|BENHAN|BV01|20250103120000||ADT^A04^ADT_A01|ADT0100|P|2.5.1\r"
+      "EVN|A04|20250103120000\r"
+      "PID|1||079090005678^^^BCA^CCCD||Nguyễn^Văn An||19900215|M\r"
+      "PV1|1|O|KHAM^1^1||||BS01^Trần^Bình||||||||||||V2025-9\r";
+  ASSERT_EQ(MsaCode(inbound_->Handle(survivor_adt, "test").ack), "AA");
+  std::string old_id(First(*server_, "Patient?identifier=079090001234").at("id").as_string());
+  std::string new_id(First(*server_, "Patient?identifier=079090005678").at("id").as_string());
+  ASSERT_NE(old_id, new_id);
+  int obs = Count(*server_, "Observation?subject=Patient/" + old_id);
+  int reports = Count(*server_, "DiagnosticReport?subject=Patient/" + old_id);
+  int orders = Count(*server_, "ServiceRequest?subject=Patient/" + old_id);
+  ASSERT_EQ(obs, 7);
+  ASSERT_EQ(reports, 1);
+  ASSERT_EQ(Count(*server_, "Encounter?subject=Patient/" + old_id), 1);
+
+  std::string a40 =
+      "MSH|^~\\&|HIS|BV01|BENHAN|BV01|20250104090000||ADT^A40^ADT_A39|ADT0101|P|2.5.1\r"
+      "EVN|A40|20250104090000\r"
+      "PID|1||079090005678^^^BCA^CCCD||Nguyễn^Văn An||19900215|M\r"
+      "MRG|079090001234^^^BCA^CCCD\r";
+  auto out = inbound_->Handle(a40, "test");
+  ASSERT_EQ(MsaCode(out.ack), "AA") << *out.ack;
+
+  json::value survivor = server_->Request("GET", "/fhir/Patient/" + new_id).Json();
+  ASSERT_TRUE(survivor.is_object());
+  EXPECT_EQ(survivor.at("link").at(0).at("type").as_string(), "replaces");
+  EXPECT_EQ(survivor.at("link").at(0).at("other").at("reference").as_string(), "Patient/" + old_id);
+  json::value merged = server_->Request("GET", "/fhir/Patient/" + old_id).Json();
+  EXPECT_EQ(merged.at("link").at(0).at("type").as_string(), "replaced-by");
+  EXPECT_EQ(merged.at("link").at(0).at("other").at("reference").as_string(), "Patient/" + new_id);
+  EXPECT_FALSE(merged.at("active").as_bool());
+
+  for (const char* type : {"Observation", "DiagnosticReport", "Encounter", "ServiceRequest"})
+    EXPECT_EQ(Count(*server_, std::string(type) + "?subject=Patient/" + old_id), 0) << type;
+  EXPECT_EQ(Count(*server_, "Observation?subject=Patient/" + new_id), obs);
+  EXPECT_EQ(Count(*server_, "DiagnosticReport?subject=Patient/" + new_id), reports);
+  EXPECT_EQ(Count(*server_, "ServiceRequest?subject=Patient/" + new_id), orders);
+  EXPECT_EQ(Count(*server_, "Encounter?subject=Patient/" + new_id), 2);
+  // Moved through the service: each moved resource has a new version (audited like any write).
+  json::value report = First(*server_, "DiagnosticReport?subject=Patient/" + new_id);
+  EXPECT_EQ(report.at("meta").at("versionId").as_string(), "2");
+
+  // The merge sent again is a duplicate: nothing moves twice.
+  auto again = inbound_->Handle(a40, "test");
+  EXPECT_TRUE(again.duplicate);
+  EXPECT_EQ(First(*server_, "DiagnosticReport?subject=Patient/" + new_id)
+                .at("meta")
+                .at("versionId")
+                .as_string(),
+            "2");
+
+  // MRG-1 naming nobody known: the survivor records the identifier, nothing else changes.
+  std::string a40_unknown = a40;
+  a40_unknown.replace(a40_unknown.find("ADT0101"), 7, "ADT0102");
+  a40_unknown.replace(a40_unknown.find("MRG|079090001234"), 16, "MRG|079090009999");
+  ASSERT_EQ(MsaCode(inbound_->Handle(a40_unknown, "test").ack), "AA");
+  survivor = server_->Request("GET", "/fhir/Patient/" + new_id).Json();
+  EXPECT_EQ(survivor.at("link").at(0).at("other").at("identifier").at("value").as_string(),
+            "079090009999");
+  EXPECT_FALSE(survivor.at("link").at(0).at("other").as_object().contains("reference"));
+}
+
 // A tiny blocking MLLP client.
 class MllpClient {
  public:

@@ -194,6 +194,22 @@ InboundOutcome InboundProcessor::Handle(std::string_view raw, const std::string&
       if (!r.ok() || r->matches.empty()) return std::nullopt;
       return r->matches.front().id;
     };
+    mo.patient_and_referrers =
+        [&](const std::string& patient_id) -> Result<std::vector<StoredResource>> {
+      bool truncated = false;
+      ASSIGN_OR_RETURN(auto recs, service_.Everything(ctx, patient_id, {}, &truncated));
+      if (truncated)
+        return Status(Code::kProcessing,
+                      "Patient/" + patient_id +
+                          " has more resources of one type than a merge moves at once "
+                          "(fhir.max_page_size)",
+                      "MRG^1");
+      std::vector<StoredResource> out;
+      out.reserve(recs.size());
+      for (auto& r : recs)
+        out.push_back(StoredResource{r.type, r.id, r.version, std::move(r.json)});
+      return out;
+    };
     auto mapped = MapToFhir(*parsed, mo);
     if (!mapped.ok()) {
       errors.push_back(AckErrorOf(mapped.status()));

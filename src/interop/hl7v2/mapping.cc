@@ -6,6 +6,7 @@
 #include <boost/json.hpp>
 #include <cctype>
 #include <functional>
+#include <set>
 
 #include "terminology/vn_identifiers.h"
 
@@ -394,28 +395,91 @@ Status MapEncounter(Ctx& c) {
   return Status::Ok();
 }
 
+// Rewrites every Reference.reference in `v` naming `from` ("Patient/ID", also absolute URLs
+// ending in "/Patient/ID" and versioned "Patient/ID/_history/N") to `to`. Returns how many.
+int MoveReferences(json::value& v, const std::string& from, const std::string& to) {
+  int n = 0;
+  if (v.is_object()) {
+    for (auto& kv : v.get_object()) {
+      if (kv.key() == "reference" && kv.value().is_string()) {
+        std::string_view r = kv.value().get_string();
+        size_t h = r.find("/_history/");
+        std::string_view base = r.substr(0, h);
+        if (base == from || (base.size() > from.size() && base.ends_with("/" + from))) {
+          kv.value() = to;
+          ++n;
+        }
+        continue;
+      }
+      n += MoveReferences(kv.value(), from, to);
+    }
+  } else if (v.is_array()) {
+    for (auto& e : v.get_array()) n += MoveReferences(e, from, to);
+  }
+  return n;
+}
+
+// ADT^A40: PID is the surviving patient, each MRG-1 repetition identifies one it replaces. The
+// survivor gets link "replaces"; a merged Patient found by that identifier gets link
+// "replaced-by" and active false, and every resource referring to it is rewritten to refer to the
+// survivor, all in this message's one transaction (If-Match: a concurrent change fails it).
+Status MapMerge(Ctx& c) {
+  const Segment* mrg = c.m.Find("MRG");
+  if (!mrg) return Status(Code::kRequired, "ADT^A40 needs an MRG segment", "MRG^1");
+  if (!mrg->Has(1)) return Required(c.m, *mrg, 1, "prior patient identifier list");
+  size_t patient_entry = c.entries.size() - 1;
+  std::string survivor = std::string(c.entries[patient_entry].at("resource").at("id").as_string());
+  std::string survivor_ref = "Patient/" + survivor;
+  json::array links;
+  std::set<std::string> merged;
+  for (size_t r = 0; r < mrg->Repetitions(1); ++r) {
+    const std::string& v = mrg->Get(1, 1, 1, r);
+    if (v.empty()) continue;
+    std::string sys = IdentifierSystemOf(v, mrg->Get(1, 4, 1, r), mrg->Get(1, 5, 1, r));
+    json::object other{{"identifier", {{"system", sys}, {"value", v}}},
+                       {"display", "merged: " + v}};
+    std::optional<std::string> old;
+    if (c.opts.find_patient) old = c.opts.find_patient(sys, v);
+    if (old && *old != survivor) other["reference"] = "Patient/" + *old;
+    links.push_back(json::object{{"other", std::move(other)}, {"type", "replaces"}});
+    if (!old || *old == survivor || !c.opts.patient_and_referrers || !merged.insert(*old).second)
+      continue;
+    ASSIGN_OR_RETURN(auto stored, c.opts.patient_and_referrers(*old));
+    std::string old_ref = "Patient/" + *old;
+    for (auto& sr : stored) {
+      if (sr.type == "Patient" && sr.id == survivor) continue;
+      json::value res = json::parse(sr.json);
+      if (!res.is_object()) continue;
+      if (sr.type == "Patient" && sr.id == *old) {
+        json::object& p = res.get_object();
+        p["active"] = false;
+        json::array plinks;
+        if (auto* l = p.if_contains("link"); l && l->is_array()) plinks = l->get_array();
+        plinks.push_back(
+            json::object{{"other", {{"reference", survivor_ref}}}, {"type", "replaced-by"}});
+        p["link"] = std::move(plinks);
+      } else if (MoveReferences(res, old_ref, survivor_ref) == 0) {
+        continue;
+      }
+      c.entries.push_back(
+          json::object{{"fullUrl", "urn:uuid:" + StableId("merge|" + sr.type + "|" + sr.id)},
+                       {"resource", std::move(res)},
+                       {"request",
+                        {{"method", "PUT"},
+                         {"url", sr.type + "/" + sr.id},
+                         {"ifMatch", "W/\"" + std::to_string(sr.version) + "\""}}}});
+    }
+  }
+  auto& patient = c.entries[patient_entry].as_object()["resource"].as_object();
+  patient["link"] = std::move(links);
+  return {};
+}
+
 Status MapAdt(Ctx& c) {
   std::string trigger(c.m.trigger());
   RETURN_IF_ERROR(MapPatient(c, true));
   if (trigger == "A28" || trigger == "A31" || (trigger == "A08" && !c.m.Find("PV1"))) return {};
-  if (trigger == "A40") {
-    // Merge: PID is the surviving patient, MRG-1 the one it replaces.
-    const Segment* mrg = c.m.Find("MRG");
-    if (!mrg) return Status(Code::kRequired, "ADT^A40 needs an MRG segment", "MRG^1");
-    if (!mrg->Has(1)) return Required(c.m, *mrg, 1, "prior patient identifier list");
-    json::array links;
-    for (size_t r = 0; r < mrg->Repetitions(1); ++r) {
-      const std::string& v = mrg->Get(1, 1, 1, r);
-      if (v.empty()) continue;
-      std::string sys = IdentifierSystemOf(v, mrg->Get(1, 4, 1, r), mrg->Get(1, 5, 1, r));
-      links.push_back(json::object{
-          {"other", {{"identifier", {{"system", sys}, {"value", v}}}, {"display", "merged: " + v}}},
-          {"type", "replaces"}});
-    }
-    auto& patient = c.entries.back().as_object()["resource"].as_object();
-    patient["link"] = std::move(links);
-    return {};
-  }
+  if (trigger == "A40") return MapMerge(c);
   return MapEncounter(c);
 }
 

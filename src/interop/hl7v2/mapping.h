@@ -7,7 +7,9 @@
 // sent again, or a correction of a result, updates the same resources instead of adding new ones.
 // Patients are matched by identifier (find_patient): ADT writes (PUT) the Patient found, or a new
 // one under an id derived from the identifier; other messages only link to the Patient found, and
-// create it (same derived id) when there is none.
+// create it (same derived id) when there is none. ADT^A40 (merge) also rewrites, in the same
+// Bundle, the merged Patient (link replaced-by, active false) and every resource referring to it
+// (references moved to the surviving Patient), each under If-Match of the version read.
 //
 // Errors: Status whose expression is the HL7 location "SEG^sequence^field" (ERR-2):
 // kNotSupported (message type or event without a mapping; code 200/201), kRequired (a field the
@@ -27,12 +29,25 @@
 
 namespace benhan::interop::hl7v2 {
 
+// A stored resource as the merge (ADT^A40) needs it: to rewrite and write back under If-Match.
+struct StoredResource {
+  std::string type;
+  std::string id;
+  int64_t version = 0;
+  std::string json;
+};
+
 struct MappingOptions {
   std::string timezone = "+07:00";  // for HL7 timestamps that carry a time but no offset
   // The id of the Patient with this identifier, if one exists (ADT updates it). Unset or nullopt:
   // the Patient is written under a deterministic id derived from the identifier.
   std::function<std::optional<std::string>(const std::string& system, const std::string& value)>
       find_patient;
+  // ADT^A40: Patient/`patient_id` itself (first) and every resource that refers to it (its
+  // compartment: Encounters, Observations, DiagnosticReports, ServiceRequests...). Unset: the
+  // merge only records the link on the surviving Patient.
+  std::function<Result<std::vector<StoredResource>>(const std::string& patient_id)>
+      patient_and_referrers;
 };
 
 // Transaction Bundle entries (fullUrl, resource, request) for `m`.

@@ -71,6 +71,12 @@ run() {  # run NAME TOKEN_FILE
 }
 for ((round = 1; round <= ROUNDS; round++)); do
   start_server "$D" --demo
+  # Demo mode's warning also says "listening on": wait for the real line and take its port.
+  for ((i = 0; i < 6000; i++)); do
+    grep -q 'listening on http://127\.0\.0\.1:' "$SERVER_LOG" && break
+    sleep 0.01
+  done
+  PORT=$(grep -m1 -oE 'listening on http://127\.0\.0\.1:[0-9]+' "$SERVER_LOG" | sed -E 's/.*://')
   run demo "$WORK/admin.token"
   stop_server
   start_server "$D"

@@ -79,6 +79,26 @@ class TokenBuckets {
   std::unordered_map<std::string, Bucket> buckets_;
 };
 
+// Whether the target, percent-decoded, holds a control character (NUL, CR, LF...).
+bool HasControlChar(std::string_view target) {
+  auto bad = [](unsigned char c) { return c < 0x20 || c == 0x7f; };
+  for (size_t i = 0; i < target.size(); ++i) {
+    unsigned char c = static_cast<unsigned char>(target[i]);
+    if (bad(c)) return true;
+    if (c == '%' && i + 2 < target.size()) {
+      auto hex = [](char h) -> int {
+        if (h >= '0' && h <= '9') return h - '0';
+        if (h >= 'a' && h <= 'f') return h - 'a' + 10;
+        if (h >= 'A' && h <= 'F') return h - 'A' + 10;
+        return -1;
+      };
+      int hi = hex(target[i + 1]), lo = hex(target[i + 2]);
+      if (hi >= 0 && lo >= 0 && bad(static_cast<unsigned char>(hi * 16 + lo))) return true;
+    }
+  }
+  return false;
+}
+
 template <class Fields>
 void SetIfAbsent(Fields& f, std::string_view name, std::string_view value) {
   if (f.find(name) == f.end()) f.set(name, value);
@@ -270,6 +290,15 @@ struct HttpServer::Impl {
           Render(400, "yêu cầu HTTP sai cú pháp / malformed HTTP request: " + ec.message(), res);
         }
         res.keep_alive(false);
+      } else if (HasControlChar(parser.get().target())) {
+        // A decoded NUL or control character has no place in a FHIR path or id, and would
+        // otherwise reach logs and the audit trail.
+        Render(400,
+               "đường dẫn chứa ký tự điều khiển (như %00) / the request target contains a control "
+               "character (such as %00)",
+               res);
+        keep_alive = parser.get().keep_alive();
+        res.keep_alive(keep_alive);
       } else if (retry_after > 0) {
         Render(429,
                "quá nhiều yêu cầu từ máy khách này, hãy thử lại sau " +

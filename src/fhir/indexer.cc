@@ -383,8 +383,9 @@ void Indexer::AddPosition(const std::string& code, const fhirpath::Item& item,
   if (!lat || !lon || !lat->is_number() || !lon->is_number()) return;
   double la = Number(*lat), lo = Number(*lon);
   if (la < -90 || la > 90 || lo < -180 || lo > 180) return;
-  out.numbers.push_back({code + "$lat", la});
-  out.numbers.push_back({code + "$lon", lo});
+  // One row holding both (a search ranges over the latitude and tests the longitude in the same
+  // row): idx_quantity keyed by unit_key "wgs84", canonical = latitude, value = longitude.
+  out.quantities.push_back({code, lo, "", "", "", "wgs84", la});
 }
 
 void Indexer::AddValue(SearchParamType type, const std::string& code, const fhirpath::Item& item,

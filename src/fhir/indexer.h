@@ -1,8 +1,8 @@
 // Indexer: extracts the search-index rows of a resource from the official R4 SearchParameter
 // FHIRPath expressions (every parameter of every resource type; special parameters are searched by
-// the search layer itself, except Location `near`: Location.position's latitude and longitude are
-// indexed as the numbers "near$lat" and "near$lon"). Strings are indexed twice: exact and
-// Vietnamese-folded.
+// the search layer itself, except Location `near`: Location.position is indexed as one
+// idx_quantity row, unit_key "wgs84", canonical = latitude, value = longitude). Strings are
+// indexed twice: exact and Vietnamese-folded.
 //
 // Composite parameters: for each item of the parameter's expression, the values of the second (and
 // third) component are indexed in their own type's table under a derived code that carries the
@@ -71,7 +71,8 @@ class Indexer {
   explicit Indexer(std::shared_ptr<const Definitions> defs) : defs_(std::move(defs)) {}
   void AddValue(SearchParamType type, const std::string& code, const fhirpath::Item& item,
                 IndexEntries& out, std::string_view implicit_vs = {}) const;
-  // Location.position -> the numbers "<code>$lat" and "<code>$lon" (store/query.h kNear).
+  // Location.position -> one quantity row: unit_key "wgs84", canonical = latitude, value =
+  // longitude (store/query.h kNear).
   void AddPosition(const std::string& code, const fhirpath::Item& item, IndexEntries& out) const;
   void AddComposite(const Param& p, const fhirpath::Item& item, const boost::json::value& resource,
                     IndexEntries& out) const;

@@ -22,7 +22,8 @@ enum class ParamKind {
   kComposite,
   kText,  // _text (narrative) and _content (whole resource): full-text words, folded
   // Location `near` (special): within distance_km of (latitude, longitude) on the WGS84 sphere,
-  // over the rows the indexer writes for Location.position (numbers "near$lat", "near$lon").
+  // over the row the indexer writes for Location.position (idx_quantity, unit_key "wgs84",
+  // canonical = latitude, value = longitude).
   kNear
 };
 enum class Prefix { kEq, kNe, kGt, kLt, kGe, kLe, kSa, kEb, kAp };

@@ -376,17 +376,17 @@ bool Probeable(const Condition& c) {
   }
 }
 
-// Location `near`: the rows of the position's latitude and longitude (numbers "near$lat",
-// "near$lon" in idx_number) inside the bounding box of the spherical cap (index range on
-// (pid, value)), then the exact great-circle test (Dialect::great_circle). OR across values.
+// Location `near`: the position rows (idx_quantity, unit_key "wgs84", canonical = latitude, value
+// = longitude; fhir/indexer) in the latitude band of the circle (a range of the table's key),
+// their longitude inside the circle's longitude range (two ranges across the antimeridian, none
+// around a pole), then the exact great-circle test (Dialect::great_circle). OR across values.
 constexpr double kEarthRadiusKm = 6371.0088;  // mean radius (IUGG), WGS84 as a sphere
 constexpr double kPi = 3.14159265358979323846;
 
 Result<std::string> NearSql(Builder& b, const Condition& c, const std::string& type,
                             const std::string& A, const ParamIdFn& param_id) {
-  int64_t lat_pid = param_id(type, c.param + "$lat");
-  int64_t lon_pid = param_id(type, c.param + "$lon");
-  if (lat_pid < 0 || lon_pid < 0 || c.any_of.empty()) return std::string("0=1");
+  int64_t pid = param_id(type, c.param);
+  if (pid < 0 || c.any_of.empty()) return std::string("0=1");
   std::string ors;
   for (const auto& v : c.any_of) {
     const double angle = v.distance_km / kEarthRadiusKm;  // radians
@@ -399,21 +399,21 @@ Result<std::string> NearSql(Builder& b, const Condition& c, const std::string& t
       double s = std::sin(angle) / std::cos(lat0);
       if (s < 1) dlon = std::asin(s) * 180 / kPi;
     }
-    std::string p_lon_pid = b.Arg(lon_pid);
-    std::string p_lat_pid = b.Arg(lat_pid);
+    std::string p_pid = b.Arg(pid);
+    std::string p_key = b.Arg(std::string("wgs84"));
     std::string p_lat_lo = b.Arg(lat_lo);
     std::string p_lat_hi = b.Arg(lat_hi);
-    std::string box = "la.value >= " + p_lat_lo + " AND la.value <= " + p_lat_hi;
+    std::string box = "g.canonical >= " + p_lat_lo + " AND g.canonical <= " + p_lat_hi;
     if (dlon < 180) {
       double lo = v.longitude - dlon, hi = v.longitude + dlon;
       if (lo < -180 || hi > 180) {  // across the antimeridian: two ranges
         std::string p1 = b.Arg(lo < -180 ? lo + 360 : lo);
         std::string p2 = b.Arg(hi > 180 ? hi - 360 : hi);
-        box += " AND (lo.value >= " + p1 + " OR lo.value <= " + p2 + ")";
+        box += " AND (g.value >= " + p1 + " OR g.value <= " + p2 + ")";
       } else {
         std::string p1 = b.Arg(lo);
         std::string p2 = b.Arg(hi);
-        box += " AND lo.value >= " + p1 + " AND lo.value <= " + p2;
+        box += " AND g.value >= " + p1 + " AND g.value <= " + p2;
       }
     }
     // A hair of slack for rounding: a point at the exact distance matches.
@@ -421,11 +421,9 @@ Result<std::string> NearSql(Builder& b, const Condition& c, const std::string& t
     std::string c0 = b.Arg(std::cos(lat0));
     std::string l0 = b.Arg(lon0);
     std::string cm = b.Arg(angle >= kPi ? -2.0 : std::cos(angle) - 1e-12);
-    std::string exact = b.dialect().great_circle("la.value", "lo.value", s0, c0, l0, cm);
-    std::string one = A +
-                      "rid IN (SELECT la.rid FROM idx_number la JOIN idx_number lo ON lo.rid = " +
-                      "la.rid AND lo.pid = " + p_lon_pid + " WHERE la.pid = " + p_lat_pid +
-                      " AND " + box + " AND " + exact + ")";
+    std::string exact = b.dialect().great_circle("g.canonical", "g.value", s0, c0, l0, cm);
+    std::string one = A + "rid IN (SELECT g.rid FROM idx_quantity g WHERE g.pid = " + p_pid +
+                      " AND g.unit_key = " + p_key + " AND " + box + " AND " + exact + ")";
     ors += ors.empty() ? one : " OR " + one;
   }
   return "(" + ors + ")";

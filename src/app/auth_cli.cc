@@ -45,10 +45,11 @@ struct Args {
 
 // Flags with a value; others are switches.
 const std::set<std::string>& ValueFlags() {
-  static const std::set<std::string> k = {"--data",  "--storage",      "--config",     "--role",
-                                          "--roles", "--practitioner", "--department", "--patient",
-                                          "--name",  "--redirect",     "--scope",      "--jwks",
-                                          "--key",   "--kid",          "--auth"};
+  static const std::set<std::string> k = {
+      "--data",  "--storage",      "--config",     "--role",
+      "--roles", "--practitioner", "--department", "--patient",
+      "--name",  "--redirect",     "--scope",      "--jwks",
+      "--key",   "--kid",          "--auth",       "--practitioner-role"};
   return k;
 }
 
@@ -141,7 +142,9 @@ std::string Describe(const security::UserAccount& u) {
 const char kUserUsage[] =
     "usage: benhan user add NAME --role ROLE [--roles R1,R2] [--practitioner ID] [--department "
     "ID]\n"
-    "                       [--patient ID] [--password-stdin]\n"
+    "                       [--practitioner-role ID] [--patient ID] [--password-stdin]\n"
+    "       (--practitioner-role: practitioner, department and, without --role, the role from a\n"
+    "        stored PractitionerRole)\n"
     "       benhan user passwd NAME [--password-stdin]\n"
     "       benhan user totp NAME          (new TOTP secret; prints the otpauth:// URI)\n"
     "       benhan user unlock NAME | disable NAME | enable NAME | show NAME | list\n"
@@ -245,6 +248,15 @@ int UserCmd(int argc, char** argv) {
     u.practitioner = a->Opt("--practitioner");
     u.department = a->Opt("--department");
     u.patient = a->Opt("--patient");
+    if (a->Has("--practitioner-role")) {  // links (and role) from a stored PractitionerRole
+      std::string id = a->Opt("--practitioner-role");
+      if (id.rfind("PractitionerRole/", 0) == 0) id = id.substr(17);
+      auto rec = env->store->Read("PractitionerRole", id);
+      if (!rec.ok() || rec->deleted)
+        return Fail("user", Status(Code::kInvalid, "no PractitionerRole/" + id + " in the store"));
+      Status linked = security::LinkPractitionerRole(u, rec->json);
+      if (!linked.ok()) return Fail("user", linked);
+    }
     auto pw = ReadPassword(a->Has("--password-stdin"));
     if (!pw.ok()) return Fail("user", pw.status());
     st = acc.Add(u, *pw);

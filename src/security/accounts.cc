@@ -85,6 +85,41 @@ bool ValidUserName(std::string_view name) {
   return true;
 }
 
+Status LinkPractitionerRole(UserAccount& user, std::string_view text) {
+  boost::system::error_code ec;
+  json::value v = json::parse(text, ec);
+  if (ec || !v.is_object() || Str(v.as_object(), "resourceType") != "PractitionerRole")
+    return Status(Code::kInvalid, "not a PractitionerRole");
+  const auto& o = v.as_object();
+  auto ref = [&](std::string_view k) -> std::string {
+    auto it = o.find(k);
+    if (it == o.end() || !it->value().is_object()) return "";
+    return Str(it->value().as_object(), "reference");
+  };
+  std::string practitioner = ref("practitioner");
+  if (practitioner.rfind("Practitioner/", 0) != 0)
+    return Status(Code::kInvalid, "the PractitionerRole names no Practitioner/ID");
+  user.practitioner = practitioner;
+  std::string org = ref("organization");
+  if (org.rfind("Organization/", 0) == 0) user.department = org;
+  if (user.role.empty()) {
+    if (auto it = o.find("code"); it != o.end() && it->value().is_array()) {
+      for (const auto& c : it->value().as_array()) {
+        if (!c.is_object()) continue;
+        auto cod = c.as_object().find("coding");
+        if (cod == c.as_object().end() || !cod->value().is_array()) continue;
+        for (const auto& k : cod->value().as_array()) {
+          if (k.is_object() && !Str(k.as_object(), "code").empty()) {
+            user.role = Str(k.as_object(), "code");
+            return Status::Ok();
+          }
+        }
+      }
+    }
+  }
+  return Status::Ok();
+}
+
 bool UserAccount::IsAdmin() const {
   if (role == "admin") return true;
   for (const auto& r : roles)

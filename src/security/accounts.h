@@ -86,6 +86,13 @@ class Accounts {
   const Clock& clock_;
 };
 
+// Fills `user`'s links from a FHIR PractitionerRole (its JSON): practitioner = .practitioner
+// reference, department = .organization reference, and, when `user.role` is empty, role = the
+// first .code coding's code (the HL7 practitioner-role codes "doctor", "nurse", "pharmacist" are
+// the policy's role names). Errors: kInvalid if the JSON is not a PractitionerRole or has no
+// practitioner.
+Status LinkPractitionerRole(UserAccount& user, std::string_view practitioner_role_json);
+
 // Valid user name: 2..64 of [a-z0-9._-], starting with a letter or digit.
 bool ValidUserName(std::string_view name);
 

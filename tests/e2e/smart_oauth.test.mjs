@@ -181,6 +181,31 @@ describe('SMART discovery', () => {
   });
 });
 
+describe('accounts', () => {
+  test('a user linked from a stored PractitionerRole (practitioner, department, role)', async () => {
+    const post = async (type, body) => {
+      const r = await fetch(`${server.baseUrl}/${type}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/fhir+json' },
+        body: JSON.stringify(body),
+      });
+      assert.equal(r.status, 201, await r.clone().text());
+      return (await r.json()).id;
+    };
+    const org = await post('Organization', { resourceType: 'Organization', name: 'Khoa Nhi' });
+    const pr = await post('Practitioner', { resourceType: 'Practitioner', name: [{ family: 'Lê', given: ['Văn', 'Nhi'] }] });
+    const role = await post('PractitionerRole', {
+      resourceType: 'PractitionerRole',
+      practitioner: { reference: `Practitioner/${pr}` },
+      organization: { reference: `Organization/${org}` },
+      code: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/practitioner-role', code: 'doctor' }] }],
+    });
+    cli(['user', 'add', 'bs.nhi', '--practitioner-role', role, '--password-stdin'], `${PASSWORD}\n`);
+    const shown = cli(['user', 'show', 'bs.nhi']);
+    assert.match(shown, new RegExp(`role=doctor Practitioner/${pr} Organization/${org}`));
+  });
+});
+
 describe('fhirclient app: authorization code + PKCE', () => {
   let client;
   let storage;

@@ -7,6 +7,7 @@
 
 #include <boost/json.hpp>
 
+#include "security/accounts.h"
 #include "security/credentials.h"
 #include "security/crypto.h"
 #include "security/oauth.h"
@@ -198,6 +199,30 @@ TEST(Jwt, MalformedTokensAreRefused) {
       EXPECT_EQ(r.status().code(), Code::kInvalid);
     }
   }
+}
+
+TEST(Accounts, LinkFromPractitionerRole) {
+  UserAccount u;
+  u.name = "bs.an";
+  ASSERT_TRUE(LinkPractitionerRole(u, R"({"resourceType":"PractitionerRole","id":"r1",
+      "practitioner":{"reference":"Practitioner/p9"},"organization":{"reference":"Organization/khoa-nhi"},
+      "code":[{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/practitioner-role","code":"doctor"}]}]})")
+                  .ok());
+  EXPECT_EQ(u.practitioner, "Practitioner/p9");
+  EXPECT_EQ(u.department, "Organization/khoa-nhi");
+  EXPECT_EQ(u.role, "doctor");
+  UserAccount keep;
+  keep.role = "department-head";
+  ASSERT_TRUE(LinkPractitionerRole(keep, R"({"resourceType":"PractitionerRole",
+      "practitioner":{"reference":"Practitioner/p9"},"code":[{"coding":[{"code":"nurse"}]}]})")
+                  .ok());
+  EXPECT_EQ(keep.role, "department-head") << "an explicit role wins";
+  EXPECT_EQ(keep.department, "");
+  EXPECT_EQ(LinkPractitionerRole(u, R"({"resourceType":"Practitioner","id":"p9"})").code(),
+            Code::kInvalid);
+  EXPECT_EQ(LinkPractitionerRole(u, R"({"resourceType":"PractitionerRole"})").code(),
+            Code::kInvalid);
+  EXPECT_EQ(LinkPractitionerRole(u, "not json").code(), Code::kInvalid);
 }
 
 TEST(Bearer, HeaderParsing) {

@@ -6,7 +6,7 @@
 #   build-release/src/app/benhan serve --listen 0.0.0.0:8080 --data /var/lib/benhan --config config/benhan.conf
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/install-deps.sh --no-test-deps
+bash scripts/install-deps.sh --no-test-deps
 cmake -S . -B build-release -G Ninja -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF >/dev/null
 cmake --build build-release --target benhan -j "$(nproc)"
 exec build-release/src/app/benhan serve --demo --listen "${BENHAN_LISTEN:-127.0.0.1:8080}" \

@@ -16,7 +16,7 @@ for a in "$@"; do
   esac
 done
 
-scripts/install-deps.sh
+bash scripts/install-deps.sh
 jobs=$(nproc)
 cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBENHAN_SANITIZE="$sanitize" >/dev/null
 cmake --build "$dir" -j "$jobs"

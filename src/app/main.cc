@@ -506,10 +506,10 @@ int main(int argc, char** argv) {
   if (cmd == "fhirpath") return benhan::fhir::fhirpath::RunCli(argc - 1, argv + 1);
   if (cmd == "terminology") return TerminologyCmd(argc, argv);
   if (cmd == "digitize") return DigitizeCmd(argc, argv);
-  if (cmd == "audit") return AuditCmd(argc, argv);
-  if (cmd == "token") return TokenCmd(argc, argv);
   if (cmd == "user") return UserCmd(argc, argv);
   if (cmd == "client") return ClientCmd(argc, argv);
+  if (cmd == "audit") return AuditCmd(argc, argv);
+  if (cmd == "token") return TokenCmd(argc, argv);
   if (cmd == "demo-data") return DemoDataCmd(argc, argv);
   if (cmd == "version" || cmd == "--version") {
     std::printf("benhan %s (FHIR R4 4.0.1)\n", kVersion);

@@ -152,6 +152,30 @@ TEST_F(Hl7v2Inbound, OruCreatesReportAndObservationsOfEveryValueType) {
   EXPECT_EQ(Count(*server_, "Observation"), 7);
 }
 
+// Copies of one message (same sender and MSH-10) arriving at once on several connections: one is
+// applied, the others are acknowledged as duplicates with its outcome; every resource has one
+// version and the raw message is stored once.
+TEST_F(Hl7v2Inbound, ConcurrentCopiesOfAMessageAreAppliedOnce) {
+  constexpr int kCopies = 6;
+  std::vector<InboundOutcome> outs(kCopies);
+  std::vector<std::thread> ts;
+  for (int i = 0; i < kCopies; ++i)
+    ts.emplace_back([&, i] { outs[i] = inbound_->Handle(kOru, "test"); });
+  for (auto& t : ts) t.join();
+  int applied = 0;
+  for (const auto& o : outs) {
+    EXPECT_EQ(MsaCode(o.ack), "AA") << *o.ack;
+    applied += !o.duplicate;
+  }
+  EXPECT_EQ(applied, 1);
+  EXPECT_EQ(Count(*server_, "Observation"), 7);
+  EXPECT_EQ(Count(*server_, "Binary"), 1);
+  EXPECT_EQ(First(*server_, "Observation?code=GLU").at("meta").at("versionId").as_string(), "1");
+  json::value dr = First(*server_, "DiagnosticReport");
+  EXPECT_EQ(dr.at("meta").at("versionId").as_string(), "1");
+  EXPECT_EQ(First(*server_, "Binary").at("meta").at("versionId").as_string(), "1");
+}
+
 TEST_F(Hl7v2Inbound, MalformedMessagesGetANakAndChangeNothing) {
   std::string bad = kOru;
   bad.replace(bad.find("5.4|mmol"), 3, "abc");

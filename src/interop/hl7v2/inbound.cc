@@ -116,38 +116,47 @@ InboundOutcome InboundProcessor::Handle(std::string_view raw, const std::string&
                    ? StableId("raw-bytes|" + std::string(raw))
                    : StableId("raw|" + sender + "|" + std::string(m.control_id()));
 
-  // A duplicate: acknowledge the stored outcome again.
-  if (!m.control_id().empty()) {
+  // A duplicate: acknowledge the stored outcome again. The check is the write itself: the raw
+  // message is written under If-Match W/"0" (it must not exist), inside the message's transaction,
+  // so two copies of one message arriving at once cannot both be applied, and a new message (the
+  // usual case) costs no extra read. When that write fails because the Binary exists, the stored
+  // outcome is read back here.
+  auto ack_stored = [&]() -> bool {
     // A store read: the duplicate check is not a user's read of the record (no audit row).
     auto prior = service_.store().Read("Binary", out.raw_id);
-    if (prior.ok()) {
-      boost::system::error_code ec;
-      json::value v = json::parse(prior->json, ec);
-      const json::value* tags = ec ? nullptr : v.as_object().if_contains("meta");
-      if (tags) tags = tags->as_object().if_contains("tag");
-      if (tags && tags->is_array()) {
-        for (const auto& t : tags->as_array()) {
-          const auto& to = t.as_object();
-          if (!to.contains("system") || to.at("system").as_string() != kAckTagSystem) continue;
-          std::string code(to.at("code").as_string());
-          out.code = code == "AA"   ? AckCode::kAccept
-                     : code == "AR" ? AckCode::kReject
-                                    : AckCode::kError;
-          errors.clear();
-          if (out.code != AckCode::kAccept && to.contains("display")) {
-            // display: "<table 0357 code>|<location>|<text>"
-            std::string d(to.at("display").as_string());
-            size_t a = d.find('|'), b = a == std::string::npos ? a : d.find('|', a + 1);
-            if (b != std::string::npos)
-              errors.push_back({d.substr(a + 1, b - a - 1), d.substr(0, a), d.substr(b + 1)});
-          }
-          out.duplicate = true;
-          out.ack = BuildAck(m, out.code, errors, ao);
-          return out;
-        }
+    if (!prior.ok()) return false;
+    boost::system::error_code ec;
+    json::value v = json::parse(prior->json, ec);
+    const json::value* tags = ec || !v.is_object() ? nullptr : v.get_object().if_contains("meta");
+    if (tags && tags->is_object()) tags = tags->get_object().if_contains("tag");
+    if (!tags || !tags->is_array()) return false;
+    for (const auto& t : tags->get_array()) {
+      if (!t.is_object()) continue;
+      const auto& to = t.get_object();
+      const json::value* system = to.if_contains("system");
+      const json::value* code_v = to.if_contains("code");
+      if (!system || !system->is_string() || system->get_string() != kAckTagSystem || !code_v ||
+          !code_v->is_string())
+        continue;
+      std::string_view code = code_v->get_string();
+      out.code = code == "AA"   ? AckCode::kAccept
+                 : code == "AR" ? AckCode::kReject
+                                : AckCode::kError;
+      errors.clear();
+      const json::value* display = to.if_contains("display");
+      if (out.code != AckCode::kAccept && display && display->is_string()) {
+        // display: "<table 0357 code>|<location>|<text>"
+        std::string d(display->get_string());
+        size_t a = d.find('|'), b = a == std::string::npos ? a : d.find('|', a + 1);
+        if (b != std::string::npos)
+          errors.push_back({d.substr(a + 1, b - a - 1), d.substr(0, a), d.substr(b + 1)});
       }
+      out.duplicate = true;
+      out.ack = BuildAck(m, out.code, errors, ao);
+      return true;
     }
-  }
+    return false;
+  };
 
   auto raw_binary = [&](AckCode code, const std::vector<AckError>& errs) {
     json::array tags;
@@ -165,14 +174,18 @@ InboundOutcome InboundProcessor::Handle(std::string_view raw, const std::string&
                         {"contentType", "x-application/hl7-v2+er7"},
                         {"data", Base64(raw)}};
   };
-  auto store_raw_alone = [&]() -> bool {
-    auto w = service_.Update(ctx, "Binary", out.raw_id, raw_binary(out.code, errors));
+  service::WriteOptions must_be_new;
+  must_be_new.if_match = 0;
+  // 1: stored, 0: could not be stored, -1: a duplicate (its stored outcome is in `out`).
+  auto store_raw_alone = [&]() -> int {
+    auto w = service_.Update(ctx, "Binary", out.raw_id, raw_binary(out.code, errors), must_be_new);
+    if (!w.ok() && w.status().code() == Code::kPreconditionFailed && ack_stored()) return -1;
     if (!w.ok()) {
       log::Warn("hl7v2: could not store message " + std::string(m.control_id()) + " from " +
                 sender + ": " + w.status().ToString());
-      return false;
+      return 0;
     }
-    return true;
+    return 1;
   };
   auto unavailable = [&](const Status& st) {
     out.code = AckCode::kError;
@@ -218,10 +231,11 @@ InboundOutcome InboundProcessor::Handle(std::string_view raw, const std::string&
       json::array entries = std::move(mapped).value();
       json::array types;
       for (const auto& e : entries) types.push_back(e.at("resource").at("resourceType"));
-      entries.push_back(
-          json::object{{"fullUrl", "urn:uuid:" + out.raw_id},
-                       {"resource", raw_binary(AckCode::kAccept, {})},
-                       {"request", {{"method", "PUT"}, {"url", "Binary/" + out.raw_id}}}});
+      entries.push_back(json::object{
+          {"fullUrl", "urn:uuid:" + out.raw_id},
+          {"resource", raw_binary(AckCode::kAccept, {})},
+          {"request",
+           {{"method", "PUT"}, {"url", "Binary/" + out.raw_id}, {"ifMatch", "W/\"0\""}}}});
       json::object bundle{
           {"resourceType", "Bundle"}, {"type", "transaction"}, {"entry", std::move(entries)}};
       auto r = service_.ProcessBundle(ctx, std::move(bundle), false);
@@ -230,6 +244,8 @@ InboundOutcome InboundProcessor::Handle(std::string_view raw, const std::string&
         return out;
       }
       const Status& st = r.status();
+      // The raw message's Binary exists (If-Match W/"0" failed): a duplicate, nothing applied.
+      if (st.code() == Code::kPreconditionFailed && ack_stored()) return out;
       if (st.code() == Code::kUnavailable || st.code() == Code::kTimeout ||
           st.code() == Code::kConflict || st.code() == Code::kInternal)
         return unavailable(st);
@@ -251,7 +267,9 @@ InboundOutcome InboundProcessor::Handle(std::string_view raw, const std::string&
       out.code = AckCode::kError;
     }
   }
-  if (!store_raw_alone())
+  int stored = store_raw_alone();
+  if (stored < 0) return out;  // a duplicate
+  if (stored == 0)
     return unavailable(Status(Code::kUnavailable, "the message could not be stored"));
   out.ack = BuildAck(m, out.code, errors, ao);
   return out;

@@ -4,7 +4,9 @@
 // 1. Parse (Parse) and check the header: MSH-9, MSH-10, MSH-12 (2.1-2.8) and a mapping for the
 //    event; failures give AR (unsupported) or AE (content) with ERR.
 // 2. Duplicates: a message with the MSH-10 of one already stored from the same sender
-//    (MSH-3/MSH-4) is not applied again; the stored outcome is acknowledged again.
+//    (MSH-3/MSH-4) is not applied again; the stored outcome is acknowledged again. The check is
+//    the raw message's own write (If-Match W/"0" on its Binary, in the message's transaction), so
+//    it costs nothing for a new message and two copies arriving at once are applied once.
 // 3. Map to FHIR (mapping.h) and write, through service::ResourceService, one transaction Bundle
 //    holding the mapped resources AND the raw message as a Binary (id from sender + MSH-10,
 //    contentType x-application/hl7-v2+er7, outcome in meta.tag). So the raw message and its effect

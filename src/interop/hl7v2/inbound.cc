@@ -58,8 +58,26 @@ std::string InboundProcessor::NextControlId() {
   return "BH" + std::to_string(start % 1000000000) + "-" + std::to_string(++counter_);
 }
 
+void InboundProcessor::WritingMessages(int delta) {
+  if (opts_.group_wait.count() <= 0) return;
+  std::lock_guard<std::mutex> l(writing_mu_);
+  writing_ += delta;
+  service_.SetWriteBatching(static_cast<size_t>(std::max(1, writing_)), opts_.group_wait);
+}
+
 InboundOutcome InboundProcessor::Handle(std::string_view raw, const std::string& remote) {
   InboundOutcome out;
+  // This message is on its way to a commit until `writing` is released (after its write).
+  WritingMessages(1);
+  struct Writing {
+    InboundProcessor* p;
+    bool held = true;
+    void Release() {
+      if (held) p->WritingMessages(-1);
+      held = false;
+    }
+    ~Writing() { Release(); }
+  } writing{this};
   AckOptions ao;
   ao.sending_application = opts_.application;
   ao.sending_facility = opts_.facility;
@@ -239,6 +257,7 @@ InboundOutcome InboundProcessor::Handle(std::string_view raw, const std::string&
       json::object bundle{
           {"resourceType", "Bundle"}, {"type", "transaction"}, {"entry", std::move(entries)}};
       auto r = service_.ProcessBundle(ctx, std::move(bundle), false);
+      writing.Release();
       if (r.ok()) {
         out.ack = BuildAck(m, AckCode::kAccept, {}, ao);
         return out;
@@ -268,6 +287,7 @@ InboundOutcome InboundProcessor::Handle(std::string_view raw, const std::string&
     }
   }
   int stored = store_raw_alone();
+  writing.Release();
   if (stored < 0) return out;  // a duplicate
   if (stored == 0)
     return unavailable(Status(Code::kUnavailable, "the message could not be stored"));

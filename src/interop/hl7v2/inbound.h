@@ -22,6 +22,8 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -40,6 +42,11 @@ struct InboundOptions {
   std::string application = "BENHAN";  // MSH-3 of our ACKs
   std::string facility;                // MSH-4 of our ACKs
   MappingOptions mapping;
+  // Group commit across connections: while N messages are being processed, the store's group
+  // committer waits up to this long for N writes to share one commit (ResourceService::
+  // SetWriteBatching); one message alone never waits. 0: no waiting (each commit takes what is
+  // queued). Every writer of the service shares the setting while HL7 messages are in flight.
+  std::chrono::milliseconds group_wait{2};
 };
 
 struct InboundOutcome {
@@ -56,9 +63,13 @@ class InboundProcessor {
 
  private:
   std::string NextControlId();
+  // Counts the messages on their way to a commit and sets the group committer's minimum group.
+  void WritingMessages(int delta);
   service::ResourceService& service_;
   InboundOptions opts_;
   std::atomic<uint64_t> counter_{0};
+  std::mutex writing_mu_;
+  int writing_ = 0;  // guarded by writing_mu_
 };
 
 }  // namespace benhan::interop::hl7v2

@@ -66,17 +66,17 @@ Result<unsigned> ParseDays(std::string_view s) {
 
 // A SMART resource scope: context/type.perms (v1 read|write|*, v2 letters c r u d s in order).
 struct Scope {
-  std::string context, type;
-  unsigned letters = 0;  // bit per letter: c=1 r=2 u=4 d=8 s=16
+  std::string_view context, type;  // views into the scope string
+  unsigned letters = 0;            // bit per letter: c=1 r=2 u=4 d=8 s=16
 };
 std::optional<Scope> ParseScope(std::string_view s) {
   size_t slash = s.find('/');
   size_t dot = s.rfind('.');
   if (slash == std::string_view::npos || dot == std::string_view::npos || dot < slash) return {};
   Scope sc;
-  sc.context = std::string(s.substr(0, slash));
+  sc.context = s.substr(0, slash);
   if (sc.context != "patient" && sc.context != "user" && sc.context != "system") return {};
-  sc.type = std::string(s.substr(slash + 1, dot - slash - 1));
+  sc.type = s.substr(slash + 1, dot - slash - 1);
   std::string_view p = s.substr(dot + 1);
   if (sc.type.empty() || p.find('?') != std::string_view::npos) return {};  // v2 query: not yet
   if (p == "read") {
@@ -123,7 +123,34 @@ std::string Why(const std::string& vi, const std::string& en) { return vi + " / 
 // whose context carries no authenticated Principal (import, HL7 v2 interface, outbox, loaders).
 bool Free(const Principal& who) { return who.all_access || who.id.empty(); }
 
+// Is `patient` (an id) the principal's SMART patient context ("Patient/<id>" or "<id>")?
+bool IsOwnPatient(const Principal& who, const std::string& patient) {
+  std::string_view ctx = who.patient;
+  if (ctx.size() == patient.size() + 8 && ctx.substr(0, 8) == "Patient/") ctx.remove_prefix(8);
+  return ctx == patient;
+}
+
+std::atomic<uint64_t> g_next_instance{1};
+
 }  // namespace
+
+// This thread's copies of a policy's snapshots (entries of another policy are dropped on use).
+struct Policy::ThreadCache {
+  static constexpr size_t kCareEntries = 8;  // most recently used first
+  uint64_t instance = 0;
+  std::vector<std::shared_ptr<const CareEntry>> care;
+  std::shared_ptr<const ConsentSnapshot> consents;
+};
+
+Policy::ThreadCache& Policy::Cache() const {
+  thread_local ThreadCache cache;
+  if (cache.instance != instance_) {
+    cache.instance = instance_;
+    cache.care.clear();
+    cache.consents.reset();
+  }
+  return cache;
+}
 
 const std::string& BuiltinPolicyJson();  // policy_embed.cc (generated)
 
@@ -154,7 +181,12 @@ unsigned Policy::PermOf(Interaction i) {
 
 Policy::Policy(store::Store& store, std::shared_ptr<const fhir::Definitions> defs,
                service::AuditLog& audit, const Clock& clock)
-    : store_(store), defs_(defs), compartment_(*defs), audit_(audit), clock_(clock) {}
+    : store_(store),
+      defs_(defs),
+      compartment_(*defs),
+      audit_(audit),
+      clock_(clock),
+      instance_(g_next_instance.fetch_add(1)) {}
 
 Result<std::shared_ptr<Policy>> Policy::Load(const std::string& text, store::Store& store,
                                              std::shared_ptr<const fhir::Definitions> defs,
@@ -247,8 +279,8 @@ Result<std::shared_ptr<Policy>> Policy::Load(const std::string& text, store::Sto
   return p;
 }
 
-std::vector<const Policy::Role*> Policy::RolesOf(const Principal& who) const {
-  std::vector<const Role*> out;
+Policy::RoleList Policy::RolesOf(const Principal& who) const {
+  RoleList out;
   auto add = [&](const std::string& n) {
     auto it = roles_.find(n);
     if (it != roles_.end() && std::find(out.begin(), out.end(), &it->second) == out.end())
@@ -283,8 +315,11 @@ Policy::Patients Policy::ReachOf(const Principal& who) const {
 Status Policy::CheckType(const RequestContext& ctx, Interaction i, const std::string& type) const {
   const Principal& who = ctx.who;
   if (Free(who)) return Status::Ok();
-  const std::string what = std::string(service::InteractionName(i)) + " " +
-                           (type.empty() ? std::string("(every type)") : type);
+  // Only built for a refusal: an allowed request allocates nothing here.
+  auto what = [&] {
+    return std::string(service::InteractionName(i)) + " " +
+           (type.empty() ? std::string("(every type)") : type);
+  };
   // SMART scopes, when the token carries any.
   if (!who.scopes.empty()) {
     bool granted = false;
@@ -294,8 +329,8 @@ Status Policy::CheckType(const RequestContext& ctx, Interaction i, const std::st
       if (sc->type == "*" || (!type.empty() && sc->type == type)) granted = true;
     }
     if (!granted) {
-      return Status(Code::kForbidden, Why("phạm vi (scope) của token không cho phép " + what,
-                                          "no granted SMART scope allows " + what));
+      return Status(Code::kForbidden, Why("phạm vi (scope) của token không cho phép " + what(),
+                                          "no granted SMART scope allows " + what()));
     }
   }
   auto roles = RolesOf(who);
@@ -322,34 +357,53 @@ Status Policy::CheckType(const RequestContext& ctx, Interaction i, const std::st
     outside_hours = true;
   }
   if (outside_hours) {
-    return Status(Code::kForbidden, Why("ngoài giờ làm việc được phép của vai trò (" + what + ")",
-                                        "outside the role's access hours (" + what + ")"));
+    return Status(Code::kForbidden, Why("ngoài giờ làm việc được phép của vai trò (" + what() + ")",
+                                        "outside the role's access hours (" + what() + ")"));
   }
   return Status(Code::kForbidden,
-                Why("vai trò không có quyền " + what, "the role may not " + what));
+                Why("vai trò không có quyền " + what(), "the role may not " + what()));
 }
 
 bool Policy::Unrestricted(const RequestContext& ctx) const {
   if (Free(ctx.who)) return true;
   if (ReachOf(ctx.who) != Patients::kAll) return false;
-  std::lock_guard<std::mutex> l(mu_);
-  RefreshConsents();
-  return consents_.empty();
+  return Consents().rules.empty();
 }
 
 void Policy::OnWrite(const std::string& type) const {
-  if (type == "Encounter" || type == "EpisodeOfCare" || type == "CareTeam" || type == "Consent") {
-    std::lock_guard<std::mutex> l(mu_);
-    ++generation_;
-  }
+  if (type == "Encounter" || type == "EpisodeOfCare" || type == "CareTeam" || type == "Consent")
+    generation_.fetch_add(1, std::memory_order_acq_rel);
 }
 
-void Policy::RefreshConsents() const {
-  int64_t now = clock_.NowMicros();
-  if (consent_generation_ == generation_ && now - consent_at_us_ < kCacheMicros) return;
-  consent_generation_ = generation_;
-  consent_at_us_ = now;
-  consents_.clear();
+const Policy::ConsentSnapshot& Policy::Consents() const {
+  ThreadCache& tc = Cache();
+  auto fresh = [&](const ConsentSnapshot& c) {
+    return c.generation == generation_.load(std::memory_order_acquire) &&
+           clock_.NowMicros() - c.at_us < kCacheMicros;
+  };
+  if (tc.consents && fresh(*tc.consents)) return *tc.consents;
+  // Stale here: take the shared snapshot, or load it (one thread at a time; the others wait and
+  // then find it fresh).
+  std::lock_guard<std::mutex> r(refresh_mu_);
+  std::shared_ptr<const ConsentSnapshot> snap;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    snap = consents_;
+  }
+  if (!snap || !fresh(*snap)) {
+    snap = LoadConsents(generation_.load(std::memory_order_acquire), clock_.NowMicros());
+    std::lock_guard<std::mutex> l(mu_);
+    consents_ = snap;
+  }
+  tc.consents = std::move(snap);
+  return *tc.consents;
+}
+
+std::shared_ptr<const Policy::ConsentSnapshot> Policy::LoadConsents(uint64_t gen,
+                                                                    int64_t now) const {
+  auto snap = std::make_shared<ConsentSnapshot>();
+  snap->generation = gen;
+  snap->at_us = now;
   store::Query q;
   store::Condition c;
   c.param = "status";
@@ -362,7 +416,10 @@ void Policy::RefreshConsents() const {
   auto r = store_.Search("Consent", q);
   if (!r.ok()) {
     log::Error("policy: cannot read Consents: " + r.status().ToString());
-    return;
+    // Keep enforcing the rules last read (if any) until the next try, 10 s later.
+    std::lock_guard<std::mutex> l(mu_);
+    if (consents_) snap->rules = consents_->rules;
+    return snap;
   }
   auto refs = [](const json::value* actors, std::set<std::string>& out) {
     if (actors == nullptr || !actors->is_array()) return;
@@ -401,17 +458,22 @@ void Policy::RefreshConsents() const {
       if (auto r1 = ParseFhirDateRange(Str(per->get_object(), "start"))) rule.start_us = r1->low;
       if (auto r2 = ParseFhirDateRange(Str(per->get_object(), "end"))) rule.end_us = r2->high;
     }
-    consents_.emplace(std::string(ref.substr(8)), std::move(rule));
+    snap->rules.emplace(std::string(ref.substr(8)), std::move(rule));
   }
+  return snap;
 }
 
 bool Policy::ConsentDenies(const Principal& who, const std::string& patient) const {
-  if (Free(who) || patient.empty()) return false;
-  if (who.patient == "Patient/" + patient || who.patient == patient) return false;
-  std::lock_guard<std::mutex> l(mu_);
-  RefreshConsents();
+  if (Free(who) || patient.empty() || IsOwnPatient(who, patient)) return false;
+  return ConsentDeniesIn(Consents(), who, patient);
+}
+
+bool Policy::ConsentDeniesIn(const ConsentSnapshot& c, const Principal& who,
+                             const std::string& patient) const {
+  if (c.rules.empty() || Free(who) || patient.empty() || IsOwnPatient(who, patient)) return false;
+  auto [lo, hi] = c.rules.equal_range(patient);
+  if (lo == hi) return false;
   int64_t now = clock_.NowMicros();
-  auto [lo, hi] = consents_.equal_range(patient);
   for (auto it = lo; it != hi; ++it) {
     const ConsentRule& r = it->second;
     if ((r.start_us && now < r.start_us) || (r.end_us && now >= r.end_us)) continue;
@@ -427,34 +489,60 @@ bool Policy::ConsentDenies(const Principal& who, const std::string& patient) con
 
 std::set<std::string> Policy::DeniedPatients(const Principal& who) const {
   std::set<std::string> out;
-  std::vector<std::string> ids;
-  {
-    std::lock_guard<std::mutex> l(mu_);
-    RefreshConsents();
-    for (const auto& [p, r] : consents_) ids.push_back(p);
-  }
-  for (const auto& p : ids)
-    if (ConsentDenies(who, p)) out.insert(p);
+  const ConsentSnapshot& c = Consents();
+  for (const auto& [p, r] : c.rules)
+    if (!out.count(p) && ConsentDeniesIn(c, who, p)) out.insert(p);
   return out;
 }
 
-std::shared_ptr<const std::set<std::string>> Policy::CareSet(const Principal& who,
-                                                             Patients reach) const {
-  std::string key = who.practitioner + "|" + (reach == Patients::kDepartment ? who.department : "");
-  int64_t now = clock_.NowMicros();
-  {
-    std::lock_guard<std::mutex> l(mu_);
-    auto it = care_.find(key);
-    if (it != care_.end() && it->second.generation == generation_ &&
-        now - it->second.at_us < kCacheMicros)
-      return it->second.patients;
+const Policy::PatientSet* Policy::CareSet(const Principal& who, Patients reach) const {
+  static const std::string kNone;
+  const std::string& dept = reach == Patients::kDepartment ? who.department : kNone;
+  auto fresh = [&](const CareEntry& e) {
+    return e.generation == generation_.load(std::memory_order_acquire) &&
+           clock_.NowMicros() - e.at_us < kCacheMicros;
+  };
+  ThreadCache& tc = Cache();
+  auto mine = tc.care.end();
+  for (auto it = tc.care.begin(); it != tc.care.end(); ++it) {
+    if ((*it)->practitioner == who.practitioner && (*it)->department == dept) {
+      if (fresh(**it)) return &(*it)->patients;
+      mine = it;
+      break;
+    }
   }
-  uint64_t gen;
+  // Stale or missing here: take the shared entry, or compute it (one thread at a time: the others
+  // wait and then find it fresh instead of repeating the same searches).
+  std::shared_ptr<const CareEntry> entry;
   {
-    std::lock_guard<std::mutex> l(mu_);
-    gen = generation_;
+    std::lock_guard<std::mutex> r(refresh_mu_);
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      auto it = care_.find({who.practitioner, dept});
+      if (it != care_.end() && fresh(*it->second)) entry = it->second;
+    }
+    if (!entry) {
+      entry = ComputeCare(who.practitioner, dept, generation_.load(std::memory_order_acquire),
+                          clock_.NowMicros());
+      std::lock_guard<std::mutex> l(mu_);
+      care_[{who.practitioner, dept}] = entry;
+    }
   }
-  auto set = std::make_shared<std::set<std::string>>();
+  if (mine != tc.care.end()) tc.care.erase(mine);
+  if (tc.care.size() >= ThreadCache::kCareEntries) tc.care.pop_back();
+  tc.care.insert(tc.care.begin(), std::move(entry));
+  return &tc.care.front()->patients;
+}
+
+std::shared_ptr<const Policy::CareEntry> Policy::ComputeCare(const std::string& practitioner,
+                                                             const std::string& department,
+                                                             uint64_t gen, int64_t now) const {
+  auto entry = std::make_shared<CareEntry>();
+  entry->generation = gen;
+  entry->at_us = now;
+  entry->practitioner = practitioner;
+  entry->department = department;
+  PatientSet& set = entry->patients;
   auto collect = [&](const char* type, const char* param, const std::string& ref) {
     auto slash = ref.find('/');
     if (ref.empty() || slash == std::string::npos) return;
@@ -475,21 +563,20 @@ std::shared_ptr<const std::set<std::string>> Policy::CareSet(const Principal& wh
     }
     for (const auto& m : r->matches) {
       std::error_code ec;
-      json::value doc = json::parse(m.json, ec);
+      json::monotonic_resource mr;
+      json::value doc = json::parse(m.json, ec, &mr);
       if (ec || !doc.is_object()) continue;
-      for (auto& p : compartment_.PatientsOf(type, doc.get_object())) set->insert(std::move(p));
+      for (auto& p : compartment_.PatientsOf(type, doc.get_object())) set.insert(std::move(p));
     }
   };
-  collect("Encounter", "participant", who.practitioner);
-  collect("EpisodeOfCare", "care-manager", who.practitioner);
-  collect("CareTeam", "participant", who.practitioner);
-  if (reach == Patients::kDepartment) {
-    collect("Encounter", "service-provider", who.department);
-    collect("EpisodeOfCare", "organization", who.department);
+  collect("Encounter", "participant", practitioner);
+  collect("EpisodeOfCare", "care-manager", practitioner);
+  collect("CareTeam", "participant", practitioner);
+  if (!department.empty()) {
+    collect("Encounter", "service-provider", department);
+    collect("EpisodeOfCare", "organization", department);
   }
-  std::lock_guard<std::mutex> l(mu_);
-  care_[key] = CareEntry{gen, now, set};
-  return set;
+  return entry;
 }
 
 bool Policy::BreakGlassOpen(const Principal& who, const std::string& patient) const {
@@ -511,17 +598,23 @@ std::set<std::string> Policy::BreakGlassPatients(const Principal& who) const {
 
 AccessDecision Policy::CheckResource(const RequestContext& ctx, Interaction i,
                                      const std::string& type, const json::object& resource) const {
+  return CheckPatients(ctx, i, type, compartment_.PatientsOf(type, resource));
+}
+
+AccessDecision Policy::CheckPatients(const RequestContext& ctx, Interaction i,
+                                     const std::string& type,
+                                     std::vector<std::string> patients) const {
   AccessDecision d;
   const Principal& who = ctx.who;
-  auto patients = compartment_.PatientsOf(type, resource);
   if (!patients.empty()) d.patient = patients[0];
   if (Free(who) || !compartment_.IsPatientData(type)) return d;
-  const std::string what = std::string(service::InteractionName(i)) + " " + type;
+  auto what = [&] { return std::string(service::InteractionName(i)) + " " + type; };
   Patients reach = ReachOf(who);
   // A new Patient record is nobody's yet: registering one needs only the role's permission.
   if (type == "Patient" && i == Interaction::kCreate && reach != Patients::kOwn) return d;
   if (reach == Patients::kOwn) {
-    std::string own = who.patient.rfind("Patient/", 0) == 0 ? who.patient.substr(8) : who.patient;
+    std::string_view own = who.patient;
+    if (own.substr(0, 8) == "Patient/") own.remove_prefix(8);
     bool mine = !patients.empty() && !own.empty();
     for (const auto& p : patients) mine = mine && p == own;
     if (!mine) {
@@ -538,10 +631,10 @@ AccessDecision Policy::CheckResource(const RequestContext& ctx, Interaction i,
     if (patients.empty()) {
       d.status = Status(Code::kForbidden,
                         Why("hồ sơ không gắn với bệnh nhân nào trong phạm vi chăm sóc",
-                            "the resource names no patient under your care (" + what + ")"));
+                            "the resource names no patient under your care (" + what() + ")"));
       return d;
     }
-    auto care = CareSet(who, reach);
+    const PatientSet* care = CareSet(who, reach);
     for (const auto& p : patients) {
       if (!care->count(p)) blocked.push_back(p);
     }
@@ -597,7 +690,7 @@ AccessDecision Policy::CheckResource(const RequestContext& ctx, Interaction i,
       Code::kForbidden,
       Why(reason_vi +
               (may_break ? "; trường hợp khẩn cấp: gửi tiêu đề X-Break-Glass kèm lý do" : ""),
-          reason_en + " (" + what + ")" +
+          reason_en + " (" + what() + ")" +
               (may_break ? "; in an emergency send the header X-Break-Glass: <reason>" : "")));
   return d;
 }

@@ -22,16 +22,24 @@
 // Administrator tokens and demo mode (Principal::all_access) are not restricted, nor are the
 // server's own jobs (a context without an authenticated Principal: import, HL7 v2, outbox).
 //
-// Thread-safety: all methods are safe from any thread (caches under a mutex). Errors: kForbidden
+// Thread-safety: all methods are safe from any thread. The care sets and the Consent rules are
+// immutable snapshots, published under a mutex and kept per thread, so a request checks them
+// without a lock or a shared reference count: a thread takes the shared snapshot again only when
+// its own is older than 10 s or a write bumped the generation. Errors: kForbidden
 // with a Vietnamese, then English reason; Load: kInvalid naming what is wrong in the file.
 #pragma once
 
+#include <atomic>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <set>
 #include <string>
+#include <unordered_map>
+#include <unordered_set>
 #include <vector>
+
+#include <boost/container/small_vector.hpp>
 
 #include "core/clock.h"
 #include "fhir/definitions.h"
@@ -70,6 +78,9 @@ class Policy final : public service::AccessPolicy {
   service::AccessDecision CheckResource(const service::RequestContext& ctx, service::Interaction i,
                                         const std::string& type,
                                         const boost::json::object& resource) const override;
+  service::AccessDecision CheckPatients(const service::RequestContext& ctx, service::Interaction i,
+                                        const std::string& type,
+                                        std::vector<std::string> patients) const override;
   Status RestrictSearch(const service::RequestContext& ctx, const std::string& type,
                         store::Query& query) const override;
   bool Unrestricted(const service::RequestContext& ctx) const override;
@@ -79,16 +90,48 @@ class Policy final : public service::AccessPolicy {
   static unsigned PermOf(service::Interaction i);
 
  private:
+  using PatientSet = std::unordered_set<std::string>;
+  using RoleList = boost::container::small_vector<const Role*, 4>;
+  struct ConsentRule {
+    std::set<std::string> actors;      // empty: everyone
+    std::set<std::string> permitted;   // nested permit provisions' actors
+    int64_t start_us = 0, end_us = 0;  // 0: open
+  };
+  // Immutable once published.
+  struct CareEntry {
+    uint64_t generation = 0;
+    int64_t at_us = 0;
+    std::string practitioner, department;  // the key ("" department unless reach kDepartment)
+    PatientSet patients;
+  };
+  struct ConsentSnapshot {
+    uint64_t generation = 0;
+    int64_t at_us = 0;
+    std::unordered_multimap<std::string, ConsentRule> rules;  // patient id -> deny rules
+  };
+  struct ThreadCache;  // policy.cc: this thread's copies of the snapshots
+
   Policy(store::Store& store, std::shared_ptr<const fhir::Definitions> defs,
          service::AuditLog& audit, const Clock& clock);
+  ThreadCache& Cache() const;
   // The widest patient reach of the principal (kAll for all_access).
   Patients ReachOf(const Principal& who) const;
-  std::vector<const Role*> RolesOf(const Principal& who) const;
-  // Patients under the principal's care (or department), cached.
-  std::shared_ptr<const std::set<std::string>> CareSet(const Principal& who, Patients reach) const;
+  RoleList RolesOf(const Principal& who) const;
+  // Patients under the principal's care (or department), cached. The set is owned by this
+  // thread's cache: valid until the next CareSet call on the same thread.
+  const PatientSet* CareSet(const Principal& who, Patients reach) const;
+  std::shared_ptr<const CareEntry> ComputeCare(const std::string& practitioner,
+                                               const std::string& department, uint64_t gen,
+                                               int64_t now) const;
+  // The active deny Consents; owned by this thread's cache: valid until the next Consents call
+  // on the same thread.
+  const ConsentSnapshot& Consents() const;
+  std::shared_ptr<const ConsentSnapshot> LoadConsents(uint64_t gen, int64_t now) const;
   // Patient ids with a Consent denying this principal.
   std::set<std::string> DeniedPatients(const Principal& who) const;
   bool ConsentDenies(const Principal& who, const std::string& patient) const;
+  bool ConsentDeniesIn(const ConsentSnapshot& c, const Principal& who,
+                       const std::string& patient) const;
   bool BreakGlassOpen(const Principal& who, const std::string& patient) const;
   std::set<std::string> BreakGlassPatients(const Principal& who) const;
   std::optional<store::Condition> CompartmentCondition(const std::string& type,
@@ -104,24 +147,13 @@ class Policy final : public service::AccessPolicy {
   int break_glass_seconds_ = 3600;
   size_t break_glass_min_reason_ = 10;
 
-  struct ConsentRule {
-    std::set<std::string> actors;      // empty: everyone
-    std::set<std::string> permitted;   // nested permit provisions' actors
-    int64_t start_us = 0, end_us = 0;  // 0: open
-  };
-  mutable std::mutex mu_;
-  mutable uint64_t generation_ = 1;  // bumped by OnWrite of care / consent resources
-  struct CareEntry {
-    uint64_t generation = 0;
-    int64_t at_us = 0;
-    std::shared_ptr<const std::set<std::string>> patients;
-  };
-  mutable std::map<std::string, CareEntry> care_;
-  mutable uint64_t consent_generation_ = 0;
-  mutable int64_t consent_at_us_ = 0;
-  mutable std::multimap<std::string, ConsentRule> consents_;              // patient id -> rules
+  const uint64_t instance_;  // tells this policy's entries apart in the per-thread caches
+  mutable std::atomic<uint64_t> generation_{1};  // bumped by OnWrite of care / consent resources
+  mutable std::mutex mu_;                        // care_, consents_, glass_
+  mutable std::mutex refresh_mu_;  // one care set / Consent load at a time: others wait for it
+  mutable std::map<std::pair<std::string, std::string>, std::shared_ptr<const CareEntry>> care_;
+  mutable std::shared_ptr<const ConsentSnapshot> consents_;
   mutable std::map<std::pair<std::string, std::string>, int64_t> glass_;  // (who, patient)->until
-  void RefreshConsents() const;                                           // under mu_
 };
 
 }  // namespace benhan::security

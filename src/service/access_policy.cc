@@ -1,5 +1,9 @@
 #include "service/access_policy.h"
 
+#include <algorithm>
+#include <boost/json/basic_parser_impl.hpp>
+#include <boost/json/monotonic_resource.hpp>
+#include <boost/json/parse.hpp>
 #include <cctype>
 
 #include "fhir/indexer.h"
@@ -80,6 +84,154 @@ void Collect(const json::value& v, const std::vector<std::string>& path, size_t 
   if (const json::value* next = o.if_contains(path[i])) Collect(*next, path, i + 1, out);
 }
 
+// Adds the patient id of a reference ("Patient/1", "http://host/fhir/Patient/1/_history/2") to
+// `out` unless it is there already (Collect's rule).
+void AddPatientRef(std::string_view ref, std::vector<std::string>& out) {
+  auto pos = ref.rfind("Patient/");
+  if (pos == std::string_view::npos || (pos > 0 && ref[pos - 1] != '/')) return;
+  std::string_view id = ref.substr(pos + 8);
+  if (auto h = id.find('/'); h != std::string_view::npos) id = id.substr(0, h);
+  if (id.empty()) return;
+  for (const auto& x : out)
+    if (x == id) return;
+  out.emplace_back(id);
+}
+
+// Streaming handler for PatientsOfJson. Each open container knows which compartment paths are
+// still matched by the element names from the root to it (a bit per path) and how many names
+// that is (arrays are transparent, as in Collect); a "reference" string in an object at the end
+// of a matched path is a hit, recorded with its path so hits can be put in path order.
+struct RefHandler {
+  static constexpr std::size_t max_array_size = -1;
+  static constexpr std::size_t max_object_size = -1;
+  static constexpr std::size_t max_string_size = -1;
+  static constexpr std::size_t max_key_size = -1;
+
+  struct Frame {
+    uint32_t mask;
+    uint32_t depth;
+    bool object;
+  };
+  const std::vector<std::vector<std::string>>* paths = nullptr;
+  bool patient = false;  // a Patient: only its own root "id"
+  std::vector<Frame> stack;
+  bool root_object = false;
+  std::string key, part;  // the current key; a string's pieces (split by escapes)
+  bool key_split = false, str_split = false;
+  std::vector<std::pair<uint32_t, std::string>> hits;  // (path index, reference)
+
+  // The frame of a value that starts now, under the open container.
+  Frame Child(bool object) const {
+    const Frame& f = stack.back();
+    if (!f.object) return Frame{f.mask, f.depth, object};
+    uint32_t mask = 0;
+    for (uint32_t m = f.mask; m != 0; m &= m - 1) {
+      int p = __builtin_ctz(m);
+      const auto& path = (*paths)[p];
+      if (f.depth < path.size() && path[f.depth] == key) mask |= 1u << p;
+    }
+    return Frame{mask, f.depth + 1, object};
+  }
+  bool Open(bool object, boost::system::error_code& ec) {
+    if (stack.empty()) {
+      if (!object) {
+        ec = boost::json::error::syntax;
+        return false;
+      }
+      root_object = true;
+      uint32_t all = paths->size() >= 32 ? ~0u : (1u << paths->size()) - 1;
+      stack.push_back(Frame{patient ? 0u : all, 0, true});
+      return true;
+    }
+    stack.push_back(Child(object));
+    return true;
+  }
+  bool Scalar(boost::system::error_code& ec) {
+    if (stack.empty()) {
+      ec = boost::json::error::syntax;  // not an object at the root
+      return false;
+    }
+    return true;
+  }
+  void String(std::string_view v) {
+    const Frame& f = stack.back();
+    if (!f.object) return;
+    if (patient) {
+      if (stack.size() == 1 && key == "id" && hits.empty()) hits.emplace_back(0, v);
+      return;
+    }
+    if (f.mask == 0 || key != "reference") return;
+    for (uint32_t m = f.mask; m != 0; m &= m - 1) {
+      int p = __builtin_ctz(m);
+      if ((*paths)[p].size() == f.depth) {
+        hits.emplace_back(static_cast<uint32_t>(p), v);
+        return;
+      }
+    }
+  }
+
+  bool on_document_begin(boost::system::error_code&) { return true; }
+  bool on_document_end(boost::system::error_code& ec) {
+    if (!root_object) ec = boost::json::error::syntax;
+    return root_object;
+  }
+  bool on_array_begin(boost::system::error_code& ec) { return Open(false, ec); }
+  bool on_array_end(std::size_t, boost::system::error_code&) {
+    stack.pop_back();
+    return true;
+  }
+  bool on_object_begin(boost::system::error_code& ec) { return Open(true, ec); }
+  bool on_object_end(std::size_t, boost::system::error_code&) {
+    stack.pop_back();
+    return true;
+  }
+  bool on_string_part(boost::json::string_view s, std::size_t, boost::system::error_code& ec) {
+    if (!str_split) part.clear();
+    str_split = true;
+    part.append(s.data(), s.size());
+    return Scalar(ec);
+  }
+  bool on_string(boost::json::string_view s, std::size_t, boost::system::error_code& ec) {
+    if (!Scalar(ec)) return false;
+    if (str_split) {
+      part.append(s.data(), s.size());
+      String(part);
+      str_split = false;
+    } else {
+      String(std::string_view(s.data(), s.size()));
+    }
+    return true;
+  }
+  bool on_key_part(boost::json::string_view s, std::size_t, boost::system::error_code&) {
+    if (!key_split) key.clear();
+    key_split = true;
+    key.append(s.data(), s.size());
+    return true;
+  }
+  bool on_key(boost::json::string_view s, std::size_t, boost::system::error_code&) {
+    if (!key_split) key.clear();
+    key_split = false;
+    key.append(s.data(), s.size());
+    return true;
+  }
+  bool on_number_part(boost::json::string_view, boost::system::error_code& ec) {
+    return Scalar(ec);
+  }
+  bool on_int64(int64_t, boost::json::string_view, boost::system::error_code& ec) {
+    return Scalar(ec);
+  }
+  bool on_uint64(uint64_t, boost::json::string_view, boost::system::error_code& ec) {
+    return Scalar(ec);
+  }
+  bool on_double(double, boost::json::string_view, boost::system::error_code& ec) {
+    return Scalar(ec);
+  }
+  bool on_bool(bool, boost::system::error_code& ec) { return Scalar(ec); }
+  bool on_null(boost::system::error_code& ec) { return Scalar(ec); }
+  bool on_comment_part(boost::json::string_view, boost::system::error_code&) { return true; }
+  bool on_comment(boost::json::string_view, boost::system::error_code&) { return true; }
+};
+
 }  // namespace
 
 PatientCompartment::PatientCompartment(const fhir::Definitions& defs) {
@@ -120,6 +272,43 @@ std::vector<std::string> PatientCompartment::PatientsOf(const std::string& type,
   if (it == paths_.end()) return out;
   for (const auto& path : it->second) {
     if (const json::value* first = resource.if_contains(path[0])) Collect(*first, path, 1, out);
+  }
+  return out;
+}
+
+Result<std::vector<std::string>> PatientCompartment::PatientsOfJson(const std::string& type,
+                                                                    std::string_view text) const {
+  static const std::vector<std::vector<std::string>> kNoPaths;
+  std::vector<std::string> out;
+  auto it = paths_.find(type);
+  bool patient = type == "Patient";
+  // No compartment paths (not patient data): nothing to find, but the text is still checked.
+  const auto& paths = patient || it == paths_.end() ? kNoPaths : it->second;
+  if (paths.size() > 32) {  // more than the handler's mask holds: parse a DOM instead
+    std::error_code ec;
+    boost::json::monotonic_resource mr;
+    json::value v = json::parse(text, ec, &mr);
+    if (ec || !v.is_object())
+      return Status(Code::kInvalid, "stored " + type + " is not a JSON object");
+    return PatientsOf(type, v.get_object());
+  }
+  boost::json::basic_parser<RefHandler> p(boost::json::parse_options{});
+  p.handler().paths = &paths;
+  p.handler().patient = patient;
+  boost::system::error_code ec;
+  size_t n = p.write_some(false, text.data(), text.size(), ec);
+  if (ec || !p.done() || n != text.size())
+    return Status(Code::kInvalid, "stored " + type + " is not a JSON object");
+  auto& hits = p.handler().hits;
+  // PatientsOf's order: path by path, document order within a path; first occurrence kept.
+  std::stable_sort(hits.begin(), hits.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  for (const auto& [path, ref] : hits) {
+    if (patient) {
+      out.push_back(ref);
+    } else {
+      AddPatientRef(ref, out);
+    }
   }
   return out;
 }

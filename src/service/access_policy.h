@@ -46,6 +46,11 @@ class AccessPolicy {
   virtual AccessDecision CheckResource(const RequestContext& ctx, Interaction i,
                                        const std::string& type,
                                        const boost::json::object& resource) const = 0;
+  // The same, for a resource whose patients the caller already has (PatientsOf or
+  // PatientsOfJson of it): a stored resource need not be parsed into a DOM on every read.
+  virtual AccessDecision CheckPatients(const RequestContext& ctx, Interaction i,
+                                       const std::string& type,
+                                       std::vector<std::string> patients) const = 0;
   // Adds conditions to a search of `type` so that it only matches resources the principal may
   // see: totals and pages are then computed by the store over permitted resources only (no count
   // leak). Also refuses chains/_has into types the principal may not search.
@@ -68,6 +73,11 @@ class PatientCompartment {
   // Patient ids `resource` of `type` refers to through those elements (its own id for a Patient).
   std::vector<std::string> PatientsOf(const std::string& type,
                                       const boost::json::object& resource) const;
+  // The same ids in the same order, read from the resource's JSON text by a streaming parser
+  // (no DOM, no allocation beyond the ids): for stored resources checked on every read and
+  // search match. Errors: kInvalid if `json` is not one JSON object.
+  Result<std::vector<std::string>> PatientsOfJson(const std::string& type,
+                                                  std::string_view json) const;
   // True for Patient and every type with Patient compartment parameters (patient data).
   bool IsPatientData(const std::string& type) const;
 

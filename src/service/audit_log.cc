@@ -20,6 +20,7 @@ AuditLog::~AuditLog() {
 }
 
 void AuditLog::Record(store::AuditRecord rec) {
+  if (discarding()) return;
   std::lock_guard<std::mutex> l(mu_);
   queue_.push_back(std::move(rec));
   if (queue_.size() >= 1000) cv_.notify_all();

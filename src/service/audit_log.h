@@ -4,6 +4,7 @@
 // Thread-safety: Record() and Flush() are thread-safe.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <mutex>
 #include <thread>
@@ -23,6 +24,13 @@ class AuditLog {
   void Record(store::AuditRecord rec);
   Status Flush();
 
+  // Benchmarks only (bench/access.sh's "nothing" baseline): from now on Record() drops events.
+  // Called by `benhan serve --demo --bench-unaudited` alone; serve refuses that flag without
+  // --demo, which has no authentication and only listens on loopback, so a production server
+  // (tokens, any address) can never run unaudited. Writes are still audited in their transaction.
+  void DiscardReadsForBenchmark() { discard_.store(true, std::memory_order_relaxed); }
+  bool discarding() const { return discard_.load(std::memory_order_relaxed); }
+
  private:
   void Run();
   store::Store& store_;
@@ -31,6 +39,7 @@ class AuditLog {
   std::condition_variable cv_;
   std::vector<store::AuditRecord> queue_;
   bool stop_ = false;
+  std::atomic<bool> discard_{false};
   std::thread thread_;
 };
 

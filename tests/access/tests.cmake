@@ -8,3 +8,8 @@ target_compile_definitions(access_tests PRIVATE BENHAN_BIN="$<TARGET_FILE:benhan
 add_dependencies(access_tests benhan)
 gtest_discover_tests(access_tests DISCOVERY_TIMEOUT 60
   PROPERTIES FIXTURES_REQUIRED pg_cluster TIMEOUT 600)
+
+# The streaming read of a stored resource's patients equals the DOM's (no server, no database).
+add_executable(access_compartment_tests ${CMAKE_CURRENT_LIST_DIR}/compartment_json_test.cc)
+target_link_libraries(access_compartment_tests PRIVATE benhan_test_support GTest::gtest_main)
+gtest_discover_tests(access_compartment_tests DISCOVERY_TIMEOUT 60 PROPERTIES TIMEOUT 300)

@@ -79,6 +79,7 @@ struct Flags {
   std::string config_file;
   std::vector<std::string> positional;
   int jobs = 16;
+  bool bench_unaudited = false;  // serve --demo only: bench/access.sh's baseline
 };
 
 // Parses common flags; config file first, then flags override it.
@@ -118,6 +119,8 @@ Result<Flags> ParseFlags(int argc, char** argv, int start) {
       f.jobs = std::max(1, std::atoi(v.c_str()));
     } else if (a == "--demo") {
       overrides.emplace_back("demo", "true");
+    } else if (a == "--bench-unaudited") {
+      f.bench_unaudited = true;
     } else if (a == "--help" || a == "-h") {
       Usage();
       std::exit(0);
@@ -165,6 +168,12 @@ int Serve(int argc, char** argv) {
   if (!SplitHostPort(cfg.listen, &host, &port)) {
     std::fprintf(stderr, "benhan serve: --listen must be HOST:PORT, not '%s'\n",
                  cfg.listen.c_str());
+    return 2;
+  }
+  if (flags->bench_unaudited && !cfg.demo) {
+    std::fprintf(stderr,
+                 "benhan serve: --bench-unaudited (benchmarks only) needs --demo: a server with "
+                 "authentication always keeps the audit trail\n");
     return 2;
   }
   if (cfg.demo && !IsLoopback(host)) {
@@ -238,6 +247,10 @@ int Serve(int argc, char** argv) {
     }
     if (*n > 0) log::Info("demo: loaded " + std::to_string(*n) + " demo resources");
     auth = security::MakeDemoAuthenticator();
+    if (flags->bench_unaudited) {
+      (*node)->audit().DiscardReadsForBenchmark();
+      log::Warn("BENCHMARK: --bench-unaudited: reads are NOT audited (demo mode only)");
+    }
     log::Warn(
         "DEMO MODE: no authentication; listening on loopback only. Never use demo mode with real "
         "patients.");

@@ -81,13 +81,26 @@ std::string RandomHex(size_t bytes) {
 }
 
 std::string Sha256Hex(const std::string& data) {
+  // SHA-256 fetched once and one digest context per thread: with OpenSSL 3, EVP_Digest with
+  // EVP_sha256() fetches the implementation from the provider store on every call (a shared lock
+  // and a context allocation), and this runs for every request's bearer token and audit row.
+  static EVP_MD* const kSha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  struct Ctx {
+    EVP_MD_CTX* c = EVP_MD_CTX_new();
+    ~Ctx() { EVP_MD_CTX_free(c); }
+  };
+  thread_local Ctx ctx;
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
-  EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr);
-  std::string out;
+  if (kSha256 == nullptr || ctx.c == nullptr || !EVP_DigestInit_ex(ctx.c, kSha256, nullptr) ||
+      !EVP_DigestUpdate(ctx.c, data.data(), data.size()) || !EVP_DigestFinal_ex(ctx.c, md, &len)) {
+    len = 0;
+    EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr);
+  }
+  std::string out(2 * len, '\0');
   for (unsigned int i = 0; i < len; ++i) {
-    out.push_back(kHex[md[i] >> 4]);
-    out.push_back(kHex[md[i] & 15]);
+    out[2 * i] = kHex[md[i] >> 4];
+    out[2 * i + 1] = kHex[md[i] & 15];
   }
   return out;
 }

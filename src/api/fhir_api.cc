@@ -284,7 +284,7 @@ void FhirApi::Handle(const HttpRequest& req, HttpResponse& res) {
   }
   service::RequestContext ctx;
   ctx.principal = who->id;
-  ctx.who = *who;
+  ctx.who = std::move(*who);
   ctx.remote = req.remote;
   ctx.base_url = BaseUrl(req);
   ctx.strict = req.Header("prefer").find("handling=strict") != std::string_view::npos;

@@ -141,7 +141,11 @@ Principal UserAccount::ToPrincipal() const {
 Accounts::Accounts(store::Store& store, AuthSettings settings, const Clock& clock)
     : store_(store), settings_(settings), clock_(clock) {}
 
-Status Accounts::Put(const UserAccount& user) { return store_.KvPut(kNs, user.name, ToJson(user)); }
+Status Accounts::Put(const UserAccount& user) {
+  Status st = store_.KvPut(kNs, user.name, ToJson(user));
+  changes_.fetch_add(1, std::memory_order_acq_rel);  // after the write: a reader never re-caches
+  return st;                                         // the old account under the new count
+}
 
 Status Accounts::Add(UserAccount user, std::string_view password) {
   if (!ValidUserName(user.name)) {

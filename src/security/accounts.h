@@ -10,6 +10,7 @@
 // role or password rule), kUnauthenticated (wrong credentials), kForbidden (locked or disabled).
 #pragma once
 
+#include <atomic>
 #include <optional>
 #include <string>
 #include <vector>
@@ -69,6 +70,9 @@ class Accounts {
   Status Unlock(const std::string& name);
   Status SetDisabled(const std::string& name, bool disabled);
   Status Update(const UserAccount& user);  // role/links edits by the CLI
+  // Bumped by every change written through this object: caches of what an account allows
+  // (OAuthServer's validated tokens) drop their entries when it moves.
+  uint64_t changes() const { return changes_.load(std::memory_order_acquire); }
 
   // Checks a login. Unknown user and wrong password give the same kUnauthenticated message. A
   // wrong password or TOTP code counts as a failure; `lockout_attempts` failures in a row lock the
@@ -84,6 +88,7 @@ class Accounts {
   store::Store& store_;
   AuthSettings settings_;
   const Clock& clock_;
+  std::atomic<uint64_t> changes_{0};
 };
 
 // Fills `user`'s links from a FHIR PractitionerRole (its JSON): practitioner = .practitioner

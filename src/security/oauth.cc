@@ -192,7 +192,9 @@ Status OAuthServer::PutClient(const OAuthClient& c) {
   }
   if (c.auth_method == "private_key_jwt" && c.jwks.empty())
     return Status(Code::kInvalid, "a private_key_jwt client needs its public key (--jwks FILE)");
-  return store_.KvPut("client", c.id, ClientToJson(c));
+  Status st = store_.KvPut("client", c.id, ClientToJson(c));
+  ForgetTokens();  // a disabled client's tokens stop at once
+  return st;
 }
 
 Result<OAuthClient> OAuthServer::GetClient(const std::string& id) const {
@@ -213,6 +215,7 @@ Result<std::vector<OAuthClient>> OAuthServer::ListClients() const {
 
 Status OAuthServer::RemoveClient(const std::string& id) {
   ASSIGN_OR_RETURN(auto v, store_.KvTake("client", id));
+  ForgetTokens();
   if (!v) return Status(Code::kNotFound, "no client '" + id + "'");
   return Status::Ok();
 }
@@ -639,9 +642,11 @@ Status OAuthServer::Revoke(const std::string& token, const std::string& client_i
     ASSIGN_OR_RETURN(json::object rec, ParseObject(*v));
     if (!client_id.empty() && Str(rec, "client_id") != client_id)
       return Status::Ok();  // RFC 7009: not the caller's token; nothing said
-    RETURN_IF_ERROR(store_.KvTake(ns, key).status());
-    if (std::string(ns) == "rt" && !Str(rec, "at").empty())
-      RETURN_IF_ERROR(store_.KvTake("at", Str(rec, "at")).status());
+    Status taken = store_.KvTake(ns, key).status();
+    if (taken.ok() && std::string(ns) == "rt" && !Str(rec, "at").empty())
+      taken = store_.KvTake("at", Str(rec, "at")).status();
+    ForgetTokens();  // after the rows are gone (see PrincipalOf)
+    RETURN_IF_ERROR(taken);
     Audit(client_id.empty() ? "admin" : "client:" + client_id, "revoke", Str(rec, "client_id"), 200,
           remote, std::string(ns) == "rt" ? "refresh_token" : "access_token");
     return Status::Ok();
@@ -649,14 +654,50 @@ Status OAuthServer::Revoke(const std::string& token, const std::string& client_i
   return Status::Ok();
 }
 
+void OAuthServer::ForgetTokens() const {
+  std::lock_guard<std::mutex> l(cache_mu_);
+  tokens_.clear();
+  ++forget_gen_;
+}
+
 Result<Principal> OAuthServer::PrincipalOf(const std::string& token) const {
   static const Status kBad(Code::kUnauthenticated, "unknown, expired or revoked bearer token");
   if (token.empty() || token.size() > 512) return kBad;
-  auto v = store_.KvGet("at", Sha256Hex(token));
+  const std::string hash = Sha256Hex(token);
+  const int64_t now = clock_.NowMicros();
+  const uint64_t account_gen = accounts_.changes();
+  uint64_t forget_gen;
+  {
+    std::lock_guard<std::mutex> l(cache_mu_);
+    forget_gen = forget_gen_;
+    if (auto it = tokens_.find(hash); it != tokens_.end()) {
+      if (it->second.until_us > now && it->second.account_gen == account_gen) return it->second.who;
+      tokens_.erase(it);
+    }
+  }
+  int64_t exp_us = 0;
+  auto p = PrincipalFromStore(hash, now, &exp_us);
+  if (p.ok()) {
+    std::lock_guard<std::mutex> l(cache_mu_);
+    // Not if a revocation or client change came while the store was read: it may have missed it.
+    if (forget_gen == forget_gen_) {
+      if (tokens_.size() >= kMaxCachedTokens) tokens_.clear();
+      tokens_[hash] = CachedToken{*p, std::min(now + int64_t{kTokenCacheSeconds} * kSecond, exp_us),
+                                  account_gen, forget_gen};
+    }
+  }
+  return p;
+}
+
+Result<Principal> OAuthServer::PrincipalFromStore(const std::string& hash, int64_t now,
+                                                  int64_t* exp_us) const {
+  static const Status kBad(Code::kUnauthenticated, "unknown, expired or revoked bearer token");
+  auto v = store_.KvGet("at", hash);
   if (!v.ok()) return Status(Code::kUnavailable, kUnavailable);  // no storage text to the caller
   if (!*v) return kBad;
   ASSIGN_OR_RETURN(json::object rec, ParseObject(**v));
-  if (Int(rec, "exp") * kSecond <= clock_.NowMicros()) return kBad;
+  *exp_us = Int(rec, "exp") * kSecond;
+  if (*exp_us <= now) return kBad;
   Principal p;
   std::string user = Str(rec, "user");
   std::string cid = Str(rec, "client_id");

@@ -6,7 +6,10 @@
 //
 // Tokens are opaque random strings (256 bits); the store keeps only their SHA-256 hashes
 // (key-value namespaces "at" access, "rt" refresh, "code", "session", "jti", "client"), so a
-// revocation is a deleted row and takes effect at the next request on every server.
+// revocation is a deleted row. A validated access token's Principal is kept in memory for at most
+// kTokenCacheSeconds (2 s) so that a stream of requests does not read the store for each one:
+// a revocation, client change or account change made through this server takes effect at the
+// next request; one made elsewhere (the CLI, another server on the same PostgreSQL) within 2 s.
 //
 // Ownership: borrows Store, Accounts and Clock (must outlive it). Thread-safety: thread-safe.
 // Errors: token-endpoint failures are OAuth2 error replies (OAuthReply with "error", RFC 6749
@@ -17,8 +20,10 @@
 #include <boost/json/object.hpp>
 #include <functional>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "core/clock.h"
@@ -123,8 +128,9 @@ class OAuthServer {
   }
 
   // The Principal of an access token; kUnauthenticated if unknown, expired, revoked or its user
-  // is disabled or gone.
+  // is disabled or gone (cached: see above).
   Result<Principal> PrincipalOf(const std::string& access_token) const;
+  static constexpr int kTokenCacheSeconds = 2;
 
  private:
   struct Issued;
@@ -136,10 +142,25 @@ class OAuthServer {
   void Audit(const std::string& who, const std::string& action, const std::string& id, int status,
              const std::string& remote, const std::string& detail);
 
+  void ForgetTokens() const;  // drops every cached token (revocation, client change)
+  // PrincipalOf without the cache; *exp_us: the token's expiry.
+  Result<Principal> PrincipalFromStore(const std::string& token_hash, int64_t now,
+                                       int64_t* exp_us) const;
+
   store::Store& store_;
   Accounts& accounts_;
   AuditSink audit_;
   const Clock& clock_;
+  struct CachedToken {
+    Principal who;
+    int64_t until_us = 0;      // min(cached + 2 s, the token's expiry)
+    uint64_t account_gen = 0;  // accounts_.changes() before the token was read
+    uint64_t forget_gen = 0;   // forget_gen_ before the token was read
+  };
+  static constexpr size_t kMaxCachedTokens = 10000;
+  mutable std::mutex cache_mu_;
+  mutable uint64_t forget_gen_ = 0;  // under cache_mu_: bumped by ForgetTokens
+  mutable std::unordered_map<std::string, CachedToken> tokens_;  // token hash -> Principal
 };
 
 // Authenticator for a server with users: administrator bearer tokens (TokenAuthenticator) first,

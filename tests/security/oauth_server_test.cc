@@ -13,6 +13,7 @@
 #include <mutex>
 
 #include "api/oauth_api.h"
+#include "core/ids.h"
 #include "security/credentials.h"
 #include "security/crypto.h"
 #include "security/oauth.h"
@@ -401,6 +402,24 @@ TEST_P(OAuthServerTest, RevokedExpiredAndDisabledTokensStopAtOnce) {
   ASSERT_TRUE(oauth_->PrincipalOf(at3).ok());
   ASSERT_TRUE(accounts_->SetDisabled("bs.lan", true).ok());
   EXPECT_EQ(oauth_->PrincipalOf(at3).status().code(), Code::kUnauthenticated);
+  // Validated tokens are cached for at most OAuthServer::kTokenCacheSeconds: a token deleted
+  // behind this server's back (the CLI, another server on the same PostgreSQL) stops within it.
+  ASSERT_TRUE(accounts_->SetDisabled("bs.lan", false).ok());
+  auto [c4, v4] = Approve("user/*.rs");
+  std::string at4(Exchange(c4, v4).body.at("access_token").as_string());
+  ASSERT_TRUE(oauth_->PrincipalOf(at4).ok());
+  auto taken = store_->KvTake("at", Sha256Hex(at4));
+  ASSERT_TRUE(taken.ok() && *taken);
+  EXPECT_TRUE(oauth_->PrincipalOf(at4).ok()) << "still cached";
+  clock_.Advance(OAuthServer::kTokenCacheSeconds);
+  EXPECT_EQ(oauth_->PrincipalOf(at4).status().code(), Code::kUnauthenticated);
+  // And never past the token's own expiry.
+  auto [c5, v5] = Approve("user/*.rs");
+  std::string at5(Exchange(c5, v5).body.at("access_token").as_string());
+  clock_.Advance(5 * 60 - 1);
+  ASSERT_TRUE(oauth_->PrincipalOf(at5).ok());
+  clock_.Advance(1);
+  EXPECT_EQ(oauth_->PrincipalOf(at5).status().code(), Code::kUnauthenticated);
   // Garbage.
   for (std::string bad : {std::string(""), std::string("x"), std::string(600, 'a'), at + "x"})
     EXPECT_FALSE(oauth_->PrincipalOf(bad).ok());

@@ -3,10 +3,14 @@
 #
 # usage: bench/access.sh [DURATION_S=10]
 # env:   BENHAN, SYNTHEA (see lib.sh), CONNS=64, THREADS=2 (wrk), ROUNDS=3 (alternating runs;
-#        the median is reported)
+#        the median is reported), PERF_RECORD=1 (also `perf record` the server during each run;
+#        reports kept in $WORK/perf.VARIANT.txt, use with BENCH_KEEP=1)
 #
 # Loads the Synthea bundles, picks the patient with the most resources and lists every resource
 # of their record ($everything) as GET /fhir/TYPE/ID paths. Then, alternating ROUNDS times:
+#   nothing  `serve --demo --bench-unaudited`: no authentication, no policy, no audit (the flag is
+#            refused without --demo, which only listens on loopback: it cannot be turned on in
+#            production); the baseline the issue's "with and without" asks for
 #   demo     `serve --demo`: no authentication, no policy (all_access); reads are still audited
 #            (the audit trail cannot be switched off)
 #   admin    bearer token (hash lookup), administrator: policy bypassed; audited
@@ -15,6 +19,9 @@
 #   doctor   bearer token of role "doctor" whose Practitioner is a participant of the patient's
 #            Encounter: role check, care set (cached), resource parsed, audited (skipped when the
 #            data's Encounters name no Practitioner by id)
+# Besides requests/s (wall rate: noisy on a shared machine) it reports the server's CPU time per
+# request (user + system of every server thread, audit writer included, from /proc/PID/stat,
+# divided by the requests wrk completed): stable under load, the figure to judge changes by.
 # The audit trail is checked with `benhan audit verify` at the end.
 source "$(dirname "$0")/lib.sh"
 DURATION="${1:-10}"
@@ -61,22 +68,43 @@ echo "$ADMIN" >"$WORK/admin.token"
 echo "# patient $PID: $(wc -l <"$WORK/paths.txt") resources ($(cut -d/ -f3 "$WORK/paths.txt" | sort | uniq -c | sort -rn | head -4 | awk '{printf "%s %s, ", $1, $2}')...); doctor $PRAC"
 echo "# wrk: $THREADS threads, $CONNS connections, ${DURATION}s per run, $ROUNDS rounds (median)"
 
-declare -A RPS P50 P99 ERR
+declare -A RPS P50 P99 ERR CPU
+TICK=$(getconf CLK_TCK)
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$SERVER_PID/stat"; }  # utime + stime, all threads
 run() {  # run NAME TOKEN_FILE
-  local out rps p50 p99 n err non2xx
+  local out rps p50 p99 n err non2xx c0 c1 perf_pid=""
+  if [[ "${PERF_RECORD:-0}" == 1 ]]; then
+    perf record -F 499 -g -p "$SERVER_PID" -o "$WORK/perf.$1.data" -- sleep "$DURATION" \
+      >/dev/null 2>&1 &
+    perf_pid=$!
+  fi
+  c0=$(cpu_ticks)
   out=$(timeout $((DURATION + 30)) wrk -t "$THREADS" -c "$CONNS" -d "${DURATION}s" --timeout 10s \
         -s "$ROOT/bench/latency.lua" "http://127.0.0.1:$PORT" -- "$WORK/paths.txt" "$2" | grep '^result')
+  c1=$(cpu_ticks)
   read -r rps p50 _p95 p99 _max n err non2xx < <(sed -E 's/[a-z0-9_]+=//g; s/^result //' <<<"$out")
   RPS[$1]+="$rps "; P50[$1]+="$p50 "; P99[$1]+="$p99 "; ERR[$1]+="$((err + non2xx)) "
+  CPU[$1]+="$(awk -v c="$((c1 - c0))" -v t="$TICK" -v n="$n" 'BEGIN {printf "%.1f", c / t * 1e6 / n}') "
+  if [[ -n "$perf_pid" ]]; then
+    wait "$perf_pid" || true
+    perf report -i "$WORK/perf.$1.data" --no-children --percent-limit 0.5 --stdio \
+      >"$WORK/perf.$1.txt" 2>/dev/null || true
+  fi
 }
-for ((round = 1; round <= ROUNDS; round++)); do
-  start_server "$D" --demo
+demo_server() {  # demo_server [extra serve args]
+  start_server "$D" --demo "$@"
   # Demo mode's warning also says "listening on": wait for the real line and take its port.
   for ((i = 0; i < 6000; i++)); do
     grep -q 'listening on http://127\.0\.0\.1:' "$SERVER_LOG" && break
     sleep 0.01
   done
   PORT=$(grep -m1 -oE 'listening on http://127\.0\.0\.1:[0-9]+' "$SERVER_LOG" | sed -E 's/.*://')
+}
+for ((round = 1; round <= ROUNDS; round++)); do
+  demo_server --bench-unaudited
+  run nothing "$WORK/admin.token"
+  stop_server
+  demo_server
   run demo "$WORK/admin.token"
   stop_server
   start_server "$D"
@@ -86,20 +114,28 @@ for ((round = 1; round <= ROUNDS; round++)); do
   stop_server
 done
 base=$(median ${RPS[demo]})
+none=$(median ${RPS[nothing]})
+cbase=$(median ${CPU[demo]})
+cnone=$(median ${CPU[nothing]})
+pct() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%+.1f%%", (a / b - 1) * 100}'; }
 echo
-echo "| reads of one patient's record | requests/s (median) | vs demo | p50 ms | p99 ms | errors + non-2xx |"
-echo "|---|---:|---:|---:|---:|---:|"
-for v in demo admin patient doctor; do
+echo "| reads of one patient's record | requests/s (median) | vs nothing | vs demo | server CPU µs/request (median) | CPU vs nothing | CPU vs demo | p50 ms | p99 ms | errors + non-2xx |"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+for v in nothing demo admin patient doctor; do
   [[ -z "${RPS[$v]:-}" ]] && continue
   case $v in
+    nothing) name="nothing: demo mode with --bench-unaudited (no authentication, policy or audit)";;
     demo) name="demo mode: no authentication, no policy (audited)";;
     admin) name="administrator token: authentication + audit";;
     patient) name="patient-context token: authentication + policy + audit";;
     doctor) name="doctor token (care set): authentication + policy + audit";;
   esac
   r=$(median ${RPS[$v]})
-  echo "| $name | $r | $(awk -v a="$r" -v b="$base" 'BEGIN {printf "%+.1f%%", (a / b - 1) * 100}') | $(median ${P50[$v]}) | $(median ${P99[$v]}) | ${ERR[$v]}|"
+  c=$(median ${CPU[$v]})
+  echo "| $name | $r | $(pct "$r" "$none") | $(pct "$r" "$base") | $c | $(pct "$c" "$cnone") | $(pct "$c" "$cbase") | $(median ${P50[$v]}) | $(median ${P99[$v]}) | ${ERR[$v]}|"
 done
+echo "# every round, requests/s: $(for v in nothing demo admin patient doctor; do echo -n "$v ${RPS[$v]:-}; "; done)"
+echo "# every round, CPU µs/request: $(for v in nothing demo admin patient doctor; do echo -n "$v ${CPU[$v]:-}; "; done)"
 echo
 "$BENHAN" audit verify --data "$D"
 echo "# load average after the runs: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -19,6 +19,9 @@
 #   doctor   bearer token of role "doctor" whose Practitioner is a participant of the patient's
 #            Encounter: role check, care set (cached), resource parsed, audited (skipped when the
 #            data's Encounters name no Practitioner by id)
+#   oauth    the same doctor as a local user account, through an OAuth2 access token (scope
+#            user/*.rs) obtained by authorization code + PKCE (bench/oauth_token.py): the token
+#            looked up in security_kv (cached 2 s), SMART scopes checked, then as doctor
 # Besides requests/s (wall rate: noisy on a shared machine) it reports the server's CPU time per
 # request (user + system of every server thread, audit writer included, from /proc/PID/stat,
 # divided by the requests wrk completed): stable under load, the figure to judge changes by.
@@ -63,6 +66,11 @@ stop_server
 if [[ "$PRAC" != "-" ]]; then
   "$BENHAN" token add --data "$D" --id bench-doctor --role doctor --practitioner "$PRAC" \
     >"$WORK/doctor.token" 2>/dev/null
+  OAUTH_PASSWORD="Bench-mat-khau-2026"
+  printf '%s\n' "$OAUTH_PASSWORD" | "$BENHAN" user add bench.doctor --data "$D" --role doctor \
+    --practitioner "$PRAC" --password-stdin >/dev/null
+  "$BENHAN" client add bench-app --data "$D" --name bench --redirect http://127.0.0.1/cb \
+    --scope "user/*.rs" >/dev/null
 fi
 echo "$ADMIN" >"$WORK/admin.token"
 echo "# patient $PID: $(wc -l <"$WORK/paths.txt") resources ($(cut -d/ -f3 "$WORK/paths.txt" | sort | uniq -c | sort -rn | head -4 | awk '{printf "%s %s, ", $1, $2}')...); doctor $PRAC"
@@ -110,7 +118,13 @@ for ((round = 1; round <= ROUNDS; round++)); do
   start_server "$D"
   run admin "$WORK/admin.token"
   run patient "$WORK/patient.token"
-  [[ "$PRAC" != "-" ]] && run doctor "$WORK/doctor.token"
+  if [[ "$PRAC" != "-" ]]; then
+    run doctor "$WORK/doctor.token"
+    # A fresh access token each round (they live minutes).
+    "$PY" "$ROOT/bench/oauth_token.py" "http://127.0.0.1:$PORT" bench-app http://127.0.0.1/cb \
+      bench.doctor "$OAUTH_PASSWORD" "user/*.rs" >"$WORK/oauth.token"
+    run oauth "$WORK/oauth.token"
+  fi
   stop_server
 done
 base=$(median ${RPS[demo]})
@@ -121,7 +135,7 @@ pct() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%+.1f%%", (a / b - 1) * 100}'; }
 echo
 echo "| reads of one patient's record | requests/s (median) | vs nothing | vs demo | server CPU µs/request (median) | CPU vs nothing | CPU vs demo | p50 ms | p99 ms | errors + non-2xx |"
 echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
-for v in nothing demo admin patient doctor; do
+for v in nothing demo admin patient doctor oauth; do
   [[ -z "${RPS[$v]:-}" ]] && continue
   case $v in
     nothing) name="nothing: demo mode with --bench-unaudited (no authentication, policy or audit)";;
@@ -129,13 +143,14 @@ for v in nothing demo admin patient doctor; do
     admin) name="administrator token: authentication + audit";;
     patient) name="patient-context token: authentication + policy + audit";;
     doctor) name="doctor token (care set): authentication + policy + audit";;
+    oauth) name="doctor through an OAuth2 access token: authentication + scopes + policy + audit";;
   esac
   r=$(median ${RPS[$v]})
   c=$(median ${CPU[$v]})
   echo "| $name | $r | $(pct "$r" "$none") | $(pct "$r" "$base") | $c | $(pct "$c" "$cnone") | $(pct "$c" "$cbase") | $(median ${P50[$v]}) | $(median ${P99[$v]}) | ${ERR[$v]}|"
 done
-echo "# every round, requests/s: $(for v in nothing demo admin patient doctor; do echo -n "$v ${RPS[$v]:-}; "; done)"
-echo "# every round, CPU µs/request: $(for v in nothing demo admin patient doctor; do echo -n "$v ${CPU[$v]:-}; "; done)"
+echo "# every round, requests/s: $(for v in nothing demo admin patient doctor oauth; do echo -n "$v ${RPS[$v]:-}; "; done)"
+echo "# every round, CPU µs/request: $(for v in nothing demo admin patient doctor oauth; do echo -n "$v ${CPU[$v]:-}; "; done)"
 echo
 "$BENHAN" audit verify --data "$D"
 echo "# load average after the runs: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -59,6 +59,19 @@ std::vector<std::string> ElementPath(std::string_view branch, std::string_view t
   return path;
 }
 
+// Adds the patient id of a reference ("Patient/1", "http://host/fhir/Patient/1/_history/2") to
+// `out` unless it is there already.
+void AddPatientRef(std::string_view ref, std::vector<std::string>& out) {
+  auto pos = ref.rfind("Patient/");
+  if (pos == std::string_view::npos || (pos > 0 && ref[pos - 1] != '/')) return;
+  std::string_view id = ref.substr(pos + 8);
+  if (auto h = id.find('/'); h != std::string_view::npos) id = id.substr(0, h);
+  if (id.empty()) return;
+  for (const auto& x : out)
+    if (x == id) return;
+  out.emplace_back(id);
+}
+
 void Collect(const json::value& v, const std::vector<std::string>& path, size_t i,
              std::vector<std::string>& out) {
   if (v.is_array()) {
@@ -69,32 +82,10 @@ void Collect(const json::value& v, const std::vector<std::string>& path, size_t 
   const json::object& o = v.get_object();
   if (i == path.size()) {
     const json::value* r = o.if_contains("reference");
-    if (r == nullptr || !r->is_string()) return;
-    std::string_view ref = r->get_string();
-    auto pos = ref.rfind("Patient/");
-    if (pos == std::string_view::npos || (pos > 0 && ref[pos - 1] != '/')) return;
-    std::string_view id = ref.substr(pos + 8);
-    if (auto h = id.find('/'); h != std::string_view::npos) id = id.substr(0, h);
-    if (id.empty()) return;
-    for (const auto& x : out)
-      if (x == id) return;
-    out.emplace_back(id);
+    if (r != nullptr && r->is_string()) AddPatientRef(r->get_string(), out);
     return;
   }
   if (const json::value* next = o.if_contains(path[i])) Collect(*next, path, i + 1, out);
-}
-
-// Adds the patient id of a reference ("Patient/1", "http://host/fhir/Patient/1/_history/2") to
-// `out` unless it is there already (Collect's rule).
-void AddPatientRef(std::string_view ref, std::vector<std::string>& out) {
-  auto pos = ref.rfind("Patient/");
-  if (pos == std::string_view::npos || (pos > 0 && ref[pos - 1] != '/')) return;
-  std::string_view id = ref.substr(pos + 8);
-  if (auto h = id.find('/'); h != std::string_view::npos) id = id.substr(0, h);
-  if (id.empty()) return;
-  for (const auto& x : out)
-    if (x == id) return;
-  out.emplace_back(id);
 }
 
 // Streaming handler for PatientsOfJson. Each open container knows which compartment paths are

@@ -5,9 +5,6 @@
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
-#include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "fhir/definitions.h"
 #include "service/access_policy.h"
@@ -16,17 +13,7 @@
 namespace benhan {
 namespace {
 
-namespace fs = std::filesystem;
 namespace json = boost::json;
-
-json::value ReadJson(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  boost::system::error_code ec;
-  auto v = json::parse(ss.str(), ec);
-  return ec ? json::value() : v;
-}
 
 class CompartmentJson : public ::testing::Test {
  protected:
@@ -91,31 +78,9 @@ TEST_F(CompartmentJson, NotAnObjectIsAnError) {
 TEST_F(CompartmentJson, SameAsTheDomOnEveryExampleAndSyntheaResource) {
   std::string data = testing::SharedDataDir();
   if (data.empty()) GTEST_SKIP() << "../shared/data is absent: examples not available";
-  std::vector<json::value> resources;
-  for (const auto& f : fs::directory_iterator(data + "/fhir-r4-spec/examples-json")) {
-    if (f.path().extension() == ".json") resources.push_back(ReadJson(f.path()));
-  }
   // Synthea's bundles refer to their Patient as urn:uuid:ID; stored, that is Patient/ID.
-  for (const auto& f : fs::directory_iterator(data + "/synthea/r4-bundles")) {
-    if (f.path().extension() != ".json") continue;
-    json::value b = ReadJson(f.path());
-    if (!b.is_object() || !b.get_object().contains("entry")) continue;
-    std::vector<std::string> patients;
-    for (auto& e : b.at("entry").as_array()) {
-      const auto& r = e.at("resource").as_object();
-      if (r.at("resourceType").as_string() == "Patient")
-        patients.emplace_back(r.at("id").as_string());
-    }
-    for (auto& e : b.at("entry").as_array()) {
-      std::string text = json::serialize(e.at("resource"));
-      for (const auto& id : patients) {
-        const std::string from = "urn:uuid:" + id, to = "Patient/" + id;
-        for (size_t at = text.find(from); at != std::string::npos; at = text.find(from, at))
-          text.replace(at, from.size(), to);
-      }
-      resources.push_back(json::parse(text));
-    }
-  }
+  std::vector<json::value> resources =
+      testing::ExampleAndSyntheaResources(data, /*patient_refs_as_stored=*/true);
   ASSERT_GT(resources.size(), 8000u);
   size_t with_patient = 0;
   for (const auto& r : resources) {

@@ -5,9 +5,6 @@
 
 #include <algorithm>
 #include <boost/json.hpp>
-#include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "fhir/definitions.h"
 #include "fhir/indexer.h"
@@ -16,7 +13,6 @@
 namespace benhan {
 namespace {
 
-namespace fs = std::filesystem;
 namespace json = boost::json;
 
 std::vector<std::string> Rows(const fhir::IndexEntries& e) {
@@ -38,15 +34,6 @@ std::vector<std::string> Rows(const fhir::IndexEntries& e) {
   return out;
 }
 
-json::value ReadJson(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  boost::system::error_code ec;
-  auto v = json::parse(ss.str(), ec);
-  return ec ? json::value() : v;
-}
-
 TEST(IndexerRoots, SkippingAbsentElementsNeverChangesTheRows) {
   std::string data = testing::SharedDataDir();
   if (data.empty()) GTEST_SKIP() << "../shared/data is absent: official examples not available";
@@ -55,16 +42,7 @@ TEST(IndexerRoots, SkippingAbsentElementsNeverChangesTheRows) {
   auto ix = fhir::Indexer::Create(*defs);
   ASSERT_TRUE(ix.ok());
 
-  std::vector<json::value> resources;
-  for (const auto& f : fs::directory_iterator(data + "/fhir-r4-spec/examples-json")) {
-    if (f.path().extension() == ".json") resources.push_back(ReadJson(f.path()));
-  }
-  for (const auto& f : fs::directory_iterator(data + "/synthea/r4-bundles")) {
-    if (f.path().extension() != ".json") continue;
-    json::value b = ReadJson(f.path());
-    if (!b.is_object() || !b.get_object().contains("entry")) continue;
-    for (auto& e : b.at("entry").as_array()) resources.push_back(e.at("resource"));
-  }
+  std::vector<json::value> resources = testing::ExampleAndSyntheaResources(data);
   ASSERT_GT(resources.size(), 8000u);
   size_t rows = 0;
   for (const auto& r : resources) {

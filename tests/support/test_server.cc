@@ -38,6 +38,52 @@ std::vector<std::string> SortedFiles(const std::string& dir) {
   return files;
 }
 
+namespace {
+bool IsJsonFile(const std::string& path) {
+  return path.size() > 5 && path.compare(path.size() - 5, 5, ".json") == 0;
+}
+json::value ParseOrNull(const std::string& text) {
+  boost::system::error_code ec;
+  json::value v = json::parse(text, ec);
+  return ec ? json::value() : v;
+}
+}  // namespace
+
+std::vector<json::value> ExampleAndSyntheaResources(const std::string& data,
+                                                    bool patient_refs_as_stored) {
+  std::vector<json::value> out;
+  for (const auto& f : SortedFiles(data + "/fhir-r4-spec/examples-json")) {
+    if (IsJsonFile(f)) out.push_back(ParseOrNull(ReadFile(f)));
+  }
+  for (const auto& f : SortedFiles(data + "/synthea/r4-bundles")) {
+    if (!IsJsonFile(f)) continue;
+    json::value b = ParseOrNull(ReadFile(f));
+    if (!b.is_object() || !b.get_object().contains("entry")) continue;
+    std::vector<std::string> patients;
+    if (patient_refs_as_stored) {
+      for (auto& e : b.at("entry").as_array()) {
+        const auto& r = e.at("resource").as_object();
+        if (r.at("resourceType").as_string() == "Patient")
+          patients.emplace_back(r.at("id").as_string());
+      }
+    }
+    for (auto& e : b.at("entry").as_array()) {
+      if (patients.empty()) {
+        out.push_back(e.at("resource"));
+        continue;
+      }
+      std::string text = json::serialize(e.at("resource"));
+      for (const auto& id : patients) {
+        const std::string from = "urn:uuid:" + id, to = "Patient/" + id;
+        for (size_t at = text.find(from); at != std::string::npos; at = text.find(from, at))
+          text.replace(at, from.size(), to);
+      }
+      out.push_back(json::parse(text));
+    }
+  }
+  return out;
+}
+
 json::value Response::Json() const {
   boost::system::error_code ec;
   json::value v = json::parse(body, ec);

@@ -20,6 +20,12 @@ std::string SharedDataDir();
 std::string ReadFile(const std::string& path);
 // The regular files directly in `dir`, sorted by path.
 std::vector<std::string> SortedFiles(const std::string& dir);
+// Every official R4 JSON example (`data`/fhir-r4-spec/examples-json) and every entry resource of
+// the Synthea bundles (`data`/synthea/r4-bundles), parsed; `data` is SharedDataDir(). A file that
+// does not parse gives a null value. With `patient_refs_as_stored`, a bundle's `urn:uuid:ID`
+// references to its own Patient become `Patient/ID`, as the server stores them.
+std::vector<boost::json::value> ExampleAndSyntheaResources(const std::string& data,
+                                                           bool patient_refs_as_stored = false);
 
 struct Response {
   int status = 0;
@@ -41,7 +47,7 @@ class HttpClient {
 };
 
 struct ServerOptions {
-  bool demo = false;                          // false: bearer token required (the client sends it)
+  bool demo = false;  // false: bearer token required (the client sends it)
   // Extra config keys ("http.max_body_bytes": "100000"). "storage": "postgresql" runs on a new
   // database of the test PostgreSQL server (support/pg_cluster.h), a copy of copy_from's if that
   // directory names one (file pg-database); check TestPostgres() first to skip without it.

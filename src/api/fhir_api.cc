@@ -16,6 +16,16 @@ namespace {
 
 constexpr const char* kFhirJson = "application/fhir+json; charset=utf-8";
 
+// CORS (Fetch standard) for browser apps served from another origin (SMART on FHIR apps). The API
+// takes credentials from the Authorization header only, never from cookies, so a page can do no
+// more with it than the token it holds allows; "*" also keeps browsers from sending cookies.
+constexpr const char* kCorsAllowMethods = "GET, HEAD, POST, PUT, PATCH, DELETE";
+constexpr const char* kCorsAllowHeaders =
+    "Authorization, Content-Type, Accept, Prefer, If-Match, If-None-Match, If-None-Exist, "
+    "If-Modified-Since, X-Break-Glass";
+constexpr const char* kCorsExposeHeaders =
+    "Location, Content-Location, ETag, Last-Modified, WWW-Authenticate";
+
 struct Format {
   bool pretty = false;
   fhir::SummaryMode summary = fhir::SummaryMode::kFalse;
@@ -262,6 +272,16 @@ const std::string& FhirApi::CapabilityStatement() {
 void FhirApi::Handle(const HttpRequest& req, HttpResponse& res) {
   res.Set("X-Content-Type-Options", "nosniff");
   res.Set("Cache-Control", "no-store");
+  res.Set("Access-Control-Allow-Origin", "*");
+  if (req.method == "OPTIONS" && !req.Header("access-control-request-method").empty()) {
+    // A CORS preflight: it never carries credentials, so it is answered before authentication.
+    res.status = 204;
+    res.Set("Access-Control-Allow-Methods", kCorsAllowMethods);
+    res.Set("Access-Control-Allow-Headers", kCorsAllowHeaders);
+    res.Set("Access-Control-Max-Age", "600");
+    return;
+  }
+  res.Set("Access-Control-Expose-Headers", kCorsExposeHeaders);
   std::string_view path = req.path;
   path.remove_prefix(std::min<size_t>(5, path.size()));  // "/fhir"
   auto parts = SplitPath(path);

@@ -17,6 +17,7 @@
 #include <fstream>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "support/pg_cluster.h"
@@ -342,7 +343,9 @@ TEST(Protocol, SlowAndSilentClientsAreDisconnectedWhileOthersAreServed) {
     slow.ReadAll(1, &closed);
     if (closed) dropped = true;
     // Others are served meanwhile.
-    if (i == 1) EXPECT_EQ(s->Request("GET", "/fhir/metadata").status, 200);
+    if (i == 1) {
+      EXPECT_EQ(s->Request("GET", "/fhir/metadata").status, 200);
+    }
   }
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   EXPECT_TRUE(dropped) << "a client trickling its headers was never disconnected";
@@ -433,6 +436,39 @@ TEST(Protocol, SecurityHeadersOnEveryResponse) {
     EXPECT_EQ(r.headers["cache-control"], "no-store") << what;
     EXPECT_EQ(r.headers.count("strict-transport-security"), 0u) << what << ": HSTS without TLS";
   }
+}
+
+// Browser apps on another origin (SMART apps): a CORS preflight is answered without a token, every
+// FHIR answer (errors too) lets the page read it, and credentials still come only from the
+// Authorization header.
+TEST(Protocol, CorsPreflightAndHeadersForBrowserApps) {
+  auto s = TestServer::Start();
+  ASSERT_TRUE(s);
+  const std::map<std::string, std::string> preflight = {
+      {"Origin", "http://127.0.0.1:9"},
+      {"Access-Control-Request-Method", "GET"},
+      {"Access-Control-Request-Headers", "authorization"}};
+  Response p = s->Request("OPTIONS", "/fhir/Patient/abc", {}, preflight, false);
+  EXPECT_EQ(p.status, 204) << p.body;
+  EXPECT_EQ(p.headers["access-control-allow-origin"], "*");
+  EXPECT_NE(p.headers["access-control-allow-methods"].find("GET"), std::string::npos);
+  EXPECT_NE(p.headers["access-control-allow-headers"].find("Authorization"), std::string::npos);
+  EXPECT_EQ(p.headers["access-control-allow-credentials"], "");
+  EXPECT_TRUE(p.body.empty());
+  EXPECT_EQ(p.headers["x-content-type-options"], "nosniff");
+  for (auto [path, auth, status] :
+       std::vector<std::tuple<std::string, bool, int>>{{"/fhir/Patient", true, 200},
+                                                       {"/fhir/Patient", false, 401},
+                                                       {"/fhir/Patient/none", true, 404},
+                                                       {"/fhir/metadata", false, 200}}) {
+    Response r = s->Request("GET", path, {}, {{"Origin", "http://127.0.0.1:9"}}, auth);
+    EXPECT_EQ(r.status, status) << path;
+    EXPECT_EQ(r.headers["access-control-allow-origin"], "*") << path;
+    EXPECT_NE(r.headers["access-control-expose-headers"].find("Location"), std::string::npos)
+        << path;
+  }
+  // An OPTIONS that is not a preflight is no way around authentication.
+  EXPECT_EQ(s->Request("OPTIONS", "/fhir/Patient", {}, {}, false).status, 401);
 }
 
 }  // namespace

@@ -21,6 +21,8 @@ TEST_PKGS=(clang-14 libclang-rt-14-dev clang-format wrk sqlite3 python3 procps c
   postgresql-15 postgresql-client-15)
 # digitize tests render pages at test time with pango/cairo and Debian fonts.
 TEST_PKGS+=(fonts-noto-core fonts-dejavu-core libcairo2-dev libpango1.0-dev)
+# e2e.smart_browser runs a SMART app (npm fhirclient's browser build) in headless Chromium.
+TEST_PKGS+=(chromium)
 if [[ "${1:-}" != "--no-test-deps" ]]; then PKGS+=("${TEST_PKGS[@]}"); fi
 
 missing=()

@@ -28,3 +28,14 @@ set_tests_properties(e2e.hl7v2_simple_hl7 PROPERTIES ENVIRONMENT "${_benhan_e2e_
 # revocation), a system client with an ES384 assertion (npm jose), and the bad-input cases.
 add_test(NAME e2e.smart_oauth COMMAND node --test ${CMAKE_CURRENT_SOURCE_DIR}/e2e/smart_oauth.test.mjs)
 set_tests_properties(e2e.smart_oauth PROPERTIES ENVIRONMENT "${_benhan_e2e_env}" TIMEOUT 300)
+
+# The same SMART flow in a real browser: Debian's headless chromium (TEST_PKGS) runs a tiny app on
+# the fhirclient browser build; the test drives it over the DevTools protocol (Node's WebSocket:
+# Node 20 needs --experimental-websocket). Fails without chromium unless BENHAN_ALLOW_SKIP is set.
+execute_process(COMMAND ${BENHAN_NODE} --version OUTPUT_VARIABLE _benhan_node_version OUTPUT_STRIP_TRAILING_WHITESPACE)
+set(_benhan_node_ws "")
+if(_benhan_node_version MATCHES "^v([0-9]+)\\." AND CMAKE_MATCH_1 LESS 22)
+  set(_benhan_node_ws --experimental-websocket)
+endif()
+add_test(NAME e2e.smart_browser COMMAND node ${_benhan_node_ws} --test ${CMAKE_CURRENT_SOURCE_DIR}/e2e/smart_browser.test.mjs)
+set_tests_properties(e2e.smart_browser PROPERTIES ENVIRONMENT "${_benhan_e2e_env}" TIMEOUT 600)

@@ -1,0 +1,292 @@
+// e2e.smart_browser: a SMART app in a real browser. Debian's headless Chromium runs a tiny app
+// (tests/e2e/smart_app: launch.html and index.html) that uses the browser build of the npm
+// `fhirclient` package against a real benhan server (token mode, port 0, fresh data dir). The test
+// drives Chromium over the Chrome DevTools Protocol like a person would: the app redirects to
+// benhan's Vietnamese login page, the test types the user name and password and clicks, picks the
+// patient on the consent page and clicks "Cho phép", the browser is redirected back to the app,
+// fhirclient exchanges the code (PKCE S256, verifier in sessionStorage) with a cross-origin fetch,
+// reads the patient and searches their Observations, and renders them.
+// Checked: what the page renders equals what the server holds; the token carries the scopes asked
+// for (and the server's introspection agrees); the session cookie is HttpOnly and SameSite=Lax; a
+// wrong password shows the Vietnamese error on the login page and issues no code; a scope the client
+// is not registered for is refused (error=invalid_scope back to the app, no login page, no code).
+//
+// Chromium is a test dependency (scripts/install-deps.sh, TEST_PKGS). Without it this test fails,
+// unless BENHAN_ALLOW_SKIP=1 is set: then it is skipped with a message saying so.
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+
+import { findChromium, launchChromium } from './browser.mjs';
+import { benhanBin, makeTempDir, readAdminToken, sourceDir, startServer } from './harness.mjs';
+
+const PASSWORD = 'Cây-đa-giếng-nước-77';
+const CLIENT_ID = 'so-theo-doi';
+const CLIENT_SCOPES = 'launch/patient patient/*.read user/*.rs offline_access openid fhirUser';
+const APP_SCOPE = 'launch/patient patient/*.read offline_access';
+const TIMEOUT_MS = 90000;  // per browser step: CI runs this under ASan on 2 busy cores
+
+const appDir = path.join(sourceDir, 'tests', 'e2e', 'smart_app');
+const fhirClientJs = path.join(sourceDir, 'third_party', 'npm', 'node_modules', 'fhirclient', 'build', 'fhir-client.js');
+
+const chromium = findChromium();
+const allowSkip = Boolean(process.env.BENHAN_ALLOW_SKIP);
+const skip = !chromium && allowSkip
+  ? 'chromium is not installed (Debian package `chromium`, in scripts/install-deps.sh TEST_PKGS) and BENHAN_ALLOW_SKIP is set'
+  : false;
+
+// The SMART app's static files, served from another origin than the FHIR server, as a real app is.
+// `requests` lists every URL asked for (to prove no code reached the app in the negative cases).
+function startAppServer(config) {
+  const requests = [];
+  const files = {
+    '/launch.html': () => fs.readFileSync(path.join(appDir, 'launch.html')),
+    '/index.html': () => fs.readFileSync(path.join(appDir, 'index.html')),
+    '/fhir-client.js': () => fs.readFileSync(fhirClientJs),
+    '/config.js': () => `window.APP_CONFIG = ${JSON.stringify(config.current)};\n`,
+  };
+  const types = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8' };
+  const srv = http.createServer((req, res) => {
+    requests.push(req.url);
+    const { pathname } = new URL(req.url, 'http://app');
+    const file = files[pathname];
+    if (req.method !== 'GET' || !file) {
+      res.writeHead(404, { 'content-type': 'text/plain' });
+      res.end('not found');
+      return;
+    }
+    res.writeHead(200, { 'content-type': types[path.extname(pathname)], 'cache-control': 'no-store' });
+    res.end(file());
+  });
+  return new Promise((resolve, reject) => {
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      resolve({ srv, requests, origin: `http://127.0.0.1:${srv.address().port}` });
+    });
+  });
+}
+
+describe('SMART app in headless Chromium (fhirclient browser build)', { skip }, () => {
+  let tmp;
+  const config = { current: null };
+  let server;
+  let app;
+  let browser;
+  let admin;
+  let origin;          // the server's origin (authorization endpoints)
+  let patient;         // the patient in context, as stored
+  let observations;    // their Observations, as stored
+  let ok = false;
+
+  const cli = (args, input) => execFileSync(benhanBin(), [...args, '--data', tmp.dir], {
+    input: input ?? '', encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'],
+  });
+
+  async function fhir(method, pathname, body) {
+    const r = await fetch(`${server.baseUrl}/${pathname}`, {
+      method,
+      headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/fhir+json' },
+      body: body && JSON.stringify(body),
+    });
+    const text = await r.text();
+    assert.ok(r.status < 300, `${method} ${pathname}: ${r.status} ${text}`);
+    return JSON.parse(text);
+  }
+
+  before(async () => {
+    if (!chromium) {
+      throw new Error('chromium is not installed: it is a test dependency (scripts/install-deps.sh, ' +
+        'Debian package `chromium`); set BENHAN_ALLOW_SKIP=1 to skip this test instead');
+    }
+    tmp = makeTempDir('smart-browser');
+    server = await startServer({ dataDir: tmp.dir, logFile: path.join(tmp.dir, 'server.log') });
+    origin = server.baseUrl.replace(/\/fhir$/, '');
+    admin = readAdminToken(tmp.dir);
+    app = await startAppServer(config);
+    config.current = {
+      clientId: CLIENT_ID, scope: APP_SCOPE, redirectUri: `${app.origin}/index.html`, iss: server.baseUrl,
+    };
+    cli(['user', 'add', 'bs.lan', '--role', 'doctor', '--practitioner', 'pr-1', '--department', 'khoa-noi',
+      '--password-stdin'], `${PASSWORD}\n`);
+    cli(['client', 'add', CLIENT_ID, '--name', 'Sổ theo dõi đường huyết', '--redirect', config.current.redirectUri,
+      '--scope', CLIENT_SCOPES]);
+    patient = await fhir('POST', 'Patient', {
+      resourceType: 'Patient', name: [{ family: 'Nguyễn', given: ['Thị', 'Thu'] }], gender: 'female', birthDate: '1968-03-02',
+    });
+    const other = await fhir('POST', 'Patient', { resourceType: 'Patient', name: [{ family: 'Phạm', given: ['Văn', 'Bình'] }] });
+    const obs = (p, code, value) => fhir('POST', 'Observation', {
+      resourceType: 'Observation', status: 'final',
+      code: { coding: [{ system: 'http://loinc.org', code }] },
+      subject: { reference: `Patient/${p.id}` },
+      valueQuantity: { value, unit: 'mmol/L', system: 'http://unitsofmeasure.org', code: 'mmol/L' },
+    });
+    await obs(patient, '2345-7', 7.8);
+    await obs(patient, '2345-7', 6.1);
+    await obs(other, '2345-7', 5.0);  // another patient's: the app must not see it
+    const bundle = await fhir('GET', `Observation?patient=${patient.id}&_count=100`);
+    observations = bundle.entry.map((e) => e.resource);
+    assert.equal(observations.length, 2);
+    fs.mkdirSync(path.join(tmp.dir, 'chromium-profile'));
+    browser = await launchChromium({
+      executable: chromium,
+      profileDir: path.join(tmp.dir, 'chromium-profile'),
+      logFile: path.join(tmp.dir, 'chromium.log'),
+      timeoutMs: TIMEOUT_MS,
+    });
+  });
+
+  after(async () => {
+    await browser?.close();
+    await new Promise((resolve) => (app ? app.srv.close(resolve) : resolve()));
+    if (server) {
+      const { code } = await server.stop();
+      ok = ok && code === 0;
+    }
+    tmp?.done(ok);
+  });
+
+  const isAuthorize = (url) => url.startsWith(`${origin}/auth/authorize`);
+  const codeRequests = () => app.requests.filter((u) => /[?&]code=/.test(u));
+
+  test('standalone launch: wrong password refused, then log in, pick the patient, read and render', async () => {
+    const page = await browser.newPage();
+    try {
+      // launch.html -> fhirclient discovers the endpoints -> benhan's login page.
+      let load = page.nextLoad(isAuthorize);
+      await page.navigate(`${app.origin}/launch.html`);
+      const authUrl = new URL(await load);
+      assert.equal(authUrl.searchParams.get('client_id'), CLIENT_ID);
+      assert.equal(authUrl.searchParams.get('code_challenge_method'), 'S256');
+      assert.ok(authUrl.searchParams.get('code_challenge'));
+      assert.equal(authUrl.searchParams.get('scope'), APP_SCOPE);
+      assert.equal(authUrl.searchParams.get('aud'), server.baseUrl);
+      assert.match(await page.evaluate('document.querySelector("h2").textContent'), /Đăng nhập/);
+
+      // A wrong password: the login page again, with the Vietnamese error; no code anywhere.
+      await page.type('#u', 'bs.lan');
+      await page.type('#p', 'mat-khau-sai');
+      load = page.nextLoad(isAuthorize);
+      await page.click('button[type=submit]');
+      await load;
+      const failed = page.documents.at(-1);
+      assert.equal(failed.method, 'POST');
+      assert.equal(failed.status, 401);
+      assert.match(await page.evaluate('document.querySelector(".err[role=alert]").textContent'),
+        /^Sai tên đăng nhập, mật khẩu/);
+      assert.ok(await page.evaluate('Boolean(document.querySelector("#p"))'), 'the login form is shown again');
+      assert.deepEqual(codeRequests(), []);
+      assert.ok(!page.documents.some((d) => /[?&]code=/.test(d.url) || /[?&]code=/.test(d.location ?? '')));
+      assert.deepEqual(await page.cookies([origin]), [], 'no session cookie after a failed login');
+
+      // The right password: the consent page, with a patient picker (the user has no patient).
+      await page.type('#u', 'bs.lan');
+      await page.type('#p', PASSWORD);
+      load = page.nextLoad(isAuthorize);
+      await page.click('button[type=submit]');
+      await load;
+      assert.equal(page.documents.at(-1).status, 200);
+      assert.match(await page.evaluate('document.querySelector("h2").textContent'), /Cho phép truy cập/);
+      const cookies = await page.cookies([origin]);
+      assert.equal(cookies.length, 1, JSON.stringify(cookies));
+      assert.equal(cookies[0].name, 'benhan_sid');
+      assert.equal(cookies[0].httpOnly, true);
+      assert.equal(cookies[0].sameSite, 'Lax');
+      assert.equal(await page.evaluate('document.cookie'), '', 'the session cookie is not visible to scripts');
+      const listed = await page.evaluate('[...document.querySelectorAll("li")].map((li) => li.textContent)');
+      assert.equal(listed.length, APP_SCOPE.split(' ').length, listed.join('; '));
+      assert.ok(listed.some((t) => /Chọn một bệnh nhân/.test(t)));
+      assert.deepEqual(codeRequests(), [], 'no code before consent');
+
+      // Approve: 302 back to the app with a code; fhirclient exchanges it and the app renders.
+      await page.type('#pt', patient.id);
+      load = page.nextLoad((u) => u.startsWith(`${app.origin}/index.html`));
+      await page.click('button[value=approve]');
+      await load;
+      const approve = page.documents.find((d) => d.method === 'POST' && d.status === 302);
+      assert.ok(approve, JSON.stringify(page.documents));
+      const back = new URL(approve.location);
+      assert.equal(`${back.origin}${back.pathname}`, config.current.redirectUri);
+      assert.ok(back.searchParams.get('code'));
+      assert.ok(back.searchParams.get('state'));
+      assert.equal(codeRequests().length, 1);
+
+      const result = await page.evaluate('window.appDone');
+      assert.equal(result.error, undefined, `${result.error}; console: ${page.console.join(' | ')}`);
+      // fhirclient removed the code from the address bar (replaceState).
+      assert.doesNotMatch(result.href, /code=/);
+
+      // What the page shows is what the server holds.
+      const stored = patient.name[0];
+      assert.equal(await page.evaluate('document.getElementById("name").textContent'),
+        [stored.family, ...stored.given].join(' '));
+      assert.equal(await page.evaluate('document.getElementById("patient-id").textContent'), patient.id);
+      assert.equal(result.patientId, patient.id);
+      assert.equal(result.tokenPatient, patient.id);
+      assert.deepEqual([...result.observationIds].sort(), observations.map((o) => o.id).sort());
+      const rendered = await page.evaluate(
+        '[...document.querySelectorAll("#observations li")].map((li) => [li.dataset.id, li.textContent])');
+      assert.deepEqual(new Map(rendered), new Map(observations.map((o) =>
+        [o.id, `${o.code.coding[0].code} = ${o.valueQuantity.value} ${o.valueQuantity.unit}`])));
+
+      // The token has exactly the scopes asked for, and the server agrees (introspection).
+      assert.equal(result.tokenType, 'Bearer');
+      assert.equal(result.scope, APP_SCOPE);
+      assert.equal(result.hasRefreshToken, true);
+      const intro = await fetch(`${origin}/auth/introspect`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ token: result.accessToken }).toString(),
+      });
+      assert.equal(intro.status, 200);
+      const info = await intro.json();
+      assert.equal(info.active, true);
+      assert.equal(info.scope, APP_SCOPE);
+      assert.equal(info.client_id, CLIENT_ID);
+      assert.equal(info.username, 'bs.lan');
+      assert.equal(info.patient, patient.id);
+      // The token reaches this patient's data only.
+      const others = await fetch(`${server.baseUrl}/Patient?_count=100`, { headers: { authorization: `Bearer ${result.accessToken}` } });
+      const seen = (await others.json()).entry?.map((e) => e.resource.id) ?? [];
+      assert.deepEqual(seen, [patient.id]);
+    } finally {
+      await browser.closePage(page);
+    }
+  });
+
+  test('a scope the client is not registered for is not granted', async () => {
+    const page = await browser.newPage();
+    try {
+      const before = codeRequests().length;
+      const load = page.nextLoad((u) => u.startsWith(`${app.origin}/index.html`));
+      await page.navigate(`${app.origin}/launch.html?scope=${encodeURIComponent('launch/patient patient/*.cruds')}`);
+      const landed = new URL(await load);
+      assert.equal(landed.searchParams.get('error'), 'invalid_scope');
+      assert.equal(landed.searchParams.get('code'), null);
+      const result = await page.evaluate('window.appDone');
+      assert.match(result.error, /invalid_scope/);
+      assert.match(await page.evaluate('document.getElementById("error").textContent'), /invalid_scope/);
+      assert.equal(await page.evaluate('document.getElementById("name").textContent'), '');
+      // Refused before any login page; no code reached the app.
+      const auth = page.documents.filter((d) => isAuthorize(d.url));
+      assert.equal(auth.length, 1);
+      assert.equal(auth[0].status, 302);
+      assert.ok(!page.documents.some((d) => d.status === 200 && isAuthorize(d.url)));
+      assert.equal(codeRequests().length, before);
+    } finally {
+      await browser.closePage(page);
+    }
+  });
+
+  test('audit: the failed login, the login and exactly one authorization', async () => {
+    const { code } = await server.stop();  // flushes the batched audit rows
+    assert.equal(code, 0);
+    const rows = execFileSync('sqlite3', [path.join(tmp.dir, 'benhan.db'),
+      "SELECT action || ' ' || principal FROM audit_event WHERE action IN ('login', 'login-failed', 'authorize', 'token') ORDER BY rowid"],
+    { encoding: 'utf8' }).trim().split('\n');
+    assert.deepEqual(rows, ['login-failed bs.lan', 'login bs.lan', 'authorize bs.lan', 'token bs.lan']);
+    ok = true;
+  });
+});

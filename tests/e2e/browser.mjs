@@ -286,6 +286,26 @@ export async function launchChromium({ executable, profileDir, logFile, timeoutM
   const log = fs.createWriteStream(logFile, { flags: 'a' });
   proc.stderr.pipe(log);
   const exited = new Promise((resolve) => proc.on('exit', (code, signal) => resolve({ code, signal })));
+  // If this test process ends first (a failure, ctest's timeout), chromium's group goes with it.
+  const killGroup = () => {
+    try {
+      process.kill(-proc.pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  };
+  const onSignal = (sig) => {
+    killGroup();
+    process.kill(process.pid, sig);
+  };
+  process.once('exit', killGroup);
+  process.once('SIGTERM', onSignal);
+  process.once('SIGINT', onSignal);
+  exited.then(() => {
+    process.off('exit', killGroup);
+    process.off('SIGTERM', onSignal);
+    process.off('SIGINT', onSignal);
+  });
   const portFile = path.join(profileDir, 'DevToolsActivePort');
   let wsUrl;
   try {
@@ -322,11 +342,7 @@ export async function launchChromium({ executable, profileDir, logFile, timeoutM
       if (read()) done();
     });
   } catch (err) {
-    try {
-      process.kill(-proc.pid, 'SIGKILL');
-    } catch {
-      // gone
-    }
+    killGroup();
     throw err;
   }
   const conn = await Connection.open(wsUrl, timeoutMs);

@@ -103,6 +103,16 @@ describe('SMART app in headless Chromium (fhirclient browser build)', { skip }, 
     }
     tmp = makeTempDir('smart-browser');
     server = await startServer({ dataDir: tmp.dir, logFile: path.join(tmp.dir, 'server.log') });
+    // Killed (ctest's timeout, ^C) before after() runs: the server goes too (chromium's group has
+    // its own hook in browser.mjs).
+    const killServer = () => server.proc.exitCode === null && server.proc.signalCode === null && server.proc.kill('SIGKILL');
+    process.once('exit', killServer);
+    for (const sig of ['SIGTERM', 'SIGINT']) {
+      process.once(sig, () => {
+        killServer();
+        process.kill(process.pid, sig);
+      });
+    }
     origin = server.baseUrl.replace(/\/fhir$/, '');
     admin = readAdminToken(tmp.dir);
     app = await startAppServer(config);

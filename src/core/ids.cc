@@ -80,7 +80,7 @@ std::string RandomHex(size_t bytes) {
   return out;
 }
 
-std::string Sha256Hex(const std::string& data) {
+void Sha256(std::string_view data, unsigned char out[32]) {
   // SHA-256 fetched once and one digest context per thread: with OpenSSL 3, EVP_Digest with
   // EVP_sha256() fetches the implementation from the provider store on every call (a shared lock
   // and a context allocation), and this runs for every request's bearer token and audit row.
@@ -90,19 +90,26 @@ std::string Sha256Hex(const std::string& data) {
     ~Ctx() { EVP_MD_CTX_free(c); }
   };
   thread_local Ctx ctx;
-  unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
   if (kSha256 == nullptr || ctx.c == nullptr || !EVP_DigestInit_ex(ctx.c, kSha256, nullptr) ||
-      !EVP_DigestUpdate(ctx.c, data.data(), data.size()) || !EVP_DigestFinal_ex(ctx.c, md, &len)) {
-    len = 0;
-    EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr);
+      !EVP_DigestUpdate(ctx.c, data.data(), data.size()) || !EVP_DigestFinal_ex(ctx.c, out, &len)) {
+    EVP_Digest(data.data(), data.size(), out, &len, EVP_sha256(), nullptr);
   }
-  std::string out(2 * len, '\0');
-  for (unsigned int i = 0; i < len; ++i) {
-    out[2 * i] = kHex[md[i] >> 4];
-    out[2 * i + 1] = kHex[md[i] & 15];
+}
+
+std::string ToHex(const unsigned char* p, size_t n) {
+  std::string out(2 * n, '\0');
+  for (size_t i = 0; i < n; ++i) {
+    out[2 * i] = kHex[p[i] >> 4];
+    out[2 * i + 1] = kHex[p[i] & 15];
   }
   return out;
+}
+
+std::string Sha256Hex(const std::string& data) {
+  unsigned char md[32];
+  Sha256(data, md);
+  return ToHex(md, sizeof md);
 }
 
 }  // namespace benhan

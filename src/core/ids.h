@@ -2,6 +2,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 
 namespace benhan {
 
@@ -11,5 +12,9 @@ std::string NewUuid();
 std::string RandomHex(size_t bytes);
 // SHA-256 of `data` as lowercase hex.
 std::string Sha256Hex(const std::string& data);
+// SHA-256 of `data` (32 bytes) into `out`.
+void Sha256(std::string_view data, unsigned char out[32]);
+// `n` bytes as lowercase hex.
+std::string ToHex(const unsigned char* p, size_t n);
 
 }  // namespace benhan

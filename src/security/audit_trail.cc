@@ -221,15 +221,35 @@ Result<VerifyReport> VerifyAuditTrail(store::Store& store, const SigningKey* key
         ++rep.legacy_rows;
         continue;
       }
-      if (r.prev_hash != prev) {
-        return fail(r.aid, "row " + std::to_string(r.aid) +
-                               " does not link to the row before it (prev_hash differs: rows "
-                               "reordered, replaced or removed before it)");
+      bool format2 = r.aid > head.v2_after_aid;
+      if (r.format != (format2 ? 2 : 1)) {
+        return fail(r.aid, "row " + std::to_string(r.aid) + " is stored in chain format " +
+                               std::to_string(r.format) + " where format " + (format2 ? "2" : "1") +
+                               " belongs (row replaced)");
       }
-      std::string h = store::AuditRowHash(r.aid, r.rec, r.prev_hash);
-      if (h != r.hash) {
-        return fail(r.aid, "row " + std::to_string(r.aid) +
-                               " was altered (its content no longer matches its hash)");
+      if (!format2) {
+        // Format 1 rows store the previous row's hash: check the link, then the content.
+        if (r.prev_hash != prev) {
+          return fail(r.aid, "row " + std::to_string(r.aid) +
+                                 " does not link to the row before it (prev_hash differs: rows "
+                                 "reordered, replaced or removed before it)");
+        }
+        if (store::AuditRowHash(r.aid, r.rec, r.prev_hash) != r.hash) {
+          return fail(r.aid, "row " + std::to_string(r.aid) +
+                                 " was altered (its content no longer matches its hash)");
+        }
+      } else {
+        // Format 2 rows hash their content with the previous row's hash, taken from that row.
+        store::AuditDigest p, d;
+        if (!prev.empty() && !store::AuditDigestFromHex(prev, &p)) {
+          return fail(r.aid, "row " + std::to_string(r.aid - 1) + " has a malformed hash");
+        }
+        store::AuditRowDigest(r.aid, r.rec, prev.empty() ? nullptr : &p, &d);
+        if (store::AuditDigestHex(d) != r.hash) {
+          return fail(r.aid, "row " + std::to_string(r.aid) +
+                                 " was altered, or the row before it replaced (its hash no "
+                                 "longer matches its content and the previous row's hash)");
+        }
       }
       auto [lo, hi] = by_aid.equal_range(r.aid);
       for (auto it = lo; it != hi; ++it) {

@@ -75,9 +75,11 @@ struct VerifyReport {
   std::string problem;     // what is wrong there
 };
 
-// Walks the whole chain: aids consecutive, each row's prev_hash the previous row's hash, each
-// hash recomputed from the row, the head matching the last row, every checkpoint signed by `key`
-// (null: signatures not checked) and naming a row with that hash. Stops at the first break.
+// Walks the whole chain: aids consecutive, each row's hash recomputed from its content and the
+// previous row's hash (format 1 rows also store that previous hash: it must match), each row in
+// the format its position calls for (AuditHead::v2_after_aid), the head matching the last row,
+// every checkpoint signed by `key` (null: signatures not checked) and naming a row with that hash.
+// Stops at the first break.
 Result<VerifyReport> VerifyAuditTrail(store::Store& store, const SigningKey* key);
 
 }  // namespace benhan::security

@@ -1,6 +1,7 @@
 #include "service/audit_log.h"
 
 #include <chrono>
+#include <iterator>
 
 #include "core/log.h"
 
@@ -33,12 +34,14 @@ Status AuditLog::Flush() {
     batch.swap(queue_);
   }
   if (batch.empty()) return Status::Ok();
-  Status st = store_.AppendAudit(batch);
+  size_t n = batch.size();
+  Status st = store_.TakeAudit(batch);  // moves the records into the transaction
   if (!st.ok()) {
-    log::Error("audit: could not write " + std::to_string(batch.size()) +
-               " events: " + st.ToString());
+    log::Error("audit: could not write " + std::to_string(n) + " events: " + st.ToString());
     std::lock_guard<std::mutex> l(mu_);
-    queue_.insert(queue_.begin(), batch.begin(), batch.end());  // keep them for the next try
+    // Keep them, in order, for the next try.
+    queue_.insert(queue_.begin(), std::make_move_iterator(batch.begin()),
+                  std::make_move_iterator(batch.end()));
   }
   return st;
 }

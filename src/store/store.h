@@ -79,20 +79,25 @@ struct AuditRecord {
 };
 
 // The audit trail is a hash chain (store/audit_chain.h): each stored row carries its number
-// (`aid`, 1, 2, 3... with no gaps), the hash of the row before it and its own hash. Rows are
+// (`aid`, 1, 2, 3... with no gaps) and its own hash, computed over its content and the hash of the
+// row before it (format 1 rows, schema version 3, also stored that previous hash). Rows are
 // append-only (the databases refuse UPDATE and DELETE); the chain head (last aid and hash) is a
 // row of its own, locked by every appender, so concurrent appenders (threads, PostgreSQL nodes)
 // chain in commit order.
 struct AuditRow {
   int64_t aid = 0;
   AuditRecord rec;
-  std::string prev_hash;  // hash of row aid-1 ("" for the first chained row)
-  std::string hash;       // AuditRowHash(aid, rec, prev_hash)
+  int format = 2;         // chain format (store/audit_chain.h): 1 for rows of schema version 3
+  std::string hash;       // this row's hash, lowercase hex (format 2: of its 32-byte digest)
+  std::string prev_hash;  // hash of row aid-1, hex ("" for the first chained row): as stored by
+                          // format 1 rows; for format 2 rows set by SearchAudit only (ScanAudit:
+                          // "", the verifier takes it from the row before)
 };
 struct AuditHead {
-  int64_t aid = 0;          // last row chained (0: none)
-  std::string hash;         // its hash
-  int64_t genesis_aid = 0;  // rows up to this one predate the chain (schema before version 3)
+  int64_t aid = 0;           // last row chained (0: none)
+  std::string hash;          // its hash (hex)
+  int64_t genesis_aid = 0;   // rows up to this one predate the chain (schema before version 3)
+  int64_t v2_after_aid = 0;  // rows after this one are format 2 (written since schema version 4)
 };
 // A signed anchor of the chain: "row `aid` has hash `hash`", signed with the server's Ed25519 key
 // (security/audit_trail.h).
@@ -212,6 +217,14 @@ class Store {
   // that every server of a PostgreSQL cluster shares it (a revoked token is refused everywhere at
   // once). `ns` is a namespace ("user", "client", "token"...). Rows whose expires_us has passed
   // are invisible and are purged by later writes. Each call commits on its own (durable).
+  // The same, but the store may take the records instead of copying them: on success `recs` is
+  // left empty, on failure it still holds every record (for a retry). Used by the read audit's
+  // batch writer (service/audit_log.h).
+  virtual Status TakeAudit(std::vector<AuditRecord>& recs) {
+    Status st = AppendAudit(recs);
+    if (st.ok()) recs.clear();
+    return st;
+  }
   // The value of ns/key, or nullopt if absent or expired.
   virtual Result<std::optional<std::string>> KvGet(const std::string& ns,
                                                    const std::string& key) = 0;

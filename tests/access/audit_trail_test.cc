@@ -12,6 +12,7 @@
 
 #include "security_test_util.h"
 #include "store/audit_chain.h"
+#include "store/sqlite/migrations.h"
 #include "support/pg_cluster.h"
 
 namespace benhan::testing {
@@ -175,33 +176,42 @@ TEST_F(SqliteTamper, RewrittenChainIsCaughtByTheSignedCheckpoint) {
   sqlite3_stmt* s = nullptr;
   ASSERT_EQ(sqlite3_prepare_v2(db,
                                "SELECT aid, time, principal, action, rtype, id, version, status, "
-                               "remote, detail, patient, flags, prev_hash FROM audit_event ORDER "
-                               "BY aid",
+                               "remote, detail, patient, flags, length(digest) FROM audit_event "
+                               "ORDER BY aid",
                                -1, &s, nullptr),
             SQLITE_OK);
   std::vector<std::pair<int64_t, store::AuditRecord>> rows;
-  std::string prev;
   while (sqlite3_step(s) == SQLITE_ROW) {
     auto text = [&](int c) {
       const unsigned char* t = sqlite3_column_text(s, c);
       return t ? std::string(reinterpret_cast<const char*>(t)) : std::string();
     };
+    EXPECT_EQ(sqlite3_column_int(s, 12), 32)
+        << "row " << sqlite3_column_int64(s, 0) << " is not in chain format 2";
     store::AuditRecord r{
         sqlite3_column_int64(s, 1), text(2), text(3), text(4),  text(5), sqlite3_column_int64(s, 6),
         sqlite3_column_int(s, 7),   text(8), text(9), text(10), text(11)};
     rows.emplace_back(sqlite3_column_int64(s, 0), r);
   }
   sqlite3_finalize(s);
-  std::string hash;
+  ASSERT_EQ(sqlite3_prepare_v2(db, "UPDATE audit_event SET principal = ?, digest = ? WHERE aid = ?",
+                               -1, &s, nullptr),
+            SQLITE_OK);
+  store::AuditDigest prev, h;
+  bool first = true;
   for (auto& [aid, r] : rows) {
     if (aid == 5) r.principal = "someone-else";
-    std::string h = store::AuditRowHash(aid, r, hash);
-    std::string sql = "UPDATE audit_event SET principal = '" + r.principal + "', prev_hash = '" +
-                      hash + "', hash = '" + h + "' WHERE aid = " + std::to_string(aid);
-    ASSERT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK);
-    hash = h;
+    store::AuditRowDigest(aid, r, first ? nullptr : &prev, &h);
+    sqlite3_bind_text(s, 1, r.principal.c_str(), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_blob(s, 2, h.data(), static_cast<int>(h.size()), SQLITE_TRANSIENT);
+    sqlite3_bind_int64(s, 3, aid);
+    ASSERT_EQ(sqlite3_step(s), SQLITE_DONE);
+    sqlite3_reset(s);
+    prev = h;
+    first = false;
   }
-  std::string head = "UPDATE audit_head SET hash = '" + hash + "'";
+  sqlite3_finalize(s);
+  std::string head = "UPDATE audit_head SET hash = '" + store::AuditDigestHex(prev) + "'";
   ASSERT_EQ(sqlite3_exec(db, head.c_str(), nullptr, nullptr, nullptr), SQLITE_OK);
   sqlite3_close(db);
   CmdRun r = Benhan("audit verify --data " + d);
@@ -214,6 +224,150 @@ TEST_F(SqliteTamper, RewrittenChainIsCaughtByTheSignedCheckpoint) {
   CmdRun r2 = Benhan("audit verify --data " + d2);
   EXPECT_EQ(r2.exit_code, 1) << r2.out;
   EXPECT_NE(r2.out.find("invalid signature"), std::string::npos) << r2.out;
+}
+
+TEST_F(SqliteTamper, RowsStoreTheirHashOnly) {
+  // Chain format 2: the hash as 32 bytes; the previous row's hash is not repeated in the row.
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open((dir_ + "/benhan.db").c_str(), &db), SQLITE_OK);
+  sqlite3_stmt* s = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(db,
+                               "SELECT COUNT(*), SUM(length(digest) = 32), SUM(prev_hash = '' AND "
+                               "hash = ''), (SELECT v2_after FROM audit_head) FROM audit_event",
+                               -1, &s, nullptr),
+            SQLITE_OK);
+  ASSERT_EQ(sqlite3_step(s), SQLITE_ROW);
+  EXPECT_GE(sqlite3_column_int64(s, 0), 12);
+  EXPECT_EQ(sqlite3_column_int64(s, 1), sqlite3_column_int64(s, 0));
+  EXPECT_EQ(sqlite3_column_int64(s, 2), sqlite3_column_int64(s, 0));
+  EXPECT_EQ(sqlite3_column_int64(s, 3), 0);  // a new database: format 2 from the first row
+  sqlite3_finalize(s);
+  sqlite3_close(db);
+}
+
+// A database of schema version 3 (chain format 1: hex hashes, each row repeating the previous
+// row's hash) is upgraded in place by the server; its old rows and the new format-2 rows verify as
+// one chain, and tampering on either side of the boundary is named.
+class SqliteUpgrade : public SqliteTamper {
+ protected:
+  static constexpr int kOldRows = 6;
+  void SetUp() override {
+    dir_ = NewTempDir();
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open((dir_ + "/benhan.db").c_str(), &db), SQLITE_OK);
+    auto exec = [&](const std::string& sql) {
+      char* err = nullptr;
+      EXPECT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err), SQLITE_OK)
+          << (err ? err : "") << " in " << sql.substr(0, 200);
+      sqlite3_free(err);
+    };
+    exec("PRAGMA journal_mode=WAL");
+    const auto& migrations = store::sqlite::Migrations();
+    ASSERT_GE(migrations.size(), 4u);
+    for (int i = 0; i < 3; ++i) exec(migrations[static_cast<size_t>(i)].sql);
+    exec("PRAGMA user_version = 3");
+    std::string prev;
+    for (int aid = 1; aid <= kOldRows; ++aid) {
+      store::AuditRecord r{1700000000000000 + aid,
+                           "legacy-user",
+                           "read",
+                           "Patient",
+                           "old" + std::to_string(aid),
+                           1,
+                           200,
+                           "10.0.0.1:5000",
+                           "",
+                           "old" + std::to_string(aid),
+                           ""};
+      std::string h = store::AuditRowHash(aid, r, prev);
+      exec(
+          "INSERT INTO audit_event (aid, time, principal, action, rtype, id, version, status, "
+          "remote, detail, patient, flags, prev_hash, hash) VALUES (" +
+          std::to_string(aid) + ", " + std::to_string(r.time_us) + ", 'legacy-user', 'read', " +
+          "'Patient', '" + r.id + "', 1, 200, '10.0.0.1:5000', '', '" + r.patient + "', '', '" +
+          prev + "', '" + h + "')");
+      prev = h;
+    }
+    last_old_hash_ = prev;
+    exec("UPDATE audit_head SET aid = " + std::to_string(kOldRows) + ", hash = '" + prev + "'");
+    sqlite3_close(db);
+    ServerOptions o;
+    o.data_dir = dir_;
+    auto s = TestServer::Start(o);
+    ASSERT_TRUE(s);
+    Activity(*s);
+    // The first new row links to the last old one (the FHIR AuditEvent shows both hashes).
+    auto e = s->Request("GET", "/fhir/AuditEvent/audit-" + std::to_string(kOldRows + 1));
+    ASSERT_EQ(e.status, 200) << e.body;
+    EXPECT_NE(e.body.find(last_old_hash_), std::string::npos) << e.body;
+    s->KeepDataDir();
+    s.reset();
+  }
+  std::string last_old_hash_;
+};
+
+TEST_F(SqliteUpgrade, OldAndNewRowsVerifyAsOneChain) {
+  CmdRun r = Benhan("audit verify --data " + dir_);
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_NE(r.out.find("audit trail intact"), std::string::npos) << r.out;
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open((dir_ + "/benhan.db").c_str(), &db), SQLITE_OK);
+  sqlite3_stmt* s = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(db,
+                               "SELECT (SELECT v2_after FROM audit_head), SUM(digest IS NULL AND "
+                               "length(hash) = 64), SUM(length(digest) = 32), COUNT(*) FROM "
+                               "audit_event",
+                               -1, &s, nullptr),
+            SQLITE_OK);
+  ASSERT_EQ(sqlite3_step(s), SQLITE_ROW);
+  EXPECT_EQ(sqlite3_column_int64(s, 0), kOldRows);
+  EXPECT_EQ(sqlite3_column_int64(s, 1), kOldRows);
+  EXPECT_GE(sqlite3_column_int64(s, 2), 12);
+  EXPECT_EQ(sqlite3_column_int64(s, 1) + sqlite3_column_int64(s, 2), sqlite3_column_int64(s, 3));
+  sqlite3_finalize(s);
+  sqlite3_close(db);
+  EXPECT_NE(r.out.find(std::to_string(LastAid()) + " rows chained"), std::string::npos) << r.out;
+}
+
+TEST_F(SqliteUpgrade, TamperingOnEitherSideOfTheUpgradeIsNamed) {
+  const std::string upd = "DROP TRIGGER audit_event_no_update; ";
+  CmdRun old_edit =
+      Benhan("audit verify --data " +
+             Tampered(upd + "UPDATE audit_event SET principal = 'someone-else' WHERE aid = 3"));
+  EXPECT_EQ(old_edit.exit_code, 1) << old_edit.out;
+  EXPECT_NE(old_edit.out.find("BROKEN at row 3: row 3 was altered"), std::string::npos)
+      << old_edit.out;
+  CmdRun new_edit = Benhan("audit verify --data " +
+                           Tampered(upd + "UPDATE audit_event SET detail = 'nothing' WHERE aid = " +
+                                    std::to_string(kOldRows + 2)));
+  EXPECT_EQ(new_edit.exit_code, 1) << new_edit.out;
+  std::string at = std::to_string(kOldRows + 2);
+  EXPECT_NE(new_edit.out.find("BROKEN at row " + at + ": row " + at + " was altered"),
+            std::string::npos)
+      << new_edit.out;
+  CmdRun deleted =
+      Benhan("audit verify --data " + Tampered("DROP TRIGGER audit_event_no_delete; DELETE FROM "
+                                               "audit_event WHERE aid = " +
+                                               std::to_string(kOldRows)));
+  EXPECT_EQ(deleted.exit_code, 1) << deleted.out;
+  std::string gone = std::to_string(kOldRows);
+  EXPECT_NE(deleted.out.find("BROKEN at row " + gone + ": row " + gone + " is missing"),
+            std::string::npos)
+      << deleted.out;
+  // Rows 5 (format 1) and 8 (format 2) swapped.
+  CmdRun reordered = Benhan(
+      "audit verify --data " +
+      Tampered(upd + "UPDATE audit_event SET aid = -5 WHERE aid = 5; UPDATE audit_event SET aid = "
+                     "5 WHERE aid = 8; UPDATE audit_event SET aid = 8 WHERE aid = -5"));
+  EXPECT_EQ(reordered.exit_code, 1) << reordered.out;
+  EXPECT_NE(reordered.out.find("BROKEN at row 5"), std::string::npos) << reordered.out;
+  // Rows 8 and 9 (both format 2) swapped: no stored link, the recomputed one breaks at row 8.
+  CmdRun swapped = Benhan(
+      "audit verify --data " +
+      Tampered(upd + "UPDATE audit_event SET aid = -8 WHERE aid = 8; UPDATE audit_event SET aid = "
+                     "8 WHERE aid = 9; UPDATE audit_event SET aid = 9 WHERE aid = -8"));
+  EXPECT_EQ(swapped.exit_code, 1) << swapped.out;
+  EXPECT_NE(swapped.out.find("BROKEN at row 8"), std::string::npos) << swapped.out;
 }
 
 // --- PostgreSQL -----------------------------------------------------------------------------

@@ -735,10 +735,15 @@ class PgStore final : public Store {
     });
   }
 
+  // Columns of an AuditRow; format-2 rows have `digest` (32 bytes, read as hex), format-1 rows
+  // prev_hash and hash (hex). kAuditPrev adds the previous row's hash (SearchAudit).
   static constexpr const char* kAuditColumns =
       "aid, time, principal, action, rtype, id, version, status, remote, detail, patient, flags, "
-      "prev_hash, hash";
-  static AuditRow AuditRowAt(const Rows& s, int i) {
+      "prev_hash, hash, encode(digest, 'hex')";
+  static constexpr const char* kAuditPrev =
+      ", (SELECT COALESCE(encode(p.digest, 'hex'), p.hash) FROM audit_event p "
+      "WHERE p.aid = audit_event.aid - 1)";
+  static AuditRow AuditRowAt(const Rows& s, int i, bool with_prev = false) {
     AuditRow a;
     a.aid = s.Int(i, 0);
     a.rec.time_us = s.Int(i, 1);
@@ -752,8 +757,16 @@ class PgStore final : public Store {
     a.rec.detail = s.Text(i, 9);
     a.rec.patient = s.Text(i, 10);
     a.rec.flags = s.Text(i, 11);
-    a.prev_hash = s.Text(i, 12);
-    a.hash = s.Text(i, 13);
+    std::string digest = s.Text(i, 14);
+    if (!digest.empty()) {
+      a.format = 2;
+      a.hash = std::move(digest);
+      if (with_prev) a.prev_hash = s.Text(i, 15);
+    } else {
+      a.format = 1;
+      a.prev_hash = s.Text(i, 12);
+      a.hash = s.Text(i, 13);
+    }
     return a;
   }
   using AuditRows = std::vector<AuditRow>;
@@ -771,14 +784,17 @@ class PgStore final : public Store {
 
   Result<AuditHead> ReadAuditHead() override {
     return OnPrimary<AuditHead>([&](PgConn& c) -> Result<AuditHead> {
-      ASSIGN_OR_RETURN(Rows r, c.Query("SELECT aid, hash, genesis FROM audit_head WHERE k = 1", {}));
+      ASSIGN_OR_RETURN(Rows r, c.Query("SELECT aid, hash, genesis, v2_after FROM audit_head "
+                                       "WHERE k = 1",
+                                       {}));
       if (r.size() != 1) return Status(Code::kInternal, "audit_head row missing");
-      return AuditHead{r.Int(0, 0), r.Text(0, 1), r.Int(0, 2)};
+      return AuditHead{r.Int(0, 0), r.Text(0, 1), r.Int(0, 2), r.Int(0, 3)};
     });
   }
 
   Result<AuditRows> SearchAudit(const AuditQuery& q) override {
-    std::string sql = std::string("SELECT ") + kAuditColumns + " FROM audit_event WHERE 1=1";
+    std::string sql =
+        std::string("SELECT ") + kAuditColumns + kAuditPrev + " FROM audit_event WHERE 1=1";
     std::vector<SqlArg> args;
     auto add = [&](const char* cond, SqlArg v) {
       sql += cond;
@@ -799,7 +815,7 @@ class PgStore final : public Store {
     return OnPrimary<AuditRows>([&](PgConn& c) -> Result<AuditRows> {
       ASSIGN_OR_RETURN(Rows r, c.Query(sql, args));
       AuditRows out;
-      for (int i = 0; i < r.size(); ++i) out.push_back(AuditRowAt(r, i));
+      for (int i = 0; i < r.size(); ++i) out.push_back(AuditRowAt(r, i, true));
       return out;
     });
   }
@@ -1097,8 +1113,8 @@ Status PgTransaction::Flush() {
       {"idx_uri", "pid, uri, rid", "int4,text,int8"},
       {"audit_event",
        "aid, time, principal, action, rtype, id, version, status, remote, detail, patient, flags, "
-       "prev_hash, hash",
-       "int8,int8,text,text,text,text,int8,int4,text,text,text,text,text,text"},
+       "digest",
+       "int8,int8,text,text,text,text,int8,int4,text,text,text,text,bytea"},
   };
   for (const Spec& spec : kSpecs) {
     auto it = pending_.find(spec.table);
@@ -1226,25 +1242,33 @@ Status PgTransaction::ChainAudit() {
                                         {}));
   if (h.size() != 1) return Status(Code::kInternal, "audit_head row missing");
   int64_t aid = h.Int(0, 0);
-  std::string prev = h.Text(0, 1);
+  std::string head = h.Text(0, 1);
+  AuditDigest prev;
+  bool first = head.empty();  // the first row of the chain links to nothing
+  if (!first && !AuditDigestFromHex(head, &prev))
+    return Status(Code::kInternal, "audit_head hash is not a SHA-256 hex digest");
+  // Chain format 2 (store/audit_chain.h): the digest as bytea, prev_hash and hash left ''.
   Table& t = pending_["audit_event"];
-  if (t.cols.empty()) t.cols.resize(14);
+  if (t.cols.empty()) t.cols.resize(13);
+  AuditDigest d;
   for (const AuditRecord& r : audit_) {
     ++aid;
-    std::string hash = AuditRowHash(aid, r, prev);
-    std::string vals[14] = {std::to_string(aid),      std::to_string(r.time_us),
-                            ArgText(r.principal),     ArgText(r.action),
-                            ArgText(r.type),          ArgText(r.id),
-                            std::to_string(r.version), std::to_string(r.status),
-                            ArgText(r.remote),        ArgText(r.detail),
-                            ArgText(r.patient),       ArgText(r.flags),
-                            prev,                     hash};
-    for (size_t i = 0; i < 14; ++i) AppendArrayItem(t.cols[i], vals[i]);
+    AuditRowDigest(aid, r, first ? nullptr : &prev, &d);
+    std::string vals[13] = {
+        std::to_string(aid),       std::to_string(r.time_us), ArgText(r.principal),
+        ArgText(r.action),         ArgText(r.type),           ArgText(r.id),
+        std::to_string(r.version), std::to_string(r.status),  ArgText(r.remote),
+        ArgText(r.detail),         ArgText(r.patient),        ArgText(r.flags),
+        "\\x" + AuditDigestHex(d)};
+    for (size_t i = 0; i < 13; ++i) AppendArrayItem(t.cols[i], vals[i]);
     ++t.rows;
-    prev = std::move(hash);
+    prev = d;
+    first = false;
   }
   RETURN_IF_ERROR(Flush());
-  RETURN_IF_ERROR(conn_->Query("UPDATE audit_head SET aid = ?, hash = ? WHERE k = 1", {aid, prev})
+  RETURN_IF_ERROR(conn_
+                      ->Query("UPDATE audit_head SET aid = ?, hash = ? WHERE k = 1",
+                              {aid, AuditDigestHex(prev)})
                       .status());
   audit_.clear();
   audit_mark_ = 0;

@@ -349,6 +349,7 @@ class SqliteTransaction final : public Transaction {
   std::vector<AuditRecord> audit_;
   size_t audit_mark_ = 0;  // audit_.size() at the savepoint
   Status WriteAuditChain();
+  friend class SqliteStore;  // TakeAudit hands its batch to audit_ without copying
 };
 
 class SqliteStore final : public Store {
@@ -704,10 +705,32 @@ class SqliteStore final : public Store {
     });
   }
 
+  Status TakeAudit(std::vector<AuditRecord>& recs) override {
+    if (recs.empty()) return Status::Ok();
+    ASSIGN_OR_RETURN(auto t, BeginWrite());
+    auto* txn = static_cast<SqliteTransaction*>(t.get());
+    txn->audit_.swap(recs);
+    Status st = txn->Commit();
+    txn->audit_.swap(recs);  // WriteAuditChain reads the records, never moves them
+    if (st.ok()) recs.clear();
+    return st;
+  }
+
+  // Columns of an AuditRow; format-2 rows have `digest` (32 bytes), format-1 rows prev_hash and
+  // hash (hex). kAuditPrev adds the previous row's hash (SearchAudit: the FHIR AuditEvent).
   static constexpr const char* kAuditColumns =
       "aid, time, principal, action, rtype, id, version, status, remote, detail, patient, flags, "
-      "prev_hash, hash";
-  static AuditRow AuditRowAt(const Stmt& s) {
+      "prev_hash, hash, digest";
+  static constexpr const char* kAuditPrev =
+      ", (SELECT CASE WHEN p.digest IS NULL THEN p.hash ELSE p.digest END FROM audit_event p "
+      "WHERE p.aid = audit_event.aid - 1)";
+  static std::string HashHex(std::string h) {
+    if (h.size() != 32) return h;  // hex already (format 1), or none
+    AuditDigest d;
+    std::memcpy(d.data(), h.data(), d.size());
+    return AuditDigestHex(d);
+  }
+  static AuditRow AuditRowAt(const Stmt& s, bool with_prev = false) {
     AuditRow a;
     a.aid = s.Int(0);
     a.rec.time_us = s.Int(1);
@@ -721,8 +744,16 @@ class SqliteStore final : public Store {
     a.rec.detail = s.Text(9);
     a.rec.patient = s.Text(10);
     a.rec.flags = s.Text(11);
-    a.prev_hash = s.Text(12);
-    a.hash = s.Text(13);
+    std::string digest = s.Text(14);
+    if (digest.size() == 32) {
+      a.format = 2;
+      a.hash = HashHex(std::move(digest));
+      if (with_prev) a.prev_hash = HashHex(s.Text(15));
+    } else {
+      a.format = 1;
+      a.prev_hash = s.Text(12);
+      a.hash = s.Text(13);
+    }
     return a;
   }
 
@@ -743,15 +774,16 @@ class SqliteStore final : public Store {
 
   Result<AuditHead> ReadAuditHead() override {
     ReaderLease lease(this);
-    ASSIGN_OR_RETURN(auto s,
-                     lease.conn->Prepare("SELECT aid, hash, genesis FROM audit_head WHERE k = 1"));
+    ASSIGN_OR_RETURN(auto s, lease.conn->Prepare("SELECT aid, hash, genesis, v2_after FROM "
+                                                 "audit_head WHERE k = 1"));
     ASSIGN_OR_RETURN(bool row, s->Step());
     if (!row) return Status(Code::kInternal, "audit_head row missing");
-    return AuditHead{s->Int(0), s->Text(1), s->Int(2)};
+    return AuditHead{s->Int(0), s->Text(1), s->Int(2), s->Int(3)};
   }
 
   Result<std::vector<AuditRow>> SearchAudit(const AuditQuery& q) override {
-    std::string sql = std::string("SELECT ") + kAuditColumns + " FROM audit_event WHERE 1=1";
+    std::string sql =
+        std::string("SELECT ") + kAuditColumns + kAuditPrev + " FROM audit_event WHERE 1=1";
     std::vector<SqlArg> args;
     auto add = [&](const char* cond, SqlArg v) {
       sql += cond;
@@ -776,7 +808,7 @@ class SqliteStore final : public Store {
     while (true) {
       ASSIGN_OR_RETURN(bool row, s->Step());
       if (!row) break;
-      out.push_back(AuditRowAt(*s));
+      out.push_back(AuditRowAt(*s, true));
     }
     return out;
   }
@@ -1257,28 +1289,38 @@ Status SqliteTransaction::WriteAuditChain() {
   ASSIGN_OR_RETURN(bool row, h->Step());
   if (!row) return Status(Code::kInternal, "audit_head row missing");
   int64_t aid = h->Int(0);
-  std::string prev = h->Text(1);
+  std::string head = h->Text(1);
   h.reset();
+  AuditDigest prev;
+  bool first = head.empty();  // the first row of the chain links to nothing
+  if (!first && !AuditDigestFromHex(head, &prev))
+    return Status(Code::kInternal, "audit_head hash is not a SHA-256 hex digest");
+  // Chain format 2 (store/audit_chain.h): the digest as 32 bytes, prev_hash and hash left ''.
+  // One prepared single-row INSERT (a multi-row VALUES list measured slower: SQLite stages it).
   ASSIGN_OR_RETURN(auto s,
                    conn_->Prepare("INSERT INTO audit_event (aid, time, principal, action, rtype, "
-                                  "id, version, status, remote, detail, patient, flags, "
-                                  "prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-                                  "?, ?)"));
+                                  "id, version, status, remote, detail, patient, flags, digest) "
+                                  "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+  AuditDigest d;
+  std::string blob(d.size(), '\0');  // bound SQLITE_STATIC: lives until the row is written
   for (const AuditRecord& r : audit_) {
     ++aid;
-    std::string hash = AuditRowHash(aid, r, prev);
+    AuditRowDigest(aid, r, first ? nullptr : &prev, &d);
+    std::memcpy(blob.data(), d.data(), d.size());
     s->Bind(1, aid).Bind(2, r.time_us).Bind(3, r.principal).Bind(4, r.action).Bind(5, r.type);
     s->Bind(6, r.id).Bind(7, r.version).Bind(8, static_cast<int64_t>(r.status)).Bind(9, r.remote);
-    s->Bind(10, r.detail).Bind(11, r.patient).Bind(12, r.flags).Bind(13, prev).Bind(14, hash);
+    s->Bind(10, r.detail).Bind(11, r.patient).Bind(12, r.flags).BindBlob(13, blob);
     RETURN_IF_ERROR(s->Run());
     s->Reset();
-    prev = std::move(hash);
+    prev = d;
+    first = false;
   }
   s.reset();
   ASSIGN_OR_RETURN(auto u, conn_->Prepare("UPDATE audit_head SET aid = ?, hash = ? WHERE k = 1"));
-  u->Bind(1, aid).Bind(2, prev);
+  std::string head_hash = AuditDigestHex(prev);  // bound SQLITE_STATIC: must outlive Run()
+  u->Bind(1, aid).Bind(2, head_hash);
   RETURN_IF_ERROR(u->Run());
-  audit_.clear();
+  // audit_ is kept (TakeAudit hands the records back to its caller).
   audit_mark_ = 0;
   return Status::Ok();
 }

@@ -190,8 +190,11 @@ std::string ConsentPage(const security::AuthorizeRequest& ar, const Params& p,
     b += "<label for=\"pt\">Mã bệnh nhân <small>(Patient id)</small></label>"
          "<input id=\"pt\" name=\"patient\" required>";
   }
+  // Refusing needs no patient: the deny button skips the form's validation (the browser would
+  // otherwise insist on the required patient field before letting the user say no).
   b += "<button type=\"submit\" name=\"action\" value=\"approve\">Cho phép</button>"
-       "<button type=\"submit\" name=\"action\" value=\"deny\">Từ chối</button></form>";
+       "<button type=\"submit\" name=\"action\" value=\"deny\" formnovalidate>Từ chối</button>"
+       "</form>";
   return Page("Cho phép truy cập", b);
 }
 

@@ -211,6 +211,12 @@ class Page {
     await this.send('Input.dispatchMouseEvent', { type: 'mouseReleased', ...base });
   }
 
+  // A PNG of the page as it is now.
+  async screenshot(file) {
+    const { data } = await this.send('Page.captureScreenshot', { format: 'png' });
+    fs.writeFileSync(file, Buffer.from(data, 'base64'));
+  }
+
   // The browser's cookies for the given URLs.
   async cookies(urls) {
     return (await this.send('Network.getCookies', { urls })).cookies;

@@ -18,7 +18,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { after, before, describe, test as nodeTest } from 'node:test';
 
 import { findChromium, launchChromium } from './browser.mjs';
 import { benhanBin, makeTempDir, readAdminToken, sourceDir, startServer } from './harness.mjs';
@@ -79,7 +79,16 @@ describe('SMART app in headless Chromium (fhirclient browser build)', { skip }, 
   let origin;          // the server's origin (authorization endpoints)
   let patient;         // the patient in context, as stored
   let observations;    // their Observations, as stored
-  let ok = false;
+  let ok = false;       // the last test ran to its end
+  let failed = false;   // some test failed: keep the temp dir (logs, screenshots)
+  const test = (name, fn) => nodeTest(name, async () => {
+    try {
+      await fn();
+    } catch (err) {
+      failed = true;
+      throw err;
+    }
+  });
 
   const cli = (args, input) => execFileSync(benhanBin(), [...args, '--data', tmp.dir], {
     input: input ?? '', encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'],
@@ -155,8 +164,19 @@ describe('SMART app in headless Chromium (fhirclient browser build)', { skip }, 
       const { code } = await server.stop();
       ok = ok && code === 0;
     }
-    tmp?.done(ok);
+    tmp?.done(ok && !failed);
   });
+
+  // On failure: the page as the browser showed it, next to the server log in the kept temp dir.
+  async function keepScreenshot(page, err) {
+    const file = path.join(tmp.dir, `failed-${Date.now()}.png`);
+    try {
+      await page.screenshot(file);
+      err.message += ` (screenshot: ${file}; at ${page.url})`;
+    } catch {
+      // the browser is gone
+    }
+  }
 
   const isAuthorize = (url) => url.startsWith(`${origin}/auth/authorize`);
   const codeRequests = () => app.requests.filter((u) => /[?&]code=/.test(u));
@@ -181,9 +201,9 @@ describe('SMART app in headless Chromium (fhirclient browser build)', { skip }, 
       load = page.nextLoad(isAuthorize);
       await page.click('button[type=submit]');
       await load;
-      const failed = page.documents.at(-1);
-      assert.equal(failed.method, 'POST');
-      assert.equal(failed.status, 401);
+      const refused = page.documents.at(-1);
+      assert.equal(refused.method, 'POST');
+      assert.equal(refused.status, 401);
       assert.match(await page.evaluate('document.querySelector(".err[role=alert]").textContent'),
         /^Sai tên đăng nhập, mật khẩu/);
       assert.ok(await page.evaluate('Boolean(document.querySelector("#p"))'), 'the login form is shown again');
@@ -261,6 +281,9 @@ describe('SMART app in headless Chromium (fhirclient browser build)', { skip }, 
       const others = await fetch(`${server.baseUrl}/Patient?_count=100`, { headers: { authorization: `Bearer ${result.accessToken}` } });
       const seen = (await others.json()).entry?.map((e) => e.resource.id) ?? [];
       assert.deepEqual(seen, [patient.id]);
+    } catch (err) {
+      await keepScreenshot(page, err);
+      throw err;
     } finally {
       await browser.closePage(page);
     }
@@ -285,18 +308,51 @@ describe('SMART app in headless Chromium (fhirclient browser build)', { skip }, 
       assert.equal(auth[0].status, 302);
       assert.ok(!page.documents.some((d) => d.status === 200 && isAuthorize(d.url)));
       assert.equal(codeRequests().length, before);
+    } catch (err) {
+      await keepScreenshot(page, err);
+      throw err;
     } finally {
       await browser.closePage(page);
     }
   });
 
-  test('audit: the failed login, the login and exactly one authorization', async () => {
+  test('the user denies: the app gets access_denied, no code', async () => {
+    const page = await browser.newPage();
+    try {
+      const before = codeRequests().length;
+      let load = page.nextLoad(isAuthorize);
+      await page.navigate(`${app.origin}/launch.html`);
+      await load;
+      await page.type('#u', 'bs.lan');
+      await page.type('#p', PASSWORD);
+      load = page.nextLoad(isAuthorize);
+      await page.click('button[type=submit]');
+      await load;
+      assert.match(await page.evaluate('document.querySelector("h2").textContent'), /Cho phép truy cập/);
+      load = page.nextLoad((u) => u.startsWith(`${app.origin}/index.html`));
+      await page.click('button[value=deny]');
+      const landed = new URL(await load);
+      assert.equal(landed.searchParams.get('error'), 'access_denied');
+      assert.equal(landed.searchParams.get('code'), null);
+      const result = await page.evaluate('window.appDone');
+      assert.match(result.error, /access_denied/);
+      assert.equal(await page.evaluate('document.getElementById("name").textContent'), '');
+      assert.equal(codeRequests().length, before);
+    } catch (err) {
+      await keepScreenshot(page, err);
+      throw err;
+    } finally {
+      await browser.closePage(page);
+    }
+  });
+
+  test('audit: the failed login, the logins and exactly one authorization', async () => {
     const { code } = await server.stop();  // flushes the batched audit rows
     assert.equal(code, 0);
     const rows = execFileSync('sqlite3', [path.join(tmp.dir, 'benhan.db'),
       "SELECT action || ' ' || principal FROM audit_event WHERE action IN ('login', 'login-failed', 'authorize', 'token') ORDER BY rowid"],
     { encoding: 'utf8' }).trim().split('\n');
-    assert.deepEqual(rows, ['login-failed bs.lan', 'login bs.lan', 'authorize bs.lan', 'token bs.lan']);
+    assert.deepEqual(rows, ['login-failed bs.lan', 'login bs.lan', 'authorize bs.lan', 'token bs.lan', 'login bs.lan']);
     ok = true;
   });
 });

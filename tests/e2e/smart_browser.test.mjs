@@ -7,9 +7,10 @@
 // fhirclient exchanges the code (PKCE S256, verifier in sessionStorage) with a cross-origin fetch,
 // reads the patient and searches their Observations, and renders them.
 // Checked: what the page renders equals what the server holds; the token carries the scopes asked
-// for (and the server's introspection agrees); the session cookie is HttpOnly and SameSite=Lax; a
-// wrong password shows the Vietnamese error on the login page and issues no code; a scope the client
-// is not registered for is refused (error=invalid_scope back to the app, no login page, no code).
+// for (and the server's introspection agrees); a refresh in the page rotates the tokens; the session
+// cookie is HttpOnly and SameSite=Lax; a wrong password shows the Vietnamese error on the login page
+// and issues no code; a scope the client is not registered for is refused (error=invalid_scope back
+// to the app, no login page, no code); the user's "Từ chối" comes back as access_denied; the audit.
 //
 // Chromium is a test dependency (scripts/install-deps.sh, TEST_PKGS). Without it this test fails,
 // unless BENHAN_ALLOW_SKIP=1 is set: then it is skipped with a message saying so.
@@ -277,6 +278,15 @@ describe('SMART app in headless Chromium (fhirclient browser build)', { skip }, 
       assert.equal(info.client_id, CLIENT_ID);
       assert.equal(info.username, 'bs.lan');
       assert.equal(info.patient, patient.id);
+      // Refresh in the browser (a cross-origin POST to /auth/token): a new access token and a new
+      // refresh token, the same scopes, and the app reads on with it.
+      const refreshed = await page.evaluate(`smartClient.refresh().then(async () => ({
+        accessToken: smartClient.state.tokenResponse.access_token,
+        scope: smartClient.state.tokenResponse.scope,
+        readId: (await smartClient.patient.read()).id }))`);
+      assert.notEqual(refreshed.accessToken, result.accessToken);
+      assert.equal(refreshed.scope, APP_SCOPE);
+      assert.equal(refreshed.readId, patient.id);
       // The token reaches this patient's data only.
       const others = await fetch(`${server.baseUrl}/Patient?_count=100`, { headers: { authorization: `Bearer ${result.accessToken}` } });
       const seen = (await others.json()).entry?.map((e) => e.resource.id) ?? [];
@@ -352,7 +362,9 @@ describe('SMART app in headless Chromium (fhirclient browser build)', { skip }, 
     const rows = execFileSync('sqlite3', [path.join(tmp.dir, 'benhan.db'),
       "SELECT action || ' ' || principal FROM audit_event WHERE action IN ('login', 'login-failed', 'authorize', 'token') ORDER BY rowid"],
     { encoding: 'utf8' }).trim().split('\n');
-    assert.deepEqual(rows, ['login-failed bs.lan', 'login bs.lan', 'authorize bs.lan', 'token bs.lan', 'login bs.lan']);
+    // token x2: the code exchange and the refresh; the second login is the case that denies.
+    assert.deepEqual(rows, ['login-failed bs.lan', 'login bs.lan', 'authorize bs.lan', 'token bs.lan',
+      'token bs.lan', 'login bs.lan']);
     ok = true;
   });
 });

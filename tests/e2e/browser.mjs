@@ -328,13 +328,17 @@ export async function launchChromium({ executable, profileDir, logFile, timeoutM
         resolve(`ws://127.0.0.1:${Number(port)}${p.trim()}`);
         return true;
       };
-      const watcher = fs.watch(profileDir, () => { if (read()) done(); });
+      // The file appears in the profile dir; chromium also says "DevTools listening" on stderr.
+      const check = () => { if (read()) done(); };
+      const watcher = fs.watch(profileDir, check);
+      proc.stderr.on('data', check);
       const timer = setTimeout(() => {
         done();
         reject(new Error(`chromium wrote no ${portFile} within ${timeoutMs} ms (log: ${logFile})`));
       }, timeoutMs);
       const done = () => {
         watcher.close();
+        proc.stderr.off('data', check);
         clearTimeout(timer);
       };
       proc.on('error', (err) => {

@@ -5,6 +5,7 @@
 #include <boost/json/monotonic_resource.hpp>
 #include <boost/json/parse.hpp>
 #include <cctype>
+#include <cstring>
 
 #include "fhir/indexer.h"
 
@@ -223,6 +224,165 @@ struct RefHandler {
   bool on_comment(boost::json::string_view, boost::system::error_code&) { return true; }
 };
 
+// FirstPatientOfStored's scan: RefHandler's rules (a bit per compartment path still matched by
+// the names from the root, arrays transparent, a "reference" string at a path's end is a hit) on
+// raw text, without validation or copies. Strings are skipped with memchr; the scan stops as soon
+// as path 0 has a patient (no later hit can come first). Unsure (escapes in a key or a reference,
+// nesting deeper than kMaxDepth, text that does not parse): the caller falls back.
+class StoredScan {
+ public:
+  StoredScan(const std::vector<std::vector<std::string>>& paths, std::string_view text)
+      : paths_(paths), p_(text.data()), e_(text.data() + text.size()) {}
+  // true: `best()` is the answer ("" if none); false: unsure.
+  bool Run() {
+    Ws();
+    if (p_ == e_ || *p_ != '{') return false;
+    uint32_t all = paths_.size() >= 32 ? ~0u : (1u << paths_.size()) - 1;
+    if (!Object(all, 0)) return false;
+    if (stop_) return true;
+    Ws();
+    return p_ == e_;
+  }
+  const std::string& best() const { return best_; }
+
+ private:
+  static constexpr uint32_t kMaxDepth = 64;
+  void Ws() {
+    while (p_ < e_ && (*p_ == ' ' || *p_ == '\n' || *p_ == '\r' || *p_ == '\t')) ++p_;
+  }
+  // At an opening quote: the raw bytes up to the closing one; `escaped` if they hold a '\\'.
+  bool Str(std::string_view* raw, bool* escaped) {
+    const char* s = ++p_;
+    *escaped = false;
+    while (true) {
+      const char* q = static_cast<const char*>(std::memchr(p_, '"', static_cast<size_t>(e_ - p_)));
+      if (q == nullptr) return false;
+      const char* b = static_cast<const char*>(std::memchr(p_, '\\', static_cast<size_t>(q - p_)));
+      if (b == nullptr) {
+        *raw = std::string_view(s, static_cast<size_t>(q - s));
+        p_ = q + 1;
+        return true;
+      }
+      *escaped = true;
+      p_ = b + 2;  // past the escaped character (a quote, too)
+      if (p_ > e_) return false;
+    }
+  }
+  bool Scalar() {
+    const char* s = p_;
+    while (p_ < e_ && *p_ != ',' && *p_ != '}' && *p_ != ']' && *p_ != ' ' && *p_ != '\n' &&
+           *p_ != '\r' && *p_ != '\t')
+      ++p_;
+    return p_ != s;
+  }
+  void Hit(uint32_t path, std::string_view ref) {
+    if (path >= best_path_) return;
+    std::vector<std::string> id;
+    AddPatientRef(ref, id);
+    if (id.empty()) return;
+    best_path_ = path;
+    best_ = std::move(id.front());
+    if (path == 0) stop_ = true;
+  }
+  // A value in an array (mask and depth of the array's frame).
+  bool Element(uint32_t mask, uint32_t depth) {
+    if (*p_ == '{') return Object(mask, depth);
+    if (*p_ == '[') return Array(mask, depth);
+    if (*p_ == '"') {
+      std::string_view v;
+      bool esc;
+      return Str(&v, &esc);  // a string straight in an array is no reference
+    }
+    return Scalar();
+  }
+  bool Array(uint32_t mask, uint32_t depth) {
+    if (++nest_ > kMaxDepth) return false;
+    ++p_;
+    Ws();
+    if (p_ < e_ && *p_ == ']') {
+      ++p_;
+      --nest_;
+      return true;
+    }
+    while (true) {
+      Ws();
+      if (p_ == e_ || !Element(mask, depth)) return false;
+      if (stop_) return true;
+      Ws();
+      if (p_ == e_) return false;
+      if (*p_ == ']') break;
+      if (*p_++ != ',') return false;
+    }
+    ++p_;
+    --nest_;
+    return true;
+  }
+  bool Object(uint32_t mask, uint32_t depth) {
+    if (++nest_ > kMaxDepth) return false;
+    ++p_;
+    Ws();
+    if (p_ < e_ && *p_ == '}') {
+      ++p_;
+      --nest_;
+      return true;
+    }
+    while (true) {
+      Ws();
+      if (p_ == e_ || *p_ != '"') return false;
+      std::string_view key;
+      bool esc;
+      if (!Str(&key, &esc)) return false;
+      if (esc && mask != 0) return false;  // an escaped key that may matter: unsure
+      Ws();
+      if (p_ == e_ || *p_++ != ':') return false;
+      Ws();
+      if (p_ == e_) return false;
+      if (*p_ == '"') {
+        std::string_view v;
+        bool vesc;
+        if (!Str(&v, &vesc)) return false;
+        if (mask != 0 && key == "reference") {
+          for (uint32_t m = mask; m != 0; m &= m - 1) {
+            auto b = static_cast<uint32_t>(__builtin_ctz(m));
+            if (paths_[b].size() == depth) {
+              if (vesc) return false;
+              Hit(b, v);
+              break;
+            }
+          }
+          if (stop_) return true;
+        }
+      } else if (*p_ == '{' || *p_ == '[') {
+        uint32_t child = 0;
+        for (uint32_t m = mask; m != 0; m &= m - 1) {
+          int b = __builtin_ctz(m);
+          const auto& path = paths_[static_cast<size_t>(b)];
+          if (depth < path.size() && path[depth] == key) child |= 1u << b;
+        }
+        if (!(*p_ == '{' ? Object(child, depth + 1) : Array(child, depth + 1))) return false;
+        if (stop_) return true;
+      } else if (!Scalar()) {
+        return false;
+      }
+      Ws();
+      if (p_ == e_) return false;
+      if (*p_ == '}') break;
+      if (*p_++ != ',') return false;
+    }
+    ++p_;
+    --nest_;
+    return true;
+  }
+
+  const std::vector<std::vector<std::string>>& paths_;
+  const char* p_;
+  const char* e_;
+  uint32_t nest_ = 0;
+  uint32_t best_path_ = ~0u;
+  std::string best_;
+  bool stop_ = false;
+};
+
 }  // namespace
 
 PatientCompartment::PatientCompartment(const fhir::Definitions& defs) {
@@ -302,6 +462,17 @@ Result<std::vector<std::string>> PatientCompartment::PatientsOfJson(const std::s
     }
   }
   return out;
+}
+
+Result<std::string> PatientCompartment::FirstPatientOfStored(const std::string& type,
+                                                             std::string_view text) const {
+  auto it = paths_.find(type);
+  if (type != "Patient" && it != paths_.end() && it->second.size() <= 32) {
+    StoredScan scan(it->second, text);
+    if (scan.Run()) return scan.best();
+  }
+  ASSIGN_OR_RETURN(auto all, PatientsOfJson(type, text));
+  return all.empty() ? std::string() : std::move(all.front());
 }
 
 bool PatientCompartment::IsPatientData(const std::string& type) const {

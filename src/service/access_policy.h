@@ -78,6 +78,13 @@ class PatientCompartment {
   // search match. Errors: kInvalid if `json` is not one JSON object.
   Result<std::vector<std::string>> PatientsOfJson(const std::string& type,
                                                   std::string_view json) const;
+  // PatientsOfJson's first id ("" if none) for a resource this server stored (valid JSON: checked
+  // when written), found by a scan that does not validate and stops at the first patient of the
+  // first compartment path: the audit row's patient when no policy needs the others. Falls back
+  // to PatientsOfJson when unsure (an escape in a key or reference, deep nesting, a Patient), so
+  // text that is not one JSON object fails as there (kInvalid) unless it breaks only after the
+  // patient was found.
+  Result<std::string> FirstPatientOfStored(const std::string& type, std::string_view json) const;
   // True for Patient and every type with Patient compartment parameters (patient data).
   bool IsPatientData(const std::string& type) const;
 

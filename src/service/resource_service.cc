@@ -223,6 +223,14 @@ AccessDecision ResourceService::CheckJson(const RequestContext& ctx, Interaction
       return d;
     }
     if (!compartment_.IsPatientData(type) || text.empty()) return d;
+    // Only the audit row's patient is wanted: a scan that stops at the first one.
+    auto first = compartment_.FirstPatientOfStored(type, text);
+    if (!first.ok()) {
+      d.status = Status(Code::kInternal, "stored " + type + "/" + id + " is not a JSON object");
+      return d;
+    }
+    d.patient = std::move(*first);
+    return d;
   }
   if (text.empty()) return CheckObject(ctx, i, type, json::object());
   // The patients straight from the text (streaming, no DOM): this runs for every read and every

@@ -30,6 +30,14 @@ class CompartmentJson : public ::testing::Test {
     auto got = pc_->PatientsOfJson(type, text);
     ASSERT_TRUE(got.ok()) << got.status().ToString() << " " << text.substr(0, 300);
     EXPECT_EQ(*got, want) << text.substr(0, 300);
+    First(type, text, want);
+  }
+  // FirstPatientOfStored (the audit row's patient) is the first of those ids.
+  void First(const std::string& type, const std::string& text,
+             const std::vector<std::string>& want) {
+    auto first = pc_->FirstPatientOfStored(type, text);
+    ASSERT_TRUE(first.ok()) << first.status().ToString() << " " << text.substr(0, 300);
+    EXPECT_EQ(*first, want.empty() ? std::string() : want.front()) << text.substr(0, 300);
   }
   std::shared_ptr<const fhir::Definitions> defs_;
   std::unique_ptr<service::PatientCompartment> pc_;
@@ -62,6 +70,17 @@ TEST_F(CompartmentJson, EdgeCases) {
   // reference not a string
   Same("Observation", R"({"subject":{"reference":{"reference":"Patient/x"}}})");
   Same("Observation", R"({"subject":[[{"reference":"Patient/nested"}]]})");
+  // the first compartment path decides even when another path's patient comes first in the text;
+  // a reference that is no patient's does not count; escapes and whitespace
+  Same("Observation", R"({"performer":[{"reference":"Patient/b"}],"subject":{"reference":"Group/g"},
+      "subject":{"reference":"Patient/a"}})");
+  Same("Observation",
+       " {\n\t\"note\" : [ {\"text\" : \"a \\\" b\\\\\"} ] ,"
+       " \"subject\" : { \"reference\" : \"Patient/w\" } } ");
+  Same("Observation", R"({"status":"x\"","subject":{"display":"\\","reference":"Patient/q\/1"}})");
+  Same("Observation", R"({"performer":[{"reference":"Patient/p"}],"valueQuantity":{"value":-1.5e3},
+      "x":[true,false,null,[]],"y":{}})");
+  Same("Observation", R"({"resourceType":"Observation"})");
 }
 
 TEST_F(CompartmentJson, NotAnObjectIsAnError) {
@@ -73,6 +92,11 @@ TEST_F(CompartmentJson, NotAnObjectIsAnError) {
     EXPECT_FALSE(pc_->PatientsOfJson("Organization", bad).ok()) << bad;
   }
   EXPECT_TRUE(pc_->PatientsOfJson("Observation", " {} ").ok());
+  // FirstPatientOfStored falls back to the validating parser when its scan is unsure.
+  for (std::string bad : {"", "[]", "1", "{", "{\"subject\":}", "{} {}", "{}x", "{\"id\":\"a\""}) {
+    EXPECT_FALSE(pc_->FirstPatientOfStored("Observation", bad).ok()) << bad;
+    EXPECT_FALSE(pc_->FirstPatientOfStored("Patient", bad).ok()) << bad;
+  }
 }
 
 TEST_F(CompartmentJson, SameAsTheDomOnEveryExampleAndSyntheaResource) {
@@ -91,6 +115,7 @@ TEST_F(CompartmentJson, SameAsTheDomOnEveryExampleAndSyntheaResource) {
     auto got = pc_->PatientsOfJson(type, text);
     ASSERT_TRUE(got.ok()) << type << " " << text.substr(0, 200);
     ASSERT_EQ(*got, want) << type << " " << text.substr(0, 300);
+    First(type, text, want);
     with_patient += !want.empty();
   }
   EXPECT_GT(with_patient, 7000u);

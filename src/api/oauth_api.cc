@@ -19,6 +19,7 @@ constexpr const char* kUnavailablePage =
     "<p class=\"err\">Máy chủ tạm thời không phục vụ được, hãy thử lại / the server is "
     "temporarily unavailable, try again</p>";
 constexpr std::string_view kSmartConfigPath = "/fhir/.well-known/smart-configuration";
+constexpr std::string_view kOpenIdConfigPath = "/.well-known/openid-configuration";
 
 std::string Html(std::string_view s) {
   std::string out;
@@ -72,6 +73,18 @@ bool ParseForm(std::string_view text, Params* out, std::string* dup) {
   return true;
 }
 
+bool IsBasicAuth(std::string_view authorization) {
+  return authorization.size() > 6 &&
+         (authorization.substr(0, 6) == "Basic " || authorization.substr(0, 6) == "basic " ||
+          authorization.substr(0, 6) == "BASIC ");
+}
+
+// A client secret or assertion in the form, or HTTP Basic: the caller authenticates as a client.
+bool HasClientCredentials(const HttpRequest& req, const Params& form) {
+  return IsBasicAuth(req.Header("authorization")) || form.count("client_secret") ||
+         form.count("client_assertion") || form.count("client_assertion_type");
+}
+
 void Json(HttpResponse& res, int status, const json::object& body) {
   res.status = status;
   res.Set("Content-Type", "application/json; charset=utf-8");
@@ -102,6 +115,7 @@ std::string CookieValue(const HttpRequest& req, const std::string& name) {
 // Vietnamese description of a scope, English in brackets.
 std::string DescribeScope(const std::string& s) {
   if (s == "launch/patient") return "Chọn một bệnh nhân cho ứng dụng (patient context)";
+  if (s == "launch") return "Dùng bệnh nhân đang mở trong bệnh án điện tử (EHR launch)";
   if (s == "offline_access") return "Truy cập cả khi bạn không đăng nhập (offline access)";
   if (s == "online_access") return "Truy cập khi bạn còn đăng nhập (online access)";
   if (s == "openid" || s == "fhirUser" || s == "profile") return "Biết bạn là ai (" + s + ")";
@@ -135,7 +149,7 @@ std::string Page(const std::string& title, const std::string& body) {
 std::string HiddenFields(const Params& p) {
   static const char* kKeep[] = {"response_type", "client_id",      "redirect_uri",          "scope",
                                 "state",         "code_challenge", "code_challenge_method", "aud",
-                                "launch"};
+                                "launch",        "nonce"};
   std::string out;
   for (const char* k : kKeep) {
     auto it = p.find(k);
@@ -238,6 +252,16 @@ std::string OAuthApi::CookieName() const { return opts_.tls ? "__Host-benhan_sid
 
 bool OAuthApi::Handle(const HttpRequest& req, HttpResponse& res) {
   const std::string& path = req.path;
+  if (path == kOpenIdConfigPath || path == "/auth" + std::string(kOpenIdConfigPath)) {
+    if (req.method != "GET") {
+      OAuthError(res, 405, "invalid_request", "use GET");
+      return true;
+    }
+    Json(res, 200, oauth_.OpenIdConfiguration(Origin(req) + "/auth"));
+    res.Set("Access-Control-Allow-Origin", "*");
+    res.Set("Cache-Control", "max-age=300");
+    return true;
+  }
   if (path == kSmartConfigPath) {
     if (req.method != "GET") {
       OAuthError(res, 405, "invalid_request", "use GET");
@@ -259,6 +283,19 @@ bool OAuthApi::Handle(const HttpRequest& req, HttpResponse& res) {
     Revoke(req, res);
   } else if (path == "/auth/logout" && req.method == "POST") {
     Logout(req, res);
+  } else if (path == "/auth/register" && req.method == "POST") {
+    Register(req, res);
+  } else if (path == "/auth/launch" && req.method == "POST") {
+    Launch(req, res);
+  } else if (path == "/auth/jwks" && req.method == "GET") {
+    auto keys = oauth_.Jwks();
+    if (!keys.ok()) {
+      OAuthError(res, 503, "temporarily_unavailable", PublicMessage(keys.status()));
+      return true;
+    }
+    Json(res, 200, *keys);
+    res.Set("Access-Control-Allow-Origin", "*");
+    res.Set("Cache-Control", "max-age=300");
   } else {
     OAuthError(res, 404, "invalid_request", "không tìm thấy / not found: " + path);
   }
@@ -356,7 +393,10 @@ void OAuthApi::Authorize(const HttpRequest& req, HttpResponse& res) {
   if (action == "approve") {
     auto code = oauth_.IssueCode(*ar, *account, p["patient"], req.remote);
     if (!code.ok()) {
-      SendPage(res, code.status().code() == Code::kInvalid ? 400 : 503,
+      SendPage(res,
+               code.status().code() == Code::kInvalid     ? 400
+               : code.status().code() == Code::kForbidden ? 403
+                                                          : 503,
                ConsentPage(*ar, p, s, need_patient, PublicMessage(code.status())));
       return;
     }
@@ -382,15 +422,11 @@ void OAuthApi::Token(const HttpRequest& req, HttpResponse& res) {
     OAuthError(res, 400, "invalid_request", "repeated parameter " + dup);
     return;
   }
-  // HTTP Basic client authentication is not offered (public clients send client_id; systems a
-  // signed assertion).
-  if (req.Header("authorization").substr(0, 6) == "Basic ") {
-    OAuthError(res, 401, "invalid_client", "use client_id (public) or private_key_jwt");
-    res.Set("WWW-Authenticate", "Basic realm=\"benhan\"");
-    return;
-  }
-  auto r = oauth_.Token(form, Origin(req) + "/auth/token", req.remote);
+  std::string_view authz = req.Header("authorization");
+  auto r = oauth_.Token(form, Origin(req) + "/auth/token", req.remote, authz);
   Json(res, r.status, r.body);
+  // RFC 6749 5.2: a failed HTTP Basic client authentication answers with its challenge.
+  if (r.status == 401 && IsBasicAuth(authz)) res.Set("WWW-Authenticate", "Basic realm=\"benhan\"");
 }
 
 void OAuthApi::Introspect(const HttpRequest& req, HttpResponse& res) {
@@ -400,22 +436,29 @@ void OAuthApi::Introspect(const HttpRequest& req, HttpResponse& res) {
     OAuthError(res, 400, "invalid_request", "repeated parameter " + dup);
     return;
   }
-  // The caller: an administrator token, a system client's token, or a client assertion.
+  // The caller: an administrator token, a system client's token, or a confidential client
+  // authenticating itself (HTTP Basic, client_secret, client assertion).
   bool allowed = false;
-  if (!req.Header("authorization").empty()) {
+  std::string why =
+      "introspection needs an administrator or system client token, or a "
+      "confidential client's credentials";
+  if (HasClientCredentials(req, form)) {
+    // Assertion audience: this endpoint or the token endpoint.
+    bool authenticated = false;
+    auto c = oauth_.AuthenticateCaller(
+        form, req.Header("authorization"),
+        {Origin(req) + "/auth/introspect", Origin(req) + "/auth/token"}, &authenticated);
+    allowed = c.ok() && authenticated;
+    if (!c.ok()) why = PublicMessage(c.status());
+  } else if (!req.Header("authorization").empty()) {
     auto who = auth_.Authenticate(req.Header("authorization"));
     allowed = who.ok() && (who->all_access || who->id.rfind("client:", 0) == 0);
-  } else if (!form["client_assertion"].empty()) {
-    // Audience: this endpoint or the token endpoint.
-    std::string url = Origin(req) + "/auth/introspect";
-    auto c = oauth_.AuthenticateClient(form, url);
-    if (!c.ok()) c = oauth_.AuthenticateClient(form, Origin(req) + "/auth/token");
-    allowed = c.ok();
   }
   if (!allowed) {
-    OAuthError(res, 401, "invalid_client",
-               "introspection needs an administrator or system client token");
-    res.Set("WWW-Authenticate", "Bearer realm=\"benhan\"");
+    OAuthError(res, 401, "invalid_client", why);
+    res.Set("WWW-Authenticate", IsBasicAuth(req.Header("authorization"))
+                                    ? "Basic realm=\"benhan\""
+                                    : "Bearer realm=\"benhan\"");
     return;
   }
   Json(res, 200, oauth_.Introspect(form["token"]));
@@ -429,18 +472,38 @@ void OAuthApi::Revoke(const HttpRequest& req, HttpResponse& res) {
     OAuthError(res, 400, "invalid_request", "repeated parameter " + dup);
     return;
   }
-  std::string client = form["client_id"];
-  if (!req.Header("authorization").empty()) {
+  std::string client;
+  if (HasClientCredentials(req, form) || req.Header("authorization").empty()) {
+    // A client: confidential ones authenticate (RFC 7009 2.1), public ones send client_id.
+    if (form["client_id"].empty() && !HasClientCredentials(req, form)) {
+      OAuthError(res, 401, "invalid_client", "client_id (or an administrator token) is required");
+      return;
+    }
+    bool authenticated = false;
+    auto c = oauth_.AuthenticateCaller(form, req.Header("authorization"),
+                                       {Origin(req) + "/auth/revoke", Origin(req) + "/auth/token"},
+                                       &authenticated);
+    if (!c.ok() || (c->Confidential() && !authenticated)) {
+      OAuthError(res, 401, "invalid_client",
+                 c.ok() ? "Ứng dụng này phải xác thực / this client must authenticate with " +
+                              c->auth_method
+                        : PublicMessage(c.status()));
+      if (IsBasicAuth(req.Header("authorization")))
+        res.Set("WWW-Authenticate", "Basic realm=\"benhan\"");
+      return;
+    }
+    client = c->id;
+  } else {
     auto who = auth_.Authenticate(req.Header("authorization"));
     if (!who.ok()) {
       OAuthError(res, 401, "invalid_client", PublicMessage(who.status()));
       return;
     }
     client = who->all_access ? "" : who->client_id;
-  }
-  if (client.empty() && req.Header("authorization").empty()) {
-    OAuthError(res, 401, "invalid_client", "client_id (or an administrator token) is required");
-    return;
+    if (client.empty() && !who->all_access) {
+      OAuthError(res, 401, "invalid_client", "a client or administrator token is required");
+      return;
+    }
   }
   Status st = oauth_.Revoke(form["token"], client, req.remote);
   if (!st.ok()) {
@@ -449,6 +512,108 @@ void OAuthApi::Revoke(const HttpRequest& req, HttpResponse& res) {
   }
   res.status = 200;
   res.Set("Cache-Control", "no-store");
+}
+
+void OAuthApi::Register(const HttpRequest& req, HttpResponse& res) {
+  // The caller: the administrator token (any client), or nobody when open registration is on
+  // (public apps only).
+  bool admin = false;
+  std::string who = "anonymous";
+  std::string_view authz = req.Header("authorization");
+  if (!authz.empty()) {
+    auto p = auth_.Authenticate(authz);
+    if (!p.ok()) {
+      OAuthError(res, 401, "invalid_token", PublicMessage(p.status()));
+      res.Set("WWW-Authenticate", "Bearer realm=\"benhan\", error=\"invalid_token\"");
+      return;
+    }
+    if (!p->all_access) {
+      OAuthError(res, 403, "insufficient_scope",
+                 "Chỉ quản trị viên được đăng ký ứng dụng / only an administrator token may "
+                 "register clients");
+      return;
+    }
+    admin = true;
+    who = p->id.empty() ? "admin" : p->id;
+  } else if (!oauth_.accounts().settings().open_registration) {
+    OAuthError(res, 401, "invalid_token",
+               "Cần mã truy cập của quản trị viên / registration needs the administrator bearer "
+               "token (auth.open_registration is off)");
+    res.Set("WWW-Authenticate", "Bearer realm=\"benhan\"");
+    return;
+  }
+  if (req.Header("content-type").find("application/json") == std::string_view::npos) {
+    OAuthError(res, 400, "invalid_client_metadata",
+               "Nội dung phải là JSON / the body must be application/json client metadata");
+    return;
+  }
+  boost::system::error_code ec;
+  json::value v = json::parse(req.body, ec);
+  if (ec || !v.is_object()) {
+    OAuthError(res, 400, "invalid_client_metadata",
+               "Nội dung không phải đối tượng JSON / the body is not a JSON object");
+    return;
+  }
+  auto r = oauth_.RegisterClient(v.as_object(), admin, who, req.remote);
+  Json(res, r.status, r.body);
+}
+
+void OAuthApi::Launch(const HttpRequest& req, HttpResponse& res) {
+  auto who = auth_.Authenticate(req.Header("authorization"));
+  if (!who.ok()) {
+    OAuthError(res, 401, "invalid_token", PublicMessage(who.status()));
+    res.Set("WWW-Authenticate", "Bearer realm=\"benhan\"");
+    return;
+  }
+  if (who->all_access || who->id.empty() || who->id.rfind("client:", 0) == 0) {
+    OAuthError(res, 403, "access_denied",
+               "Chỉ người dùng đã đăng nhập mới tạo được ngữ cảnh launch / only a logged-in user "
+               "(a user's access token) can create a launch context");
+    return;
+  }
+  boost::system::error_code ec;
+  json::value v = req.Header("content-type").find("application/json") == std::string_view::npos
+                      ? json::value()
+                      : json::parse(req.body, ec);
+  if (ec || !v.is_object()) {
+    OAuthError(res, 400, "invalid_request",
+               "Nội dung phải là JSON {\"patient\": ..., \"encounter\": ...} / the body must be "
+               "a JSON object with patient (and encounter)");
+    return;
+  }
+  security::LaunchContext ctx;
+  ctx.user = who->id;
+  auto str = [&](const char* k, std::string* out) {
+    const json::value* x = v.as_object().if_contains(k);
+    if (!x) return true;
+    if (!x->is_string()) return false;
+    *out = std::string(x->as_string());
+    return true;
+  };
+  if (!str("patient", &ctx.patient) || !str("encounter", &ctx.encounter)) {
+    OAuthError(res, 400, "invalid_request", "patient và encounter phải là chuỗi / must be strings");
+    return;
+  }
+  auto id = oauth_.NewLaunch(ctx, req.remote);
+  if (!id.ok()) {
+    Code c = id.status().code();
+    OAuthError(res,
+               c == Code::kInvalid     ? 400
+               : c == Code::kForbidden ? 403
+                                       : 503,
+               c == Code::kInvalid     ? "invalid_request"
+               : c == Code::kForbidden ? "access_denied"
+                                       : "temporarily_unavailable",
+               PublicMessage(id.status()));
+    return;
+  }
+  json::object out{{"launch", *id}, {"expires_in", security::OAuthServer::kLaunchSeconds}};
+  std::string pid = ctx.patient.rfind("Patient/", 0) == 0 ? ctx.patient.substr(8) : ctx.patient;
+  out["patient"] = pid;
+  if (!ctx.encounter.empty())
+    out["encounter"] =
+        ctx.encounter.rfind("Encounter/", 0) == 0 ? ctx.encounter.substr(10) : ctx.encounter;
+  Json(res, 201, out);
 }
 
 void OAuthApi::Logout(const HttpRequest& req, HttpResponse& res) {

@@ -27,6 +27,7 @@ security::AuthSettings AuthSettingsOf(const Config& c) {
   s.password_min_length = c.auth_password_min_length;
   s.access_token_minutes = c.auth_access_token_minutes;
   s.refresh_token_days = c.auth_refresh_token_days;
+  s.open_registration = c.auth_open_registration;
   return s;
 }
 
@@ -152,9 +153,14 @@ const char kUserUsage[] =
 
 const char kClientUsage[] =
     "usage: benhan client add ID --name NAME --scope \"SCOPES\" [--redirect URI]...\n"
-    "                         [--auth none|private_key_jwt] [--jwks FILE | --key PEM [--kid KID]]\n"
-    "                         [--role ROLE]\n"
+    "                         [--auth "
+    "none|client_secret_basic|client_secret_post|private_key_jwt]\n"
+    "                         [--jwks FILE | --key PEM [--kid KID]] [--role ROLE]\n"
+    "       (client_secret_*: the server makes the secret and prints it once; only its hash is "
+    "kept)\n"
     "       benhan client keys ID --jwks FILE | --key PEM [--kid KID]\n"
+    "       benhan client secret ID     (a new secret for a client_secret_* client; the old one "
+    "stops)\n"
     "       benhan client disable ID | enable ID | remove ID | show ID | list\n"
     "  common: [--data DIR] [--storage URL] [--config FILE]\n";
 
@@ -333,6 +339,11 @@ int ClientCmd(int argc, char** argv) {
                     " scope=\"" + security::JoinScopes(c.scopes) + "\"";
     for (const auto& u : c.redirect_uris) s += " redirect=" + u;
     s += " keys=" + std::to_string(c.jwks.size());
+    if (!c.grant_types.empty()) {
+      s += " grants=";
+      for (size_t i = 0; i < c.grant_types.size(); ++i) s += (i ? "," : "") + c.grant_types[i];
+    }
+    if (!c.registered_by.empty()) s += " registered_by=" + c.registered_by;
     if (c.disabled) s += " DISABLED";
     return s;
   };
@@ -348,10 +359,32 @@ int ClientCmd(int argc, char** argv) {
     c.auth_method =
         a->Opt("--auth").empty() ? (c.jwks.empty() ? "none" : "private_key_jwt") : a->Opt("--auth");
     if (!a->Opt("--role").empty()) c.role = a->Opt("--role");
+    c.registered_by = "cli";
+    c.issued_at = SystemClock().NowMicros() / 1000000;
+    std::string secret;
+    if (c.auth_method == "client_secret_basic" || c.auth_method == "client_secret_post")
+      secret = security::OAuthServer::NewClientSecret(c);
     st = oauth.AddClient(c);
     if (st.ok()) {
-      AuditCli(*env->store, "client-add", id, security::JoinScopes(c.scopes));
+      AuditCli(*env->store, "client-add", id, c.auth_method + " " + security::JoinScopes(c.scopes));
       std::printf("client %s added (%s)\n", id.c_str(), c.auth_method.c_str());
+      if (!secret.empty())
+        std::printf(
+            "client_secret: %s\n(shown once: only its hash is kept; 'benhan client secret "
+            "%s' makes a new one)\n",
+            secret.c_str(), id.c_str());
+    }
+  } else if (sub == "secret") {
+    auto c = oauth.GetClient(id);
+    if (!c.ok()) return Fail("client", c.status());
+    if (c->auth_method != "client_secret_basic" && c->auth_method != "client_secret_post")
+      return Fail("client", Status(Code::kInvalid, "client " + id + " uses " + c->auth_method +
+                                                       ", not a client secret"));
+    std::string secret = security::OAuthServer::NewClientSecret(*c);
+    st = oauth.PutClient(*c);
+    if (st.ok()) {
+      AuditCli(*env->store, "client-secret", id, "new client secret");
+      std::printf("client_secret: %s\n(shown once: only its hash is kept)\n", secret.c_str());
     }
   } else if (sub == "keys" || sub == "disable" || sub == "enable") {
     auto c = oauth.GetClient(id);

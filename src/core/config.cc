@@ -63,6 +63,12 @@ Status Config::Set(const std::string& key, const std::string& value) {
   if (key == "auth.password_min_length") return set_int(auth_password_min_length, 8, 128);
   if (key == "auth.access_token_minutes") return set_int(auth_access_token_minutes, 1, 1440);
   if (key == "auth.refresh_token_days") return set_int(auth_refresh_token_days, 1, 365);
+  if (key == "auth.open_registration") {
+    auto b = ParseBool(key, value);
+    if (!b.ok()) return b.status();
+    auth_open_registration = *b;
+    return Status::Ok();
+  }
   if (key == "storage") {
     storage = value;
     return Status::Ok();

@@ -48,6 +48,7 @@ struct Config {
   int auth_password_min_length = 10;
   int auth_access_token_minutes = 60;
   int auth_refresh_token_days = 30;
+  bool auth_open_registration = false;  // RFC 7591 registration of public apps without a token
   int default_page_size = 50;
   int max_page_size = 1000;
   bool validate_on_write = true;

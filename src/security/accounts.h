@@ -31,6 +31,9 @@ struct AuthSettings {
   int access_token_minutes = 60;  // OAuth2 access tokens
   int refresh_token_days = 30;    // OAuth2 refresh tokens (rotated at each use)
   int code_seconds = 60;          // authorization codes (one use)
+  // POST /auth/register without an administrator token registers public apps (auth method
+  // none, authorization code only). Off by default: registration needs the administrator token.
+  bool open_registration = false;
 };
 
 struct UserAccount {

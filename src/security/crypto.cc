@@ -308,13 +308,17 @@ Result<std::string> SignJwt(const json::object& payload, const std::string& pem_
                             const std::string& kid) {
   ASSIGN_OR_RETURN(PkeyPtr key, ReadPem(pem_key));
   bool ec = EVP_PKEY_get_base_id(key.get()) == EVP_PKEY_EC;
-  json::object header{{"alg", ec ? "ES384" : "RS384"}, {"typ", "JWT"}};
+  // P-256 keys sign ES256 (OpenID Connect id_tokens), P-384 keys ES384, RSA keys RS384.
+  bool p256 = ec && EVP_PKEY_get_bits(key.get()) == 256;
+  int width = p256 ? 32 : 48;
+  json::object header{{"alg", ec ? (p256 ? "ES256" : "ES384") : "RS384"}, {"typ", "JWT"}};
   if (!kid.empty()) header["kid"] = kid;
   std::string input =
       Base64UrlEncode(json::serialize(header)) + "." + Base64UrlEncode(json::serialize(payload));
   MdCtxPtr mctx(EVP_MD_CTX_new());
   size_t len = 0;
-  if (EVP_DigestSignInit(mctx.get(), nullptr, EVP_sha384(), nullptr, key.get()) <= 0 ||
+  if (EVP_DigestSignInit(mctx.get(), nullptr, p256 ? EVP_sha256() : EVP_sha384(), nullptr,
+                         key.get()) <= 0 ||
       EVP_DigestSign(mctx.get(), nullptr, &len,
                      reinterpret_cast<const unsigned char*>(input.data()), input.size()) <= 0) {
     return Status(Code::kInternal, "cannot sign");
@@ -329,7 +333,7 @@ Result<std::string> SignJwt(const json::object& payload, const std::string& pem_
     const unsigned char* p = reinterpret_cast<const unsigned char*>(sig.data());
     SigPtr es(d2i_ECDSA_SIG(nullptr, &p, static_cast<long>(sig.size())));
     if (!es) return Status(Code::kInternal, "cannot sign");
-    sig = BnBytes(ECDSA_SIG_get0_r(es.get()), 48) + BnBytes(ECDSA_SIG_get0_s(es.get()), 48);
+    sig = BnBytes(ECDSA_SIG_get0_r(es.get()), width) + BnBytes(ECDSA_SIG_get0_s(es.get()), width);
   }
   return input + "." + Base64UrlEncode(sig);
 }
@@ -350,12 +354,15 @@ Result<json::object> PublicJwkOfPem(const std::string& pem_key, const std::strin
     }
     BnPtr xp(x), yp(y);
     std::string g(group);
-    if (g != "secp384r1") return Bad("EC key curve " + g + " is not P-384 (ES384)");
+    bool p256 = g == "prime256v1";
+    if (g != "secp384r1" && !p256)
+      return Bad("EC key curve " + g + " is not P-384 (ES384) or P-256 (ES256)");
+    int width = p256 ? 32 : 48;
     jwk = {{"kty", "EC"},
-           {"crv", "P-384"},
-           {"x", Base64UrlEncode(BnBytes(x, 48))},
-           {"y", Base64UrlEncode(BnBytes(y, 48))},
-           {"alg", "ES384"}};
+           {"crv", p256 ? "P-256" : "P-384"},
+           {"x", Base64UrlEncode(BnBytes(x, width))},
+           {"y", Base64UrlEncode(BnBytes(y, width))},
+           {"alg", p256 ? "ES256" : "ES384"}};
   } else if (EVP_PKEY_get_base_id(key.get()) == EVP_PKEY_RSA) {
     BIGNUM* n = nullptr;
     BIGNUM* e = nullptr;
@@ -373,6 +380,18 @@ Result<json::object> PublicJwkOfPem(const std::string& pem_key, const std::strin
   }
   if (!kid.empty()) jwk["kid"] = kid;
   return jwk;
+}
+
+Result<std::string> NewEcPrivateKeyPem() {
+  PkeyPtr key(EVP_EC_gen("P-256"));
+  if (!key) return Status(Code::kInternal, "cannot generate an EC P-256 key");
+  std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new(BIO_s_mem()), &BIO_free);
+  if (!bio ||
+      PEM_write_bio_PrivateKey(bio.get(), key.get(), nullptr, nullptr, 0, nullptr, nullptr) <= 0)
+    return Status(Code::kInternal, "cannot write the EC key");
+  char* data = nullptr;
+  long len = BIO_get_mem_data(bio.get(), &data);
+  return std::string(data, static_cast<size_t>(len));
 }
 
 }  // namespace benhan::security

@@ -49,12 +49,15 @@ Result<Jwt> ParseJwt(std::string_view token);
 // (unusable key or algorithm), kUnauthenticated (signature does not verify).
 Status VerifyJwt(const Jwt& jwt, const boost::json::object& jwk);
 
-// Signs `payload` as a JWS with the PEM private key `pem_key` (RSA: RS384, EC P-384: ES384),
-// header {"alg","typ":"JWT","kid"}. For tests and the `benhan client` tooling.
+// Signs `payload` as a JWS with the PEM private key `pem_key` (RSA: RS384, EC P-384: ES384,
+// EC P-256: ES256), header {"alg","typ":"JWT","kid"}. OpenID Connect id_tokens, tests and the
+// `benhan client` tooling.
 Result<std::string> SignJwt(const boost::json::object& payload, const std::string& pem_key,
                             const std::string& kid);
 // The public JWK of a PEM private key ({"kty","n","e"} or {"kty","crv","x","y"}, with "kid",
 // "alg"). For `benhan client add --key` and tests.
 Result<boost::json::object> PublicJwkOfPem(const std::string& pem_key, const std::string& kid);
+// A new EC P-256 private key (PKCS#8 PEM) from the OS CSPRNG: the id_token signing key.
+Result<std::string> NewEcPrivateKeyPem();
 
 }  // namespace benhan::security

@@ -73,6 +73,12 @@ bool ValidVerifier(std::string_view v) {
   return true;
 }
 
+json::array StrArray(const std::vector<std::string>& v) {
+  json::array a;
+  for (const auto& x : v) a.emplace_back(x);
+  return a;
+}
+
 std::string ClientToJson(const OAuthClient& c) {
   json::array uris, scopes;
   for (const auto& u : c.redirect_uris) uris.emplace_back(u);
@@ -84,7 +90,11 @@ std::string ClientToJson(const OAuthClient& c) {
                                       {"scopes", scopes},
                                       {"jwks", c.jwks},
                                       {"role", c.role},
-                                      {"disabled", c.disabled}});
+                                      {"disabled", c.disabled},
+                                      {"secret_hash", c.secret_hash},
+                                      {"grant_types", StrArray(c.grant_types)},
+                                      {"registered_by", c.registered_by},
+                                      {"issued_at", c.issued_at}});
 }
 
 Result<OAuthClient> ClientFromJson(const std::string& text) {
@@ -104,6 +114,12 @@ Result<OAuthClient> ClientFromJson(const std::string& text) {
     c.jwks = it->value().as_array();
   if (auto it = o.find("disabled"); it != o.end() && it->value().is_bool())
     c.disabled = it->value().as_bool();
+  c.secret_hash = Str(o, "secret_hash");
+  if (auto it = o.find("grant_types"); it != o.end() && it->value().is_array())
+    for (const auto& u : it->value().as_array())
+      if (u.is_string()) c.grant_types.emplace_back(u.as_string());
+  c.registered_by = Str(o, "registered_by");
+  c.issued_at = Int(o, "issued_at");
   return c;
 }
 
@@ -125,6 +141,89 @@ bool WantsRefresh(const std::vector<std::string>& scopes) {
     if (s == "offline_access" || s == "online_access") return true;
   return false;
 }
+
+bool Has(const std::vector<std::string>& v, std::string_view x) {
+  for (const auto& s : v)
+    if (s == x) return true;
+  return false;
+}
+
+bool IsSecretMethod(std::string_view m) {
+  return m == "client_secret_basic" || m == "client_secret_post";
+}
+
+// https, or http on a loopback address (RFC 8252 7.3), without fragment or whitespace.
+bool ValidRedirectUri(const std::string& u) {
+  bool https = u.rfind("https://", 0) == 0 && u.size() > 8;
+  bool loopback = u.rfind("http://127.0.0.1", 0) == 0 || u.rfind("http://localhost", 0) == 0 ||
+                  u.rfind("http://[::1]", 0) == 0;
+  if ((!https && !loopback) || u.size() > 2000 || u.find('#') != std::string::npos) return false;
+  for (char c : u)
+    if (static_cast<unsigned char>(c) <= ' ' || c == 0x7f) return false;
+  return true;
+}
+
+// "%XX" and '+' of an application/x-www-form-urlencoded value; nullopt if malformed.
+std::optional<std::string> FormDecode(std::string_view in) {
+  std::string out;
+  for (size_t i = 0; i < in.size(); ++i) {
+    if (in[i] == '+') {
+      out += ' ';
+    } else if (in[i] == '%') {
+      if (i + 2 >= in.size() || !std::isxdigit(static_cast<unsigned char>(in[i + 1])) ||
+          !std::isxdigit(static_cast<unsigned char>(in[i + 2])))
+        return std::nullopt;
+      out += static_cast<char>(std::stoi(std::string(in.substr(i + 1, 2)), nullptr, 16));
+      i += 2;
+    } else {
+      out += in[i];
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+bool ParseBasicCredentials(std::string_view authorization, std::string* id, std::string* secret) {
+  if (authorization.size() < 6) return false;
+  std::string b64(authorization.substr(6));
+  while (!b64.empty() && b64.front() == ' ') b64.erase(0, 1);
+  while (!b64.empty() && (b64.back() == ' ' || b64.back() == '\r')) b64.pop_back();
+  if (b64.empty() || b64.size() > 2048) return false;
+  for (char& c : b64) {
+    if (c == '+') c = '-';
+    if (c == '/') c = '_';
+  }
+  auto raw = Base64UrlDecode(b64);
+  if (!raw) return false;
+  size_t colon = raw->find(':');
+  if (colon == std::string::npos) return false;
+  auto i = FormDecode(std::string_view(*raw).substr(0, colon));
+  auto s = FormDecode(std::string_view(*raw).substr(colon + 1));
+  if (!i || !s || i->empty()) return false;
+  *id = std::move(*i);
+  *secret = std::move(*s);
+  return true;
+}
+
+namespace {
+
+bool IsBasic(std::string_view authorization) {
+  if (authorization.size() < 6) return false;
+  std::string head(authorization.substr(0, 6));
+  for (char& c : head) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return head == "basic ";
+}
+
+// RFC 7638 JWK thumbprint (base64url SHA-256) of an EC public key.
+std::string Thumbprint(const json::object& jwk) {
+  std::string canon = "{\"crv\":\"" + Str(jwk, "crv") + "\",\"kty\":\"" + Str(jwk, "kty") +
+                      "\",\"x\":\"" + Str(jwk, "x") + "\",\"y\":\"" + Str(jwk, "y") + "\"}";
+  return Base64UrlEncode(Sha256(canon));
+}
+
+constexpr const char* kClientAuthFailed =
+    "Xác thực ứng dụng thất bại / client authentication failed";
 
 }  // namespace
 
@@ -153,6 +252,22 @@ void OAuthServer::Audit(const std::string& who, const std::string& action, const
 
 // ---- clients ----
 
+bool OAuthClient::AllowsGrant(std::string_view grant) const {
+  if (!grant_types.empty()) {
+    for (const auto& g : grant_types)
+      if (g == grant) return true;
+    return false;
+  }
+  if (grant == "authorization_code" || grant == "refresh_token") return true;
+  return grant == "client_credentials" && Confidential();
+}
+
+std::string OAuthServer::NewClientSecret(OAuthClient& c) {
+  std::string secret = RandomToken(32);
+  c.secret_hash = Sha256Hex(secret);
+  return secret;
+}
+
 Status OAuthServer::AddClient(const OAuthClient& c) {
   if (!ValidClientId(c.id))
     return Status(Code::kInvalid, "invalid client id '" + c.id + "' (2-64 of A-Z a-z 0-9 . _ -)");
@@ -162,15 +277,27 @@ Status OAuthServer::AddClient(const OAuthClient& c) {
 }
 
 Status OAuthServer::PutClient(const OAuthClient& c) {
-  if (c.auth_method != "none" && c.auth_method != "private_key_jwt")
-    return Status(Code::kInvalid, "auth method must be none or private_key_jwt");
+  bool known_method = false;
+  for (auto m : kClientAuthMethods) known_method = known_method || c.auth_method == m;
+  if (!known_method)
+    return Status(Code::kInvalid,
+                  "auth method must be none, client_secret_basic, client_secret_post or "
+                  "private_key_jwt");
+  if (IsSecretMethod(c.auth_method) != !c.secret_hash.empty() ||
+      (!c.secret_hash.empty() && c.secret_hash.size() != 64))
+    return Status(Code::kInvalid, IsSecretMethod(c.auth_method)
+                                      ? "a client_secret_* client needs its secret's hash"
+                                      : "only client_secret_* clients have a secret");
+  for (const auto& g : c.grant_types) {
+    if (g != "authorization_code" && g != "refresh_token" && g != "client_credentials")
+      return Status(Code::kInvalid, "unknown grant type '" + g + "'");
+  }
+  if (c.auth_method == "none" && c.AllowsGrant("client_credentials"))
+    return Status(Code::kInvalid, "client_credentials needs a confidential client");
   if (c.auth_method == "none" && c.redirect_uris.empty())
     return Status(Code::kInvalid, "a public app needs at least one redirect URI (--redirect)");
   for (const auto& u : c.redirect_uris) {
-    bool https = u.rfind("https://", 0) == 0;
-    bool loopback = u.rfind("http://127.0.0.1", 0) == 0 || u.rfind("http://localhost", 0) == 0 ||
-                    u.rfind("http://[::1]", 0) == 0;
-    if ((!https && !loopback) || u.find('#') != std::string::npos)
+    if (!ValidRedirectUri(u))
       return Status(Code::kInvalid, "redirect URI '" + u +
                                         "' must be https (or http on loopback), without fragment");
   }
@@ -220,17 +347,244 @@ Status OAuthServer::RemoveClient(const std::string& id) {
   return Status::Ok();
 }
 
+// ---- dynamic client registration (RFC 7591) ----
+
+Result<OAuthClient> ClientFromMetadata(const json::object& m, bool admin, std::string* oauth_error,
+                                       std::vector<std::string>* response_types) {
+  auto refuse = [&](std::string error, std::string desc) {
+    *oauth_error = std::move(error);
+    return Status(Code::kInvalid, std::move(desc));
+  };
+  auto meta = [&](std::string desc) { return refuse("invalid_client_metadata", std::move(desc)); };
+  // A string array member (absent: `dflt`); false if it is not an array of strings.
+  auto strings = [&](std::string_view k, std::vector<std::string> dflt,
+                     std::vector<std::string>* out) {
+    auto it = m.find(k);
+    if (it == m.end()) {
+      *out = std::move(dflt);
+      return true;
+    }
+    if (!it->value().is_array()) return false;
+    out->clear();
+    for (const auto& v : it->value().as_array()) {
+      if (!v.is_string() || v.as_string().empty()) return false;
+      std::string x(v.as_string());
+      if (!Has(*out, x)) out->push_back(std::move(x));
+    }
+    return true;
+  };
+  auto string = [&](std::string_view k, std::string* out) {
+    auto it = m.find(k);
+    if (it == m.end()) return true;
+    if (!it->value().is_string()) return false;
+    *out = std::string(it->value().as_string());
+    return true;
+  };
+  OAuthClient c;
+  std::string scope;
+  c.auth_method = "client_secret_basic";  // RFC 7591 2: the default
+  if (!string("client_name", &c.name) || c.name.size() > 200)
+    return meta(
+        "client_name phải là chuỗi tối đa 200 ký tự / client_name must be a string of "
+        "at most 200 characters");
+  if (!string("token_endpoint_auth_method", &c.auth_method) || !string("scope", &scope))
+    return meta(
+        "token_endpoint_auth_method và scope phải là chuỗi / token_endpoint_auth_method "
+        "and scope must be strings");
+  bool known_method = false;
+  for (auto x : kClientAuthMethods) known_method = known_method || c.auth_method == x;
+  if (!known_method)
+    return meta("token_endpoint_auth_method '" + c.auth_method +
+                "' không được hỗ trợ / is not supported (none, client_secret_basic, "
+                "client_secret_post, private_key_jwt)");
+  std::vector<std::string> grants;
+  std::vector<std::string>& responses = *response_types;
+  if (!strings("grant_types", {"authorization_code"}, &grants) || grants.empty())
+    return meta("grant_types phải là mảng chuỗi / grant_types must be an array of strings");
+  for (const auto& g : grants)
+    if (g != "authorization_code" && g != "refresh_token" && g != "client_credentials")
+      return meta("grant_type '" + g + "' không được hỗ trợ / is not supported");
+  bool code = Has(grants, "authorization_code");
+  bool system = Has(grants, "client_credentials");
+  if (!strings("response_types",
+               code ? std::vector<std::string>{"code"} : std::vector<std::string>{}, &responses))
+    return meta("response_types phải là mảng chuỗi / response_types must be an array of strings");
+  for (const auto& r : responses)
+    if (r != "code") return meta("response_type '" + r + "' không được hỗ trợ / is not supported");
+  if (code != Has(responses, "code"))
+    return meta(
+        "grant_types authorization_code và response_types code phải đi cùng nhau / "
+        "grant type authorization_code and response type code go together");
+  if (Has(grants, "refresh_token") && !code)
+    return meta(
+        "refresh_token chỉ dùng cùng authorization_code / refresh_token needs "
+        "authorization_code");
+  if (system && c.auth_method == "none")
+    return meta(
+        "client_credentials cần ứng dụng bảo mật (có xác thực) / client_credentials "
+        "needs a confidential client (token_endpoint_auth_method other than none)");
+  if (!admin && (c.auth_method != "none" || system))
+    return meta(
+        "Đăng ký mở chỉ nhận ứng dụng công khai / open registration accepts public apps "
+        "only (token_endpoint_auth_method none, authorization_code); confidential "
+        "clients need an administrator token");
+  if (!strings("redirect_uris", {}, &c.redirect_uris))
+    return refuse("invalid_redirect_uri",
+                  "redirect_uris phải là mảng chuỗi / redirect_uris must be an array of strings");
+  if (code && c.redirect_uris.empty())
+    return refuse("invalid_redirect_uri",
+                  "Cần ít nhất một redirect_uri / authorization_code needs redirect_uris");
+  for (const auto& u : c.redirect_uris)
+    if (!ValidRedirectUri(u))
+      return refuse("invalid_redirect_uri",
+                    "redirect_uri '" + u.substr(0, 200) +
+                        "' phải là https (hoặc http trên loopback), không có fragment / must be "
+                        "https (or http on a loopback address), without fragment");
+  c.scopes = SplitScopes(scope);
+  if (c.scopes.empty())
+    return meta(
+        "Cần scope (các quyền tối đa của ứng dụng) / scope is required (the most this "
+        "client may be granted)");
+  for (const auto& sc : c.scopes) {
+    if (!ValidScopeToken(sc)) return meta("scope '" + sc + "' không hợp lệ / unknown scope");
+    bool is_system = sc.rfind("system/", 0) == 0;
+    if (is_system && !system)
+      return meta("scope '" + sc + "' cần grant client_credentials / needs client_credentials");
+    if (!is_system && !code)
+      return meta("scope '" + sc + "' cần grant authorization_code / needs authorization_code");
+  }
+  if (m.contains("jwks_uri"))
+    return meta(
+        "jwks_uri không được hỗ trợ: máy chủ không tải khoá từ URL, hãy gửi jwks / "
+        "jwks_uri is not supported (the server fetches nothing): send the keys in jwks");
+  if (auto it = m.find("jwks"); it != m.end()) {
+    if (c.auth_method != "private_key_jwt")
+      return meta("jwks chỉ dùng với private_key_jwt / jwks is for private_key_jwt clients");
+    const json::object* set = it->value().if_object();
+    const json::value* keys = set ? set->if_contains("keys") : nullptr;
+    if (!keys || !keys->is_array() || keys->as_array().empty() || keys->as_array().size() > 10)
+      return meta("jwks phải là {\"keys\": [1-10 khoá]} / jwks must be {\"keys\": [1-10 JWKs]}");
+    for (const auto& k : keys->as_array()) {
+      if (!k.is_object()) return meta("a jwks key is not an object");
+      for (const char* priv : {"d", "p", "q", "dp", "dq", "qi", "k"})
+        if (k.as_object().contains(priv))
+          return meta("jwks chứa khoá bí mật / jwks holds private key material ('" +
+                      std::string(priv) + "'): send public keys only");
+    }
+    c.jwks = keys->as_array();
+  } else if (c.auth_method == "private_key_jwt") {
+    return meta("private_key_jwt cần jwks (khoá công khai) / private_key_jwt needs jwks");
+  }
+  c.grant_types = grants;
+  c.registered_by = admin ? "admin" : "open";
+  return c;
+}
+
+OAuthReply OAuthServer::RegisterClient(const json::object& m, bool admin, const std::string& who,
+                                       const std::string& remote) {
+  std::string error;
+  std::vector<std::string> responses;
+  auto meta = [&](std::string desc) {
+    Audit(who, "client-register-refused", "", 400, remote, "invalid_client_metadata: " + desc);
+    return Error(400, "invalid_client_metadata", std::move(desc));
+  };
+  auto checked = ClientFromMetadata(m, admin, &error, &responses);
+  if (!checked.ok()) {
+    Audit(who, "client-register-refused", "", 400, remote,
+          error + ": " + checked.status().message());
+    return Error(400, error, checked.status().message());
+  }
+  OAuthClient c = std::move(*checked);
+  c.id = "app-" + RandomToken(12);
+  if (c.name.empty()) c.name = c.id;
+  c.issued_at = clock_.NowMicros() / kSecond;
+  std::string secret;
+  if (IsSecretMethod(c.auth_method)) secret = NewClientSecret(c);
+  Status st = AddClient(c);
+  if (st.code() == Code::kInvalid) return meta(st.message());
+  if (!st.ok()) return Error(503, "temporarily_unavailable", kUnavailable);
+  json::object out{{"client_id", c.id},
+                   {"client_id_issued_at", c.issued_at},
+                   {"client_name", c.name},
+                   {"token_endpoint_auth_method", c.auth_method},
+                   {"grant_types", StrArray(c.grant_types)},
+                   {"response_types", StrArray(responses)},
+                   {"redirect_uris", StrArray(c.redirect_uris)},
+                   {"scope", JoinScopes(c.scopes)}};
+  if (!c.jwks.empty()) out["jwks"] = json::object{{"keys", c.jwks}};
+  if (!secret.empty()) {
+    out["client_secret"] = secret;
+    out["client_secret_expires_at"] = 0;
+  }
+  Audit(who, "client-register", c.id, 201, remote, c.auth_method + " " + JoinScopes(c.scopes));
+  return OAuthReply{201, std::move(out)};
+}
+
+// ---- EHR launch ----
+
+Result<std::string> OAuthServer::NewLaunch(const LaunchContext& ctx, const std::string& remote) {
+  auto user = accounts_.Get(ctx.user);
+  if (!user.ok() && user.status().code() != Code::kNotFound) return user.status();
+  if (!user.ok() || user->disabled)
+    return Status(Code::kForbidden,
+                  "Chỉ tài khoản người dùng mới tạo được ngữ cảnh launch / only a user account "
+                  "can create a launch context");
+  auto strip = [](std::string v, std::string_view type) {
+    if (v.rfind(std::string(type) + "/", 0) == 0) v = v.substr(type.size() + 1);
+    return v;
+  };
+  std::string pid = strip(ctx.patient, "Patient");
+  if (pid.empty() || pid.size() > 64)
+    return Status(Code::kInvalid, "Cần mã bệnh nhân / patient is required");
+  auto p = store_.Read("Patient", pid);
+  if (!p.ok() && p.status().code() != Code::kNotFound) return p.status();
+  if (!p.ok() || p->deleted)
+    return Status(Code::kInvalid, "Không tìm thấy bệnh nhân / no Patient '" + pid + "'");
+  std::string eid = strip(ctx.encounter, "Encounter");
+  if (!ctx.encounter.empty()) {
+    auto e = eid.size() <= 64 ? store_.Read("Encounter", eid)
+                              : Result<store::VersionRecord>(Status(Code::kNotFound, ""));
+    if (!e.ok() && e.status().code() != Code::kNotFound) return e.status();
+    if (!e.ok() || e->deleted)
+      return Status(Code::kInvalid, "Không tìm thấy lượt khám / no Encounter '" + eid + "'");
+    boost::system::error_code ec;
+    json::value v = json::parse(e->json, ec);
+    std::string subject;
+    if (!ec && v.is_object())
+      if (const json::value* s = v.as_object().if_contains("subject"); s && s->is_object())
+        subject = Str(s->as_object(), "reference");
+    if (subject != "Patient/" + pid)
+      return Status(Code::kInvalid, "Lượt khám Encounter/" + eid +
+                                        " không thuộc bệnh nhân này / is not this patient's");
+  }
+  std::string id = RandomToken(24);
+  int64_t exp_us = clock_.NowMicros() + int64_t{kLaunchSeconds} * kSecond;
+  json::object rec{{"user", ctx.user},
+                   {"patient", "Patient/" + pid},
+                   {"encounter", eid.empty() ? "" : "Encounter/" + eid},
+                   {"exp", exp_us / kSecond}};
+  RETURN_IF_ERROR(store_.KvPut("launch", Sha256Hex(id), json::serialize(rec), exp_us));
+  Audit(ctx.user, "launch-context", "Patient/" + pid, 201, remote,
+        eid.empty() ? "" : "Encounter/" + eid);
+  return id;
+}
+
 json::object OAuthServer::SmartConfiguration(const std::string& auth_base) const {
-  json::array scopes{"launch/patient", "offline_access", "online_access", "patient/*.read",
+  json::array scopes{"openid",         "fhirUser",       "profile",       "launch",
+                     "launch/patient", "offline_access", "online_access", "patient/*.read",
                      "patient/*.rs",   "user/*.read",    "user/*.write",  "user/*.cruds",
                      "system/*.read",  "system/*.rs",    "system/*.cruds"};
+  json::array methods;
+  for (auto m : kClientAuthMethods) methods.emplace_back(m);
   return json::object{
       {"issuer", auth_base},
+      {"jwks_uri", auth_base + "/jwks"},
       {"authorization_endpoint", auth_base + "/authorize"},
       {"token_endpoint", auth_base + "/token"},
       {"introspection_endpoint", auth_base + "/introspect"},
       {"revocation_endpoint", auth_base + "/revoke"},
-      {"token_endpoint_auth_methods_supported", json::array{"none", "private_key_jwt"}},
+      {"registration_endpoint", auth_base + "/register"},
+      {"token_endpoint_auth_methods_supported", methods},
       {"token_endpoint_auth_signing_alg_values_supported", json::array{"RS384", "ES384"}},
       {"grant_types_supported",
        json::array{"authorization_code", "refresh_token", "client_credentials"}},
@@ -238,9 +592,72 @@ json::object OAuthServer::SmartConfiguration(const std::string& auth_base) const
       {"scopes_supported", scopes},
       {"code_challenge_methods_supported", json::array{"S256"}},
       {"capabilities",
-       json::array{"launch-standalone", "client-public", "client-confidential-asymmetric",
-                   "context-standalone-patient", "permission-offline", "permission-online",
+       json::array{"launch-standalone", "launch-ehr", "client-public",
+                   "client-confidential-symmetric", "client-confidential-asymmetric",
+                   "context-standalone-patient", "context-ehr-patient", "context-ehr-encounter",
+                   "sso-openid-connect", "permission-offline", "permission-online",
                    "permission-patient", "permission-user", "permission-v1", "permission-v2"}}};
+}
+
+json::object OAuthServer::OpenIdConfiguration(const std::string& auth_base) const {
+  json::object c = SmartConfiguration(auth_base);
+  c.erase("capabilities");
+  c["subject_types_supported"] = json::array{"public"};
+  c["id_token_signing_alg_values_supported"] = json::array{"ES256"};
+  c["claims_supported"] =
+      json::array{"iss", "sub", "aud", "exp", "iat", "nonce", "fhirUser", "preferred_username"};
+  c["request_parameter_supported"] = false;
+  return c;
+}
+
+Result<OAuthServer::SigningKey> OAuthServer::OidcKey() {
+  std::lock_guard<std::mutex> l(key_mu_);
+  if (key_) return *key_;
+  ASSIGN_OR_RETURN(auto pem, store_.KvGet("oidc", "signing-key"));
+  if (!pem) {
+    ASSIGN_OR_RETURN(std::string made, NewEcPrivateKeyPem());
+    RETURN_IF_ERROR(store_.KvPut("oidc", "signing-key", made));
+    // Read back: of two servers making a key at once, both use the one written last.
+    ASSIGN_OR_RETURN(pem, store_.KvGet("oidc", "signing-key"));
+    if (!pem) return Status(Code::kInternal, "the id_token signing key vanished");
+  }
+  SigningKey k;
+  k.pem = *pem;
+  ASSIGN_OR_RETURN(k.jwk, PublicJwkOfPem(k.pem, ""));
+  k.kid = Thumbprint(k.jwk);
+  k.jwk["kid"] = k.kid;
+  k.jwk["use"] = "sig";
+  key_ = k;
+  return k;
+}
+
+Result<json::object> OAuthServer::Jwks() {
+  ASSIGN_OR_RETURN(SigningKey k, OidcKey());
+  return json::object{{"keys", json::array{k.jwk}}};
+}
+
+Result<std::string> OAuthServer::IdToken(const std::string& user, const std::string& client_id,
+                                         const std::vector<std::string>& scopes,
+                                         const std::string& issuer, const std::string& fhir_base,
+                                         const std::string& nonce) {
+  if (!Has(scopes, "openid") || user.empty()) return std::string();
+  ASSIGN_OR_RETURN(UserAccount acct, accounts_.Get(user));
+  ASSIGN_OR_RETURN(SigningKey key, OidcKey());
+  int64_t now = clock_.NowMicros() / kSecond;
+  json::object claims{{"iss", issuer},
+                      {"sub", user},
+                      {"aud", client_id},
+                      {"iat", now},
+                      {"exp", now + int64_t{accounts_.settings().access_token_minutes} * 60}};
+  if (!nonce.empty()) claims["nonce"] = nonce;
+  if (Has(scopes, "fhirUser")) {
+    std::string ref = !acct.practitioner.empty() ? acct.practitioner : acct.patient;
+    if (!ref.empty() && ref.find('/') == std::string::npos)
+      ref = (acct.practitioner.empty() ? "Patient/" : "Practitioner/") + ref;
+    if (!ref.empty()) claims["fhirUser"] = fhir_base.empty() ? ref : fhir_base + "/" + ref;
+  }
+  if (Has(scopes, "profile")) claims["preferred_username"] = user;
+  return SignJwt(claims, key.pem, key.kid);
 }
 
 // ---- authorization ----
@@ -288,6 +705,9 @@ Result<AuthorizeRequest> OAuthServer::CheckAuthorize(const Params& p, const std:
   };
   if (!aud.empty() && trim(aud) != trim(fhir_base))
     return fail("invalid_request", "aud '" + aud + "' is not this FHIR server (" + fhir_base + ")");
+  r.fhir_base = trim(aud.empty() ? fhir_base : aud);
+  r.nonce = Get(p, "nonce");
+  if (r.nonce.size() > 512) return fail("invalid_request", "nonce is longer than 512 characters");
   r.scopes = SplitScopes(Get(p, "scope"));
   if (r.scopes.empty()) return fail("invalid_scope", "scope is required");
   for (const auto& s : r.scopes) {
@@ -297,7 +717,29 @@ Result<AuthorizeRequest> OAuthServer::CheckAuthorize(const Params& p, const std:
   }
   if (!ScopesCovered(client->scopes, r.scopes))
     return fail("invalid_scope", "scope asks more than this client is registered for");
-  r.wants_patient = WantsPatient(r.scopes);
+  if (!client->AllowsGrant("authorization_code"))
+    return fail("unauthorized_client", "this client is not registered for authorization codes");
+  // EHR launch: the launch id from the EHR, with the launch scope; its context gives the patient.
+  r.launch = Get(p, "launch");
+  bool launch_scope = Has(r.scopes, "launch");
+  if (!r.launch.empty() && !launch_scope)
+    return fail("invalid_scope",
+                "Tham số launch cần scope launch / the launch parameter needs the launch scope");
+  if (launch_scope && r.launch.empty())
+    return fail("invalid_request",
+                "Scope launch cần tham số launch do EHR cấp / the launch scope needs the launch "
+                "parameter the EHR gave the app");
+  if (!r.launch.empty()) {
+    auto ctx = r.launch.size() <= 256 ? store_.KvGet("launch", Sha256Hex(r.launch))
+                                      : Result<std::optional<std::string>>(std::nullopt);
+    if (!ctx.ok()) return fail("temporarily_unavailable", kUnavailable);
+    auto rec = *ctx ? ParseObject(**ctx) : Result<json::object>(Status(Code::kNotFound, ""));
+    if (!rec.ok() || Int(*rec, "exp") * kSecond <= clock_.NowMicros())
+      return fail("invalid_request",
+                  "Mã launch không tồn tại, đã hết hạn hoặc đã dùng / the launch id is unknown, "
+                  "expired or already used");
+  }
+  r.wants_patient = WantsPatient(r.scopes) && r.launch.empty();
   return r;
 }
 
@@ -346,7 +788,26 @@ Result<std::string> OAuthServer::IssueCode(const AuthorizeRequest& req, const Us
                                            const std::string& chosen_patient,
                                            const std::string& remote) {
   std::string patient = user.patient;
-  if (req.wants_patient && patient.empty()) {
+  std::string encounter;
+  if (!req.launch.empty()) {
+    ASSIGN_OR_RETURN(auto taken, store_.KvTake("launch", Sha256Hex(req.launch)));
+    if (!taken)
+      return Status(Code::kInvalid,
+                    "Mã launch không tồn tại, đã hết hạn hoặc đã dùng / the launch id is unknown, "
+                    "expired or already used");
+    ASSIGN_OR_RETURN(json::object ctx, ParseObject(*taken));
+    if (Int(ctx, "exp") * kSecond <= clock_.NowMicros())
+      return Status(Code::kInvalid, "Mã launch đã hết hạn / the launch id has expired");
+    if (Str(ctx, "user") != user.name) {
+      Audit(user.name, "authorize-refused", req.client_id, 403, remote,
+            "launch of another user (" + Str(ctx, "user") + ")");
+      return Status(Code::kForbidden,
+                    "Mã launch được tạo cho người dùng khác / the launch id was made by another "
+                    "user");
+    }
+    patient = Str(ctx, "patient");
+    encounter = Str(ctx, "encounter");
+  } else if (req.wants_patient && patient.empty()) {
     std::string id = chosen_patient;
     if (id.rfind("Patient/", 0) == 0) id = id.substr(8);
     if (id.empty())
@@ -356,7 +817,7 @@ Result<std::string> OAuthServer::IssueCode(const AuthorizeRequest& req, const Us
       return Status(Code::kInvalid, "Không tìm thấy bệnh nhân / no Patient '" + id + "'");
     patient = "Patient/" + id;
   }
-  if (!req.wants_patient) patient.clear();
+  if (!req.wants_patient && req.launch.empty()) patient.clear();
   std::string code = RandomToken(32);
   json::array scopes;
   for (const auto& s : req.scopes) scopes.emplace_back(s);
@@ -367,7 +828,10 @@ Result<std::string> OAuthServer::IssueCode(const AuthorizeRequest& req, const Us
                    {"scopes", scopes},
                    {"challenge", req.code_challenge},
                    {"user", user.name},
-                   {"patient", patient}};
+                   {"patient", patient},
+                   {"encounter", encounter},
+                   {"nonce", req.nonce},
+                   {"fhir_base", req.fhir_base}};
   RETURN_IF_ERROR(store_.KvPut("code", Sha256Hex(code), json::serialize(rec), exp_us));
   Audit(user.name, "authorize", req.client_id, 200, remote, JoinScopes(req.scopes));
   return code;
@@ -378,7 +842,7 @@ Result<std::string> OAuthServer::IssueCode(const AuthorizeRequest& req, const Us
 Result<OAuthServer::Issued> OAuthServer::IssueTokens(
     const std::string& user, const std::string& client_id, const std::vector<std::string>& scopes,
     const std::string& patient, const std::string& grant, bool with_refresh,
-    const std::vector<std::string>& refresh_scopes) {
+    const std::vector<std::string>& refresh_scopes, const json::object& extra) {
   int64_t now = clock_.NowMicros();
   int64_t ttl = int64_t{accounts_.settings().access_token_minutes} * 60;
   std::string at = RandomToken(32);
@@ -390,6 +854,7 @@ Result<OAuthServer::Issued> OAuthServer::IssueTokens(
                    {"grant", grant},
                    {"iat", now / kSecond},
                    {"exp", now / kSecond + ttl}};
+  for (const auto& [k, v] : extra) rec[k] = v;
   RETURN_IF_ERROR(store_.KvPut("at", at_hash, json::serialize(rec), now + ttl * kSecond));
   Issued out;
   out.body = {{"access_token", at},
@@ -397,6 +862,8 @@ Result<OAuthServer::Issued> OAuthServer::IssueTokens(
               {"expires_in", ttl},
               {"scope", JoinScopes(scopes)}};
   if (!patient.empty()) out.body["patient"] = patient.substr(patient.find('/') + 1);
+  if (std::string enc = Str(extra, "encounter"); !enc.empty())
+    out.body["encounter"] = enc.substr(enc.find('/') + 1);
   if (with_refresh) {
     std::string rt = RandomToken(32);
     int64_t rttl = int64_t{accounts_.settings().refresh_token_days} * 86400;
@@ -407,13 +874,15 @@ Result<OAuthServer::Issued> OAuthServer::IssueTokens(
                     {"grant", grant},
                     {"at", at_hash},
                     {"exp", now / kSecond + rttl}};
+    for (const auto& [k, v] : extra) rr[k] = v;
     RETURN_IF_ERROR(store_.KvPut("rt", Sha256Hex(rt), json::serialize(rr), now + rttl * kSecond));
     out.body["refresh_token"] = rt;
   }
   return out;
 }
 
-Result<OAuthClient> OAuthServer::CheckAssertion(const Params& form, const std::string& token_url) {
+Result<OAuthClient> OAuthServer::CheckAssertion(const Params& form,
+                                                const std::vector<std::string>& audiences) {
   if (Get(form, "client_assertion_type") != kJwtBearer)
     return Status(Code::kUnauthenticated,
                   "client_assertion_type must be " + std::string(kJwtBearer));
@@ -439,15 +908,22 @@ Result<OAuthClient> OAuthServer::CheckAssertion(const Params& form, const std::s
     return Status(Code::kUnauthenticated, "client assertions must be RS384 or ES384");
   Status st = VerifyJwt(jwt, *key);
   if (!st.ok()) return Status(Code::kUnauthenticated, st.message());
-  // aud: this token endpoint (a string or an array holding it).
+  // aud: this endpoint or the token endpoint (a string or an array holding one).
   bool aud_ok = false;
+  auto accepted = [&](const json::value& a) {
+    if (!a.is_string()) return false;
+    for (const auto& u : audiences)
+      if (a.as_string() == u) return true;
+    return false;
+  };
   if (auto it = jwt.payload.find("aud"); it != jwt.payload.end()) {
-    if (it->value().is_string()) aud_ok = it->value().as_string() == token_url;
+    if (it->value().is_string()) aud_ok = accepted(it->value());
     if (it->value().is_array())
-      for (const auto& a : it->value().as_array())
-        aud_ok = aud_ok || (a.is_string() && a.as_string() == token_url);
+      for (const auto& a : it->value().as_array()) aud_ok = aud_ok || accepted(a);
   }
-  if (!aud_ok) return Status(Code::kUnauthenticated, "client assertion aud must be " + token_url);
+  if (!aud_ok)
+    return Status(Code::kUnauthenticated,
+                  "client assertion aud must be " + (audiences.empty() ? "" : audiences[0]));
   int64_t now = clock_.NowMicros() / kSecond;
   int64_t exp = Int(jwt.payload, "exp");
   if (exp <= now - 30) return Status(Code::kUnauthenticated, "client assertion has expired");
@@ -463,9 +939,57 @@ Result<OAuthClient> OAuthServer::CheckAssertion(const Params& form, const std::s
   return std::move(*client);
 }
 
+Result<OAuthClient> OAuthServer::AuthenticateCaller(const Params& form,
+                                                    std::string_view authorization,
+                                                    const std::vector<std::string>& audiences,
+                                                    bool* authenticated) {
+  *authenticated = false;
+  bool basic = IsBasic(authorization);
+  bool post = form.count("client_secret") > 0;
+  bool jwt = form.count("client_assertion") > 0 || form.count("client_assertion_type") > 0;
+  if (int{basic} + int{post} + int{jwt} > 1)
+    return Status(Code::kUnauthenticated,
+                  "Chỉ dùng một cách xác thực ứng dụng / use one client authentication method");
+  if (jwt) {
+    ASSIGN_OR_RETURN(OAuthClient c, CheckAssertion(form, audiences));
+    *authenticated = true;
+    return c;
+  }
+  std::string id = Get(form, "client_id");
+  std::string secret;
+  if (basic) {
+    std::string basic_id;
+    if (!ParseBasicCredentials(authorization, &basic_id, &secret))
+      return Status(Code::kUnauthenticated,
+                    "Thông tin HTTP Basic không hợp lệ / malformed HTTP Basic client credentials");
+    if (!id.empty() && id != basic_id)
+      return Status(Code::kUnauthenticated, "client_id differs from the HTTP Basic user");
+    id = basic_id;
+  } else if (post) {
+    secret = Get(form, "client_secret");
+  }
+  if (id.empty()) return Status(Code::kUnauthenticated, "Thiếu client_id / client_id is required");
+  auto c = GetClient(id);
+  if (!c.ok() && c.status().code() != Code::kNotFound) return c.status();
+  if (!c.ok() || c->disabled)
+    return Status(Code::kUnauthenticated, basic || post ? kClientAuthFailed : "unknown client_id");
+  if (!basic && !post) return std::move(*c);  // only client_id: the caller checks Confidential()
+  std::string used = basic ? "client_secret_basic" : "client_secret_post";
+  if (c->auth_method != used)
+    return Status(Code::kUnauthenticated,
+                  "client '" + id + "' is registered for " + c->auth_method + ", not " + used);
+  if (!ConstantTimeEquals(Sha256Hex(secret), c->secret_hash))
+    return Status(Code::kUnauthenticated, kClientAuthFailed);
+  *authenticated = true;
+  return std::move(*c);
+}
+
 OAuthReply OAuthServer::Token(const Params& form, const std::string& token_url,
-                              const std::string& remote) {
+                              const std::string& remote, std::string_view authorization) {
   std::string grant_type = Get(form, "grant_type");
+  const std::string issuer = token_url.size() > 6 && token_url.ends_with("/token")
+                                 ? token_url.substr(0, token_url.size() - 6)
+                                 : token_url;
   auto audited = [&](const std::string& who, const std::string& client, OAuthReply r) {
     Audit(who.empty() ? "client:" + client : who, r.status == 200 ? "token" : "token-refused",
           client, r.status, remote,
@@ -478,17 +1002,19 @@ OAuthReply OAuthServer::Token(const Params& form, const std::string& token_url,
     std::string code = Get(form, "code");
     if (code.empty()) return audited("", cid, Error(400, "invalid_request", "code is required"));
     // A confidential client authenticates first (before the code is used up).
-    if (!Get(form, "client_assertion").empty()) {
-      auto c = CheckAssertion(form, token_url);
-      if (!c.ok()) return audited("", cid, ClientError(c.status()));
-      cid = c->id;
-    }
-    auto client = GetClient(cid);
-    if (!client.ok() || client->disabled)
-      return audited("", cid, Error(401, "invalid_client", "unknown client_id"));
-    if (client->auth_method == "private_key_jwt" && Get(form, "client_assertion").empty())
+    bool authenticated = false;
+    auto client = AuthenticateCaller(form, authorization, {token_url}, &authenticated);
+    if (!client.ok()) return audited("", cid, ClientError(client.status()));
+    cid = client->id;
+    if (client->Confidential() && !authenticated)
       return audited("", cid,
-                     Error(401, "invalid_client", "this client must send a client_assertion"));
+                     Error(401, "invalid_client",
+                           "Ứng dụng này phải xác thực (" + client->auth_method +
+                               ") / this client must authenticate with " + client->auth_method));
+    if (!client->AllowsGrant("authorization_code"))
+      return audited("", cid,
+                     Error(400, "unauthorized_client",
+                           "this client is not registered for authorization codes"));
     auto taken = store_.KvTake("code", Sha256Hex(code));
     if (!taken.ok()) return Error(503, "temporarily_unavailable", kUnavailable);
     if (!*taken)
@@ -520,15 +1046,24 @@ OAuthReply OAuthServer::Token(const Params& form, const std::string& token_url,
     auto acct = accounts_.Get(user);
     if (!acct.ok() || acct->disabled)
       return audited(user, cid, Error(400, "invalid_grant", "the user's account is not active"));
-    auto issued = IssueTokens(user, cid, scopes, Str(*rec, "patient"), RandomToken(12),
-                              WantsRefresh(scopes), scopes);
+    json::object extra{{"encounter", Str(*rec, "encounter")},
+                       {"fhir_base", Str(*rec, "fhir_base")}};
+    auto issued =
+        IssueTokens(user, cid, scopes, Str(*rec, "patient"), RandomToken(12),
+                    WantsRefresh(scopes) && client->AllowsGrant("refresh_token"), scopes, extra);
     if (!issued.ok()) return Error(503, "temporarily_unavailable", kUnavailable);
+    auto id_token = IdToken(user, cid, scopes, issuer, Str(*rec, "fhir_base"), Str(*rec, "nonce"));
+    if (!id_token.ok()) return Error(503, "temporarily_unavailable", kUnavailable);
+    if (!id_token->empty()) issued->body["id_token"] = *id_token;
     return audited(user, cid, OAuthReply{200, std::move(issued->body)});
   }
   if (grant_type == "refresh_token") {
     std::string cid = Get(form, "client_id");
-    if (!Get(form, "client_assertion").empty()) {
-      auto c = CheckAssertion(form, token_url);
+    bool authenticated = false;
+    // A public client may leave client_id out (RFC 6749 6; fhirclient does): see below.
+    if (!cid.empty() || IsBasic(authorization) || form.count("client_secret") ||
+        form.count("client_assertion") || form.count("client_assertion_type")) {
+      auto c = AuthenticateCaller(form, authorization, {token_url}, &authenticated);
       if (!c.ok()) return audited("", cid, ClientError(c.status()));
       cid = c->id;
     }
@@ -551,12 +1086,23 @@ OAuthReply OAuthServer::Token(const Params& form, const std::string& token_url,
     // A public client may leave client_id out (RFC 6749 6; fhirclient does): the token is bound
     // to its client, which must still exist and be enabled.
     if (cid.empty() && client.ok() && client->auth_method == "none") cid = owner;
+    if (cid.empty() && client.ok() && client->Confidential())
+      return audited("", owner,
+                     Error(401, "invalid_client",
+                           "Ứng dụng này phải xác thực (" + client->auth_method +
+                               ") / this client must authenticate with " + client->auth_method));
     if (!client.ok() || client->disabled || owner != cid)
       return audited("", cid,
                      Error(400, "invalid_grant", "the refresh token was issued to another client"));
-    if (client->auth_method == "private_key_jwt" && Get(form, "client_assertion").empty())
+    if (client->Confidential() && !authenticated)
       return audited("", cid,
-                     Error(401, "invalid_client", "this client must send a client_assertion"));
+                     Error(401, "invalid_client",
+                           "Ứng dụng này phải xác thực (" + client->auth_method +
+                               ") / this client must authenticate with " + client->auth_method));
+    if (!client->AllowsGrant("refresh_token"))
+      return audited(
+          "", cid,
+          Error(400, "unauthorized_client", "this client is not registered for refresh tokens"));
     std::vector<std::string> granted = SplitScopes(Str(*rec, "scope"));
     std::vector<std::string> wanted = granted;
     if (form.count("scope")) {
@@ -573,14 +1119,29 @@ OAuthReply OAuthServer::Token(const Params& form, const std::string& token_url,
     auto acct = accounts_.Get(user);
     if (!acct.ok() || acct->disabled)
       return audited(user, cid, Error(400, "invalid_grant", "the user's account is not active"));
-    auto issued =
-        IssueTokens(user, cid, wanted, Str(*rec, "patient"), Str(*rec, "grant"), true, granted);
+    json::object extra{{"encounter", Str(*rec, "encounter")},
+                       {"fhir_base", Str(*rec, "fhir_base")}};
+    auto issued = IssueTokens(user, cid, wanted, Str(*rec, "patient"), Str(*rec, "grant"), true,
+                              granted, extra);
     if (!issued.ok()) return Error(503, "temporarily_unavailable", kUnavailable);
+    auto id_token = IdToken(user, cid, wanted, issuer, Str(*rec, "fhir_base"), "");
+    if (!id_token.ok()) return Error(503, "temporarily_unavailable", kUnavailable);
+    if (!id_token->empty()) issued->body["id_token"] = *id_token;
     return audited(user, cid, OAuthReply{200, std::move(issued->body)});
   }
   if (grant_type == "client_credentials") {
-    auto c = CheckAssertion(form, token_url);
+    bool authenticated = false;
+    auto c = AuthenticateCaller(form, authorization, {token_url}, &authenticated);
     if (!c.ok()) return audited("", Get(form, "client_id"), ClientError(c.status()));
+    if (!authenticated)
+      return audited("", c->id,
+                     Error(401, "invalid_client",
+                           "client_credentials cần xác thực ứng dụng (client_secret hoặc "
+                           "client_assertion) / client_credentials needs client authentication"));
+    if (!c->AllowsGrant("client_credentials"))
+      return audited("", c->id,
+                     Error(400, "unauthorized_client",
+                           "this client is not registered for client_credentials"));
     std::vector<std::string> wanted = SplitScopes(Get(form, "scope"));
     if (wanted.empty()) wanted = c->scopes;
     for (const auto& s : wanted) {
@@ -627,6 +1188,8 @@ json::object OAuthServer::Introspect(const std::string& token) {
     if (!user.empty()) out["username"] = user;
     std::string patient = Str(*rec, "patient");
     if (!patient.empty()) out["patient"] = patient.substr(patient.find('/') + 1);
+    std::string encounter = Str(*rec, "encounter");
+    if (!encounter.empty()) out["encounter"] = encounter.substr(encounter.find('/') + 1);
     return out;
   }
   return {{"active", false}};

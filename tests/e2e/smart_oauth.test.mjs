@@ -6,6 +6,15 @@
 //   field), patient context, FHIR reads with the token, refresh with rotation, revocation;
 // - a backend system (like the LIS) with client credentials and an ES384 JWT assertion signed by
 //   the npm `jose` package (an independent JOSE implementation), writing and reading over FHIR;
+// - a confidential app with a server-made secret (fhirclient's clientSecret: HTTP Basic at the
+//   token endpoint), client_secret_post, introspection with the secret;
+// - dynamic client registration (RFC 7591) with the administrator token, then the registered
+//   client used by fhirclient, and still there after a server restart;
+// - OpenID Connect: the id_token verified by npm `jose` against the JWKS published at the
+//   openid-configuration's jwks_uri (iss, aud, nonce, fhirUser);
+// - EHR launch: a logged-in user's launch context (patient + encounter) through POST /auth/launch,
+//   the fhirclient app launched with ?iss=&launch=, its token carrying patient and encounter;
+//   reused, unknown and another user's launch ids refused;
 // - bad input: malformed, revoked and unknown tokens, wrong PKCE verifier, code reuse,
 //   redirect_uri mismatch, scope escalation on refresh, assertion replay, locked account, wrong
 //   TOTP: each refused with the right OAuth2 error or 401, nothing leaked.
@@ -128,15 +137,15 @@ async function token(fields) {
 }
 
 // A manual authorization-code flow (for the bad-input tests); returns { code, verifier }.
-async function manualCode(scope = 'user/*.rs offline_access') {
+async function manualCode(scope = 'user/*.rs offline_access', extra = {}, user = 'bs.lan') {
   const verifier = b64url(randomBytes(32));
   const challenge = b64url(createHash('sha256').update(verifier).digest());
   const q = new URLSearchParams({
     response_type: 'code', client_id: 'growth-chart', redirect_uri: REDIRECT, scope,
-    state: 's1', aud: server.baseUrl, code_challenge: challenge, code_challenge_method: 'S256',
+    state: 's1', aud: server.baseUrl, code_challenge: challenge, code_challenge_method: 'S256', ...extra,
   });
   const origin = server.baseUrl.replace(/\/fhir$/, '');
-  const { location } = await loginAndApprove(`${origin}/auth/authorize?${q}`);
+  const { location } = await loginAndApprove(`${origin}/auth/authorize?${q}`, { user });
   const u = new URL(location);
   assert.equal(u.searchParams.get('state'), 's1');
   return { code: u.searchParams.get('code'), verifier };
@@ -149,7 +158,7 @@ before(async () => {
   cli(['user', 'add', 'dd.mai', '--role', 'nurse', '--password-stdin'], `${PASSWORD}\n`);
   cli(['user', 'add', 'qtv', '--role', 'admin', '--password-stdin'], `${PASSWORD}\n`);
   cli(['client', 'add', 'growth-chart', '--name', 'Biểu đồ tăng trưởng', '--redirect', REDIRECT,
-    '--scope', 'launch/patient patient/*.read user/*.rs offline_access openid fhirUser']);
+    '--scope', 'launch launch/patient patient/*.read user/*.rs offline_access openid fhirUser profile']);
   const r = await fetch(`${server.baseUrl}/Patient`, {
     method: 'POST',
     headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/fhir+json' },
@@ -328,6 +337,248 @@ describe('system client: client credentials with a signed JWT', () => {
   });
 });
 
+const origin = () => server.baseUrl.replace(/\/fhir$/, '');
+const basic = (id, secret) => `Basic ${Buffer.from(`${id}:${secret}`).toString('base64')}`;
+
+// A user's access token (authorization code + PKCE, growth-chart) for `user`.
+async function userToken(user = 'bs.lan', scope = 'user/*.rs') {
+  const { code, verifier } = await manualCode(scope, {}, user);
+  const r = await token({ grant_type: 'authorization_code', code, client_id: 'growth-chart', redirect_uri: REDIRECT, code_verifier: verifier });
+  assert.equal(r.status, 200, JSON.stringify(r.body));
+  return r.body.access_token;
+}
+
+// The fhirclient app flow for a client (public or with clientSecret); `launchUrl` may carry
+// ?iss=&launch= (EHR launch). Returns the ready fhirclient Client.
+async function fhirclientFlow({ clientId, clientSecret, scope, launchUrl, user = 'bs.lan', patient }) {
+  const storage = memoryStorage();
+  const res = nodeResponse();
+  const opts = { clientId, scope, redirectUri: REDIRECT, pkceMode: 'required' };
+  if (clientSecret) opts.clientSecret = clientSecret;
+  if (!launchUrl) opts.iss = server.baseUrl;
+  await smart(nodeRequest(launchUrl ?? 'http://127.0.0.1:1/launch'), res, storage).authorize(opts);
+  assert.equal(res.status, 302);
+  const { location } = await loginAndApprove(res.location, { user, patient });
+  assert.ok(location.startsWith(`${REDIRECT}?code=`), location);
+  return smart(nodeRequest(location), nodeResponse(), storage).ready();
+}
+
+describe('confidential client with a server-made secret', () => {
+  let secret;
+  test('benhan client add --auth client_secret_basic prints the secret once; fhirclient uses it', async () => {
+    const out = cli(['client', 'add', 'his-web', '--name', 'HIS web', '--auth', 'client_secret_basic',
+      '--redirect', REDIRECT, '--scope', 'launch/patient patient/*.read user/*.rs offline_access openid fhirUser']);
+    secret = /client_secret: (\S+)/.exec(out)[1];
+    assert.match(secret, /^[A-Za-z0-9_-]{43}$/, 'a 256-bit base64url secret');
+    assert.doesNotMatch(cli(['client', 'show', 'his-web']), new RegExp(secret));
+    const client = await fhirclientFlow({ clientId: 'his-web', clientSecret: secret, scope: 'launch/patient patient/*.read offline_access', patient: patientId });
+    assert.equal((await client.patient.read()).id, patientId);
+    // fhirclient refreshes with HTTP Basic too.
+    const before = client.state.tokenResponse.access_token;
+    await client.refresh();
+    assert.notEqual(client.state.tokenResponse.access_token, before);
+  });
+
+  test('wrong, missing or misplaced secrets are refused; introspection with the secret', async () => {
+    const { code, verifier } = await manualCode('user/*.rs');
+    const form = { grant_type: 'authorization_code', code, redirect_uri: REDIRECT, code_verifier: verifier };
+    const wrong = await postForm(`${origin()}/auth/token`, form, { authorization: basic('his-web', `${secret}x`) });
+    assert.equal(wrong.status, 401);
+    assert.match(wrong.headers.get('www-authenticate'), /^Basic/);
+    assert.equal((await wrong.json()).error, 'invalid_client');
+    const none = await token({ ...form, client_id: 'his-web' });
+    assert.equal(none.status, 401);
+    assert.equal(none.body.error, 'invalid_client');
+    const post = await token({ ...form, client_id: 'his-web', client_secret: secret });
+    assert.equal(post.body.error, 'invalid_client', 'his-web is registered for client_secret_basic');
+    // client_secret_post for another client; its token introspected with its own credentials.
+    const out = cli(['client', 'add', 'ris', '--auth', 'client_secret_post', '--scope', 'system/Patient.rs', '--role', 'lab']);
+    const s2 = /client_secret: (\S+)/.exec(out)[1];
+    const cc = await token({ grant_type: 'client_credentials', client_id: 'ris', client_secret: s2, scope: 'system/Patient.rs' });
+    assert.equal(cc.status, 200, JSON.stringify(cc.body));
+    assert.equal((await fhirGet(`Patient/${patientId}`, `Bearer ${cc.body.access_token}`)).status, 200);
+    const intro = await postForm(`${origin()}/auth/introspect`, { token: cc.body.access_token },
+      { authorization: basic('his-web', secret) });
+    assert.equal(intro.status, 200);
+    const ib = await intro.json();
+    assert.equal(ib.active, true);
+    assert.equal(ib.client_id, 'ris');
+    const badIntro = await postForm(`${origin()}/auth/introspect`, { token: cc.body.access_token, client_id: 'ris', client_secret: 'nope' });
+    assert.equal(badIntro.status, 401);
+    // Revocation by a confidential client needs its secret.
+    const noAuth = await postForm(`${origin()}/auth/revoke`, { token: cc.body.access_token, client_id: 'ris' });
+    assert.equal(noAuth.status, 401);
+    const rev = await postForm(`${origin()}/auth/revoke`, { token: cc.body.access_token, client_id: 'ris', client_secret: s2 });
+    assert.equal(rev.status, 200);
+    assert.equal((await fhirGet(`Patient/${patientId}`, `Bearer ${cc.body.access_token}`)).status, 401);
+    // A new secret (benhan client secret) stops the old one.
+    const s3 = /client_secret: (\S+)/.exec(cli(['client', 'secret', 'ris']))[1];
+    assert.equal((await token({ grant_type: 'client_credentials', client_id: 'ris', client_secret: s2 })).status, 401);
+    assert.equal((await token({ grant_type: 'client_credentials', client_id: 'ris', client_secret: s3 })).status, 200);
+    const conf = JSON.parse((await fhirGet('.well-known/smart-configuration')).body);
+    assert.deepEqual([...conf.token_endpoint_auth_methods_supported].sort(),
+      ['client_secret_basic', 'client_secret_post', 'none', 'private_key_jwt']);
+    assert.ok(conf.capabilities.includes('client-confidential-symmetric'));
+  });
+});
+
+describe('dynamic client registration (RFC 7591)', () => {
+  test('needs the administrator token; strict metadata; the registered client works and survives a restart', async () => {
+    const conf = JSON.parse((await fhirGet('.well-known/smart-configuration')).body);
+    assert.equal(conf.registration_endpoint, `${origin()}/auth/register`);
+    const register = (body, headers = {}) => fetch(conf.registration_endpoint, {
+      method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body),
+    });
+    const meta = {
+      client_name: 'Ứng dụng đăng ký động', redirect_uris: [REDIRECT],
+      grant_types: ['authorization_code', 'refresh_token'], token_endpoint_auth_method: 'client_secret_basic',
+      scope: 'launch/patient patient/*.read offline_access openid fhirUser',
+    };
+    const anon = await register(meta);
+    assert.equal(anon.status, 401, 'open registration is off by default');
+    assert.equal((await anon.json()).error, 'invalid_token');
+    const userTok = await userToken('bs.lan');
+    const notAdmin = await register(meta, { authorization: `Bearer ${userTok}` });
+    assert.equal(notAdmin.status, 403);
+    const auth = { authorization: `Bearer ${admin}` };
+    for (const [bad, error] of [
+      [{ ...meta, redirect_uris: ['http://evil.example/cb'] }, 'invalid_redirect_uri'],
+      [{ ...meta, token_endpoint_auth_method: 'none', grant_types: ['client_credentials'], scope: 'system/*.rs' }, 'invalid_client_metadata'],
+      [{ ...meta, token_endpoint_auth_method: 'private_key_jwt' }, 'invalid_client_metadata'],
+      [{ ...meta, token_endpoint_auth_method: 'private_key_jwt', jwks_uri: 'https://a.example/jwks' }, 'invalid_client_metadata'],
+      [{ ...meta, scope: "user/*.rs' OR 1=1 --" }, 'invalid_client_metadata'],
+    ]) {
+      const r = await register(bad, auth);
+      assert.equal(r.status, 400);
+      const b = await r.json();
+      assert.equal(b.error, error, JSON.stringify(b));
+      assert.ok(b.error_description);
+    }
+    const notJson = await fetch(conf.registration_endpoint, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: '{"client_name":' });
+    assert.equal(notJson.status, 400);
+    assert.equal((await notJson.json()).error, 'invalid_client_metadata');
+    const r = await register(meta, auth);
+    assert.equal(r.status, 201);
+    const reg = await r.json();
+    assert.match(reg.client_id, /^app-/);
+    assert.ok(reg.client_secret);
+    assert.equal(reg.client_secret_expires_at, 0);
+    assert.deepEqual(reg.redirect_uris, [REDIRECT]);
+    // Restart: the client is in the store.
+    const { code } = await server.stop();
+    assert.equal(code, 0);
+    server = await startServer({ dataDir: tmp.dir, logFile: path.join(tmp.dir, 'server2.log') });
+    assert.match(cli(['client', 'show', reg.client_id]), /registered_by=admin/);
+    const client = await fhirclientFlow({ clientId: reg.client_id, clientSecret: reg.client_secret, scope: 'launch/patient patient/*.read openid fhirUser', patient: patientId });
+    assert.equal((await client.patient.read()).id, patientId);
+    assert.equal(client.getFhirUser(), 'Practitioner/pr-1');
+  });
+});
+
+describe('OpenID Connect id_token', () => {
+  test('verifies with the JWKS of the openid-configuration (npm jose): iss, aud, nonce, fhirUser', async () => {
+    const disc = await fetch(`${origin()}/.well-known/openid-configuration`);
+    assert.equal(disc.status, 200);
+    const oidc = await disc.json();
+    assert.equal(oidc.issuer, `${origin()}/auth`);
+    assert.deepEqual(oidc.id_token_signing_alg_values_supported, ['ES256']);
+    const jwks = await (await fetch(oidc.jwks_uri)).json();
+    assert.equal(jwks.keys.length, 1);
+    assert.equal(jwks.keys[0].d, undefined, 'no private part published');
+    const nonce = b64url(randomBytes(16));
+    const { code, verifier } = await manualCode('openid fhirUser profile user/*.rs', { nonce });
+    const r = await token({ grant_type: 'authorization_code', code, client_id: 'growth-chart', redirect_uri: REDIRECT, code_verifier: verifier });
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    const { payload, protectedHeader } = await jose.jwtVerify(r.body.id_token, jose.createLocalJWKSet(jwks), {
+      issuer: oidc.issuer, audience: 'growth-chart', algorithms: ['ES256'],
+    });
+    assert.equal(protectedHeader.kid, jwks.keys[0].kid);
+    assert.equal(payload.sub, 'bs.lan');
+    assert.equal(payload.nonce, nonce);
+    assert.equal(payload.fhirUser, `${server.baseUrl}/Practitioner/pr-1`);
+    assert.equal(payload.preferred_username, 'bs.lan');
+    // A forged token (signed by another key with the same kid) does not verify.
+    const other = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
+    const forged = await new jose.SignJWT({ ...payload })
+      .setProtectedHeader({ alg: 'ES256', kid: jwks.keys[0].kid }).sign(other);
+    await assert.rejects(jose.jwtVerify(forged, jose.createLocalJWKSet(jwks), { issuer: oidc.issuer }));
+    // The fhirclient app reads fhirUser from the id_token.
+    const client = await fhirclientFlow({ clientId: 'growth-chart', scope: 'openid fhirUser user/*.rs' });
+    assert.equal(client.getFhirUser(), 'Practitioner/pr-1');
+    assert.equal(client.getUserType(), 'Practitioner');
+  });
+});
+
+describe('EHR launch', () => {
+  let encounterId;
+  const launchCtx = async (tok, body) => fetch(`${origin()}/auth/launch`, {
+    method: 'POST',
+    headers: { ...(tok ? { authorization: `Bearer ${tok}` } : {}), 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  test('a logged-in user launches the fhirclient app in a patient and encounter context', async () => {
+    const e = await fetch(`${server.baseUrl}/Encounter`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/fhir+json' },
+      body: JSON.stringify({ resourceType: 'Encounter', status: 'in-progress', class: { system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: 'IMP' }, subject: { reference: `Patient/${patientId}` } }),
+    });
+    assert.equal(e.status, 201, await e.clone().text());
+    encounterId = (await e.json()).id;
+    const ehr = await userToken('bs.lan');
+    const r = await launchCtx(ehr, { patient: patientId, encounter: encounterId });
+    assert.equal(r.status, 201);
+    const { launch, expires_in: exp } = await r.json();
+    assert.match(launch, /^[A-Za-z0-9_-]{32}$/);
+    assert.ok(exp > 0 && exp <= 300);
+    const conf = JSON.parse((await fhirGet('.well-known/smart-configuration')).body);
+    for (const cap of ['launch-ehr', 'context-ehr-patient']) assert.ok(conf.capabilities.includes(cap), cap);
+    const launchUrl = `http://127.0.0.1:1/launch?iss=${encodeURIComponent(server.baseUrl)}&launch=${launch}`;
+    const client = await fhirclientFlow({ clientId: 'growth-chart', scope: 'launch patient/*.read openid fhirUser', launchUrl });
+    assert.equal(client.patient.id, patientId);
+    assert.equal(client.encounter.id, encounterId);
+    assert.equal((await client.patient.read()).id, patientId);
+    assert.equal((await client.encounter.read()).id, encounterId);
+    // Used once: the same launch id again is refused (redirected back with invalid_request).
+    const again = new URL(`${origin()}/auth/authorize`);
+    for (const [k, v] of Object.entries({ response_type: 'code', client_id: 'growth-chart', redirect_uri: REDIRECT,
+      scope: 'launch patient/*.read', launch, state: 'z', code_challenge: b64url(randomBytes(32)), code_challenge_method: 'S256' })) {
+      again.searchParams.set(k, v);
+    }
+    const reuse = await fetch(again, { redirect: 'manual' });
+    assert.equal(reuse.status, 302);
+    const loc = new URL(reuse.headers.get('location'));
+    assert.equal(loc.searchParams.get('error'), 'invalid_request');
+    assert.match(loc.searchParams.get('error_description'), /launch/);
+    again.searchParams.set('launch', 'unknown-launch-id');
+    assert.equal(new URL((await fetch(again, { redirect: 'manual' })).headers.get('location')).searchParams.get('error'), 'invalid_request');
+  });
+
+  test("another user's launch id, bad contexts and non-user tokens are refused", async () => {
+    const ehr = await userToken('bs.lan');
+    const { launch } = await (await launchCtx(ehr, { patient: patientId })).json();
+    const q = new URLSearchParams({ response_type: 'code', client_id: 'growth-chart', redirect_uri: REDIRECT,
+      scope: 'launch patient/*.read', launch, code_challenge: b64url(randomBytes(32)), code_challenge_method: 'S256' });
+    const html = await (await fetch(`${origin()}/auth/authorize?${q}`)).text();
+    const login = await postForm(`${origin()}/auth/authorize`, { ...formFields(html), username: 'dd.mai', password: PASSWORD });
+    assert.equal(login.status, 200);
+    const cookie = login.headers.get('set-cookie').split(';')[0];
+    const approve = await postForm(`${origin()}/auth/authorize`, { ...formFields(await login.text()), action: 'approve' }, { cookie });
+    assert.equal(approve.status, 403);
+    assert.match(await approve.text(), /người dùng khác/);
+    assert.equal((await launchCtx(undefined, { patient: patientId })).status, 401);
+    const byAdmin = await launchCtx(admin, { patient: patientId });
+    assert.equal(byAdmin.status, 403);
+    assert.equal((await byAdmin.json()).error, 'access_denied');
+    const unknown = await launchCtx(ehr, { patient: 'khong-co' });
+    assert.equal(unknown.status, 400);
+    const ub = await unknown.json();
+    assert.equal(ub.error, 'invalid_request');
+    assert.match(ub.error_description, /Không tìm thấy bệnh nhân/);
+    assert.equal((await launchCtx(ehr, { patient: 7 })).status, 400);
+    assert.equal((await launchCtx(ehr, { patient: patientId, encounter: 'khong-co' })).status, 400);
+  });
+});
+
 describe('bad input', () => {
   test('malformed, unknown and non-bearer tokens: 401 OperationOutcome, nothing leaked', async () => {
     for (const h of ['Bearer x.y.z', `Bearer ${'A'.repeat(5000)}`, 'Bearer ', 'Basic YWRtaW46YWRtaW4=',
@@ -426,6 +677,15 @@ describe('audit', () => {
     assert.ok(has('token client:lis'));
     assert.ok(has('token-refused client:lis'));
     assert.ok(rows.some((r) => r.startsWith('revoke ')));
+    const more = execFileSync('sqlite3', [path.join(tmp.dir, 'benhan.db'),
+      "SELECT action || ' ' || principal FROM audit_event WHERE action IN " +
+      "('client-register', 'client-register-refused', 'launch-context', 'authorize-refused', 'token')"],
+    { encoding: 'utf8' }).trim().split('\n');
+    assert.ok(more.some((r) => r.startsWith('client-register ')), more.join('; '));
+    assert.ok(more.some((r) => r.startsWith('client-register-refused ')));
+    assert.ok(more.includes('launch-context bs.lan'));
+    assert.ok(more.includes('authorize-refused dd.mai'));
+    assert.ok(more.includes('token client:ris'));
     ok = true;
   });
 });

@@ -272,7 +272,14 @@ TEST_P(OAuthServerTest, AuthorizationCodeWithPkce) {
   auto other = oauth_->Token(
       {{"grant_type", "refresh_token"}, {"refresh_token", rt3}, {"client_id", "intruder"}},
       kTokenUrl, "x");
-  EXPECT_EQ(Error(other), "invalid_grant");
+  EXPECT_EQ(Error(other), "invalid_client") << "an unknown client";
+  OAuthClient app2 = *oauth_->GetClient("growth-chart");
+  app2.id = "other-app";
+  ASSERT_TRUE(oauth_->AddClient(app2).ok());
+  other = oauth_->Token(
+      {{"grant_type", "refresh_token"}, {"refresh_token", rt3}, {"client_id", "other-app"}},
+      kTokenUrl, "x");
+  EXPECT_EQ(Error(other), "invalid_grant") << "another client's refresh token";
   EXPECT_GE(Audited("token"), 3);
   EXPECT_GE(Audited("token-refused"), 3);
 }
@@ -518,6 +525,436 @@ TEST_P(OAuthServerTest, ClientRegistrationChecks) {
   auto list = oauth_->ListClients();
   ASSERT_TRUE(list.ok());
   EXPECT_EQ(list->size(), 2u);
+}
+
+// Stores a resource (for launch contexts and patient choices).
+void PutResource(store::Store& st, const std::string& type, const std::string& id,
+                 const std::string& json) {
+  ASSERT_TRUE(store::RunInTransaction(st, [&](store::Transaction& t) -> Status {
+                store::NewVersion v;
+                v.type = type;
+                v.id = id;
+                v.version = 1;
+                v.last_updated_us = SystemClock().NowMicros();
+                v.method = "POST";
+                v.json = json;
+                fhir::IndexEntries none;
+                v.index = &none;
+                return t.Put(v).status();
+              }).ok());
+}
+
+std::string BasicAuth(const std::string& id, const std::string& secret) {
+  std::string raw = id + ":" + secret;
+  std::string b = Base64UrlEncode(raw);
+  for (char& c : b) {
+    if (c == '-') c = '+';
+    if (c == '_') c = '/';
+  }
+  while (b.size() % 4) b += '=';
+  return "Basic " + b;
+}
+
+// Confidential clients with a server-made secret: client_secret_basic and client_secret_post at
+// the token endpoint (codes, refresh, client credentials) and for introspection; only the hash is
+// stored; the wrong method, a wrong or missing secret are refused.
+TEST_P(OAuthServerTest, ConfidentialClientsWithSecrets) {
+  OAuthClient web;
+  web.id = "his-web";
+  web.auth_method = "client_secret_basic";
+  web.redirect_uris = {"https://his.example/cb"};
+  web.scopes = {"user/*.rs", "offline_access"};
+  std::string secret = OAuthServer::NewClientSecret(web);
+  EXPECT_EQ(secret.size(), 43u) << "256 random bits, base64url";
+  OAuthClient probe;
+  EXPECT_NE(OAuthServer::NewClientSecret(probe), secret);
+  ASSERT_TRUE(oauth_->AddClient(web).ok());
+  auto raw = store_->KvGet("client", "his-web");
+  ASSERT_TRUE(raw.ok() && *raw);
+  EXPECT_EQ((*raw)->find(secret), std::string::npos) << "the secret itself is not stored";
+  EXPECT_NE((*raw)->find(Sha256Hex(secret)), std::string::npos);
+  OAuthClient nohash = web;
+  nohash.id = "no-hash";
+  nohash.secret_hash.clear();
+  EXPECT_EQ(oauth_->AddClient(nohash).code(), Code::kInvalid);
+
+  auto code_for = [&](const std::string& client, const std::string& redirect) {
+    std::string verifier = RandomToken(40);
+    Params p{{"response_type", "code"},
+             {"client_id", client},
+             {"redirect_uri", redirect},
+             {"scope", "user/*.rs offline_access"},
+             {"code_challenge", Base64UrlEncode(Sha256(verifier))},
+             {"code_challenge_method", "S256"}};
+    bool redirectable = false;
+    std::string err;
+    auto ar = oauth_->CheckAuthorize(p, "https://ehr.example/fhir", &redirectable, &err);
+    EXPECT_TRUE(ar.ok()) << ar.status().ToString();
+    auto user = accounts_->Get("bs.lan");
+    auto code = oauth_->IssueCode(*ar, *user, "", "x");
+    EXPECT_TRUE(code.ok());
+    return std::make_pair(*code, verifier);
+  };
+  auto exchange = [&](const std::pair<std::string, std::string>& cv, Params extra,
+                      const std::string& authz, const std::string& redirect) {
+    Params f{{"grant_type", "authorization_code"},
+             {"code", cv.first},
+             {"redirect_uri", redirect},
+             {"code_verifier", cv.second}};
+    for (auto& [k, v] : extra) f[k] = v;
+    return oauth_->Token(f, kTokenUrl, "x", authz);
+  };
+  const std::string cb = "https://his.example/cb";
+  // No secret, a wrong one, the form method for a Basic client: refused (and the code survives
+  // none of them being checked first: client authentication comes before the code is used).
+  auto cv = code_for("his-web", cb);
+  auto none = exchange(cv, {{"client_id", "his-web"}}, "", cb);
+  EXPECT_EQ(none.status, 401);
+  EXPECT_EQ(Error(none), "invalid_client");
+  EXPECT_EQ(Error(exchange(cv, {}, BasicAuth("his-web", secret + "x"), cb)), "invalid_client");
+  EXPECT_EQ(Error(exchange(cv, {{"client_id", "his-web"}, {"client_secret", secret}}, "", cb)),
+            "invalid_client")
+      << "registered for client_secret_basic";
+  EXPECT_EQ(Error(exchange(cv, {{"client_secret", secret}}, BasicAuth("his-web", secret), cb)),
+            "invalid_client")
+      << "two methods at once";
+  EXPECT_EQ(Error(exchange(cv, {}, "Basic !!!", cb)), "invalid_client");
+  auto ok = exchange(cv, {}, BasicAuth("his-web", secret), cb);
+  ASSERT_EQ(ok.status, 200) << json::serialize(ok.body);
+  std::string rt(ok.body.at("refresh_token").as_string());
+  std::string at(ok.body.at("access_token").as_string());
+  // Refresh needs the secret too.
+  EXPECT_EQ(Error(oauth_->Token({{"grant_type", "refresh_token"}, {"refresh_token", rt}}, kTokenUrl,
+                                "x")),
+            "invalid_client");
+  auto r2 = oauth_->Token({{"grant_type", "refresh_token"}, {"refresh_token", rt}}, kTokenUrl, "x",
+                          BasicAuth("his-web", secret));
+  EXPECT_EQ(r2.status, 200) << json::serialize(r2.body);
+  // Introspection by the client itself (HTTP Basic).
+  bool authed = false;
+  auto caller = oauth_->AuthenticateCaller({}, BasicAuth("his-web", secret), {kTokenUrl}, &authed);
+  ASSERT_TRUE(caller.ok());
+  EXPECT_TRUE(authed);
+  EXPECT_EQ(caller->id, "his-web");
+  caller = oauth_->AuthenticateCaller({{"client_id", "his-web"}}, "", {kTokenUrl}, &authed);
+  ASSERT_TRUE(caller.ok());
+  EXPECT_FALSE(authed) << "client_id alone does not authenticate";
+
+  // client_secret_post, also with client credentials (system scopes).
+  OAuthClient sys;
+  sys.id = "pacs";
+  sys.auth_method = "client_secret_post";
+  sys.scopes = {"system/ImagingStudy.cruds"};
+  std::string s2 = OAuthServer::NewClientSecret(sys);
+  ASSERT_TRUE(oauth_->AddClient(sys).ok());
+  auto cc = oauth_->Token({{"grant_type", "client_credentials"},
+                           {"client_id", "pacs"},
+                           {"client_secret", s2},
+                           {"scope", "system/ImagingStudy.cruds"}},
+                          kTokenUrl, "x");
+  ASSERT_EQ(cc.status, 200) << json::serialize(cc.body);
+  auto who = oauth_->PrincipalOf(std::string(cc.body.at("access_token").as_string()));
+  ASSERT_TRUE(who.ok());
+  EXPECT_EQ(who->id, "client:pacs");
+  EXPECT_EQ(
+      Error(oauth_->Token(
+          {{"grant_type", "client_credentials"}, {"client_id", "pacs"}, {"client_secret", secret}},
+          kTokenUrl, "x")),
+      "invalid_client");
+  EXPECT_EQ(Error(oauth_->Token({{"grant_type", "client_credentials"}}, kTokenUrl, "x",
+                                BasicAuth("pacs", s2))),
+            "invalid_client")
+      << "registered for client_secret_post";
+  // A new secret replaces the old one.
+  auto stored = oauth_->GetClient("pacs");
+  ASSERT_TRUE(stored.ok());
+  std::string s3 = OAuthServer::NewClientSecret(*stored);
+  ASSERT_TRUE(oauth_->PutClient(*stored).ok());
+  EXPECT_EQ(
+      Error(oauth_->Token(
+          {{"grant_type", "client_credentials"}, {"client_id", "pacs"}, {"client_secret", s2}},
+          kTokenUrl, "x")),
+      "invalid_client");
+  EXPECT_EQ(
+      oauth_
+          ->Token(
+              {{"grant_type", "client_credentials"}, {"client_id", "pacs"}, {"client_secret", s3}},
+              kTokenUrl, "x")
+          .status,
+      200);
+  // Discovery tells the truth.
+  auto conf = oauth_->SmartConfiguration("https://ehr.example/auth");
+  std::string methods = json::serialize(conf.at("token_endpoint_auth_methods_supported"));
+  for (const char* m : {"none", "client_secret_basic", "client_secret_post", "private_key_jwt"})
+    EXPECT_NE(methods.find(m), std::string::npos) << m;
+}
+
+// RFC 7591: an administrator registers a confidential client whose secret then works; metadata
+// is checked strictly (RFC 7591 error codes); open registration takes public apps only; the
+// client persists (another OAuthServer over the same store finds it).
+TEST_P(OAuthServerTest, DynamicClientRegistration) {
+  auto reg = [&](const std::string& text, bool admin = true) {
+    return oauth_->RegisterClient(json::parse(text).as_object(), admin, "admin", "10.0.0.1");
+  };
+  auto r = reg(R"({"client_name":"Cổng bệnh nhân","redirect_uris":["https://portal.example/cb"],
+                 "grant_types":["authorization_code","refresh_token"],
+                 "token_endpoint_auth_method":"client_secret_post",
+                 "scope":"openid fhirUser patient/*.rs launch/patient offline_access"})");
+  ASSERT_EQ(r.status, 201) << json::serialize(r.body);
+  std::string id(r.body.at("client_id").as_string());
+  std::string secret(r.body.at("client_secret").as_string());
+  EXPECT_EQ(r.body.at("client_secret_expires_at").as_int64(), 0);
+  EXPECT_EQ(r.body.at("token_endpoint_auth_method").as_string(), "client_secret_post");
+  EXPECT_EQ(json::serialize(r.body.at("response_types")), R"(["code"])");
+  OAuthServer again(*store_, *accounts_, nullptr, clock_);
+  auto stored = again.GetClient(id);
+  ASSERT_TRUE(stored.ok());
+  EXPECT_EQ(stored->registered_by, "admin");
+  EXPECT_EQ(stored->secret_hash, Sha256Hex(secret));
+  bool authed = false;
+  EXPECT_TRUE(again
+                  .AuthenticateCaller({{"client_id", id}, {"client_secret", secret}}, "",
+                                      {kTokenUrl}, &authed)
+                  .ok());
+  EXPECT_TRUE(authed);
+  EXPECT_FALSE(stored->AllowsGrant("client_credentials"));
+  EXPECT_EQ(Audited("client-register"), 1);
+
+  // A system client with a public key (private_key_jwt), default response_types none.
+  auto jwk = PublicJwkOfPem(EcKeyPem(), "k1");
+  ASSERT_TRUE(jwk.ok());
+  auto sys =
+      oauth_->RegisterClient(json::object{{"grant_types", json::array{"client_credentials"}},
+                                          {"token_endpoint_auth_method", "private_key_jwt"},
+                                          {"jwks", json::object{{"keys", json::array{*jwk}}}},
+                                          {"scope", "system/Observation.cruds"}},
+                             true, "admin", "x");
+  ASSERT_EQ(sys.status, 201) << json::serialize(sys.body);
+  EXPECT_FALSE(sys.body.contains("client_secret"));
+
+  struct Bad {
+    const char* meta;
+    const char* error;
+    bool admin = true;
+  };
+  const Bad bad[] = {
+      {R"({"redirect_uris":["http://evil.example/cb"],"token_endpoint_auth_method":"none","scope":"user/*.rs"})",
+       "invalid_redirect_uri"},
+      {R"({"redirect_uris":["https://a.example/cb#frag"],"token_endpoint_auth_method":"none","scope":"user/*.rs"})",
+       "invalid_redirect_uri"},
+      {R"({"redirect_uris":"https://a.example/cb","token_endpoint_auth_method":"none","scope":"user/*.rs"})",
+       "invalid_redirect_uri"},
+      {R"({"token_endpoint_auth_method":"none","scope":"user/*.rs"})", "invalid_redirect_uri"},
+      {R"({"redirect_uris":["https://a.example/cb"],"token_endpoint_auth_method":"none","scope":"user/*.rs","grant_types":["client_credentials"]})",
+       "invalid_client_metadata"},
+      {R"({"redirect_uris":["https://a.example/cb"],"token_endpoint_auth_method":"none","scope":"system/*.rs"})",
+       "invalid_client_metadata"},
+      {R"({"redirect_uris":["https://a.example/cb"],"token_endpoint_auth_method":"none"})",
+       "invalid_client_metadata"},
+      {R"({"redirect_uris":["https://a.example/cb"],"token_endpoint_auth_method":"none","scope":"user/*.zz"})",
+       "invalid_client_metadata"},
+      {R"({"redirect_uris":["https://a.example/cb"],"token_endpoint_auth_method":"tls_client_auth","scope":"user/*.rs"})",
+       "invalid_client_metadata"},
+      {R"({"redirect_uris":["https://a.example/cb"],"token_endpoint_auth_method":"private_key_jwt","scope":"user/*.rs"})",
+       "invalid_client_metadata"},
+      {R"({"redirect_uris":["https://a.example/cb"],"token_endpoint_auth_method":"private_key_jwt","scope":"user/*.rs","jwks_uri":"https://a.example/jwks"})",
+       "invalid_client_metadata"},
+      {R"({"redirect_uris":["https://a.example/cb"],"token_endpoint_auth_method":"private_key_jwt","scope":"user/*.rs","jwks":{"keys":[{"kty":"EC","crv":"P-384","x":"a","y":"b","d":"secret"}]}})",
+       "invalid_client_metadata"},
+      {R"({"redirect_uris":["https://a.example/cb"],"token_endpoint_auth_method":"client_secret_basic","scope":"user/*.rs","jwks":{"keys":[]}})",
+       "invalid_client_metadata"},
+      {R"({"redirect_uris":["https://a.example/cb"],"scope":"user/*.rs","response_types":["token"]})",
+       "invalid_client_metadata"},
+      {R"({"redirect_uris":["https://a.example/cb"],"scope":"user/*.rs","grant_types":["refresh_token"]})",
+       "invalid_client_metadata"},
+      {R"({"redirect_uris":["https://a.example/cb"],"scope":"user/*.rs","client_name":7})",
+       "invalid_client_metadata"},
+      // Open registration: public apps only (the RFC 7591 default method is client_secret_basic).
+      {R"({"redirect_uris":["https://a.example/cb"],"scope":"user/*.rs"})",
+       "invalid_client_metadata", false},
+      {R"({"token_endpoint_auth_method":"client_secret_basic","grant_types":["client_credentials"],"scope":"system/*.rs"})",
+       "invalid_client_metadata", false},
+  };
+  for (const auto& b : bad) {
+    auto res = reg(b.meta, b.admin);
+    EXPECT_EQ(res.status, 400) << b.meta;
+    EXPECT_EQ(Error(res), b.error) << b.meta << " -> " << json::serialize(res.body);
+  }
+  auto open = reg(R"({"redirect_uris":["http://127.0.0.1:8765/cb"],"token_endpoint_auth_method":
+                     "none","scope":"patient/*.rs launch/patient openid fhirUser"})",
+                  false);
+  ASSERT_EQ(open.status, 201) << json::serialize(open.body);
+  EXPECT_FALSE(open.body.contains("client_secret"));
+  auto pub = oauth_->GetClient(std::string(open.body.at("client_id").as_string()));
+  ASSERT_TRUE(pub.ok());
+  EXPECT_EQ(pub->registered_by, "open");
+  EXPECT_GE(Audited("client-register-refused"), 18);
+  auto list = oauth_->ListClients();
+  ASSERT_TRUE(list.ok());
+  EXPECT_EQ(list->size(), 4u) << "nothing half-registered";
+}
+
+// OpenID Connect: openid fhirUser profile give an ES256 id_token (iss, sub, aud, nonce, fhirUser
+// as a URL) that verifies with the published JWKS; the key persists in the store; no id_token
+// without openid.
+TEST_P(OAuthServerTest, OpenIdConnectIdToken) {
+  std::string verifier = RandomToken(40);
+  Params p{{"response_type", "code"},
+           {"client_id", "growth-chart"},
+           {"redirect_uri", kRedirect},
+           {"scope", "openid user/*.rs offline_access"},
+           {"nonce", "n-0S6_WzA2Mj"},
+           {"aud", "https://ehr.example/fhir"},
+           {"code_challenge", Base64UrlEncode(Sha256(verifier))},
+           {"code_challenge_method", "S256"}};
+  OAuthClient app = *oauth_->GetClient("growth-chart");
+  app.scopes.push_back("fhirUser");
+  app.scopes.push_back("profile");
+  ASSERT_TRUE(oauth_->PutClient(app).ok());
+  p["scope"] = "openid fhirUser profile user/*.rs offline_access";
+  bool redirectable = false;
+  std::string err;
+  auto ar = oauth_->CheckAuthorize(p, "https://ehr.example/fhir", &redirectable, &err);
+  ASSERT_TRUE(ar.ok()) << ar.status().ToString();
+  auto code = oauth_->IssueCode(*ar, *accounts_->Get("bs.lan"), "", "x");
+  ASSERT_TRUE(code.ok());
+  auto r = Exchange(*code, verifier);
+  ASSERT_EQ(r.status, 200) << json::serialize(r.body);
+  ASSERT_TRUE(r.body.contains("id_token"));
+  auto jwt = ParseJwt(r.body.at("id_token").as_string());
+  ASSERT_TRUE(jwt.ok()) << jwt.status().ToString();
+  EXPECT_EQ(jwt->alg, "ES256");
+  auto jwks = oauth_->Jwks();
+  ASSERT_TRUE(jwks.ok());
+  const auto& key = jwks->at("keys").as_array()[0].as_object();
+  EXPECT_EQ(key.at("kid").as_string(), jwt->kid);
+  EXPECT_FALSE(key.contains("d")) << "only the public half is published";
+  EXPECT_TRUE(VerifyJwt(*jwt, key).ok());
+  const auto& c = jwt->payload;
+  EXPECT_EQ(c.at("iss").as_string(), "https://ehr.example/auth");
+  EXPECT_EQ(c.at("sub").as_string(), "bs.lan");
+  EXPECT_EQ(c.at("aud").as_string(), "growth-chart");
+  EXPECT_EQ(c.at("nonce").as_string(), "n-0S6_WzA2Mj");
+  EXPECT_EQ(c.at("fhirUser").as_string(), "https://ehr.example/fhir/Practitioner/pr-1");
+  EXPECT_EQ(c.at("preferred_username").as_string(), "bs.lan");
+  EXPECT_GT(c.at("exp").as_int64(), c.at("iat").as_int64());
+  // A tampered payload does not verify.
+  Jwt forged = *jwt;
+  forged.signing_input[forged.signing_input.size() - 2] ^= 1;
+  EXPECT_FALSE(VerifyJwt(forged, key).ok());
+  // Refresh: a new id_token, without the nonce.
+  auto r2 = oauth_->Token({{"grant_type", "refresh_token"},
+                           {"refresh_token", std::string(r.body.at("refresh_token").as_string())}},
+                          kTokenUrl, "x");
+  ASSERT_EQ(r2.status, 200) << json::serialize(r2.body);
+  auto jwt2 = ParseJwt(r2.body.at("id_token").as_string());
+  ASSERT_TRUE(jwt2.ok());
+  EXPECT_FALSE(jwt2->payload.contains("nonce"));
+  EXPECT_TRUE(VerifyJwt(*jwt2, key).ok());
+  // The key is kept in the store: another server signs with the same one.
+  OAuthServer again(*store_, *accounts_, nullptr, clock_);
+  auto jwks2 = again.Jwks();
+  ASSERT_TRUE(jwks2.ok());
+  EXPECT_EQ(json::serialize(*jwks2), json::serialize(*jwks));
+  // No openid, no id_token.
+  auto [c2, v2] = Approve("user/*.rs");
+  EXPECT_FALSE(Exchange(c2, v2).body.contains("id_token"));
+  auto oidc = oauth_->OpenIdConfiguration("https://ehr.example/auth");
+  EXPECT_EQ(oidc.at("jwks_uri").as_string(), "https://ehr.example/auth/jwks");
+  EXPECT_EQ(oidc.at("issuer").as_string(), "https://ehr.example/auth");
+}
+
+// EHR launch: a user's launch context (patient, encounter) is used once, by that user only, and
+// gives the token response its patient and encounter; unknown, used, expired, another user's, or
+// a launch scope without launch id are refused.
+TEST_P(OAuthServerTest, EhrLaunch) {
+  PutResource(*store_, "Patient", "bn-9",
+              R"({"resourceType":"Patient","id":"bn-9","meta":{"versionId":"1"}})");
+  PutResource(*store_, "Encounter", "lk-1",
+              R"({"resourceType":"Encounter","id":"lk-1","meta":{"versionId":"1"},)"
+              R"("status":"in-progress","subject":{"reference":"Patient/bn-9"}})");
+  PutResource(*store_, "Encounter", "lk-2",
+              R"({"resourceType":"Encounter","id":"lk-2","meta":{"versionId":"1"},)"
+              R"("status":"in-progress","subject":{"reference":"Patient/other"}})");
+  UserAccount nurse;
+  nurse.name = "dd.mai";
+  nurse.role = "nurse";
+  ASSERT_TRUE(accounts_->Add(nurse, kPassword).ok());
+  OAuthClient app = *oauth_->GetClient("growth-chart");
+  app.scopes.push_back("launch");
+  ASSERT_TRUE(oauth_->PutClient(app).ok());
+
+  EXPECT_EQ(oauth_->NewLaunch({"bs.lan", "no-such", ""}, "x").status().code(), Code::kInvalid);
+  EXPECT_EQ(oauth_->NewLaunch({"bs.lan", "bn-9", "lk-2"}, "x").status().code(), Code::kInvalid)
+      << "another patient's encounter";
+  EXPECT_EQ(oauth_->NewLaunch({"nobody", "bn-9", ""}, "x").status().code(), Code::kForbidden);
+  auto launch = oauth_->NewLaunch({"bs.lan", "Patient/bn-9", "Encounter/lk-1"}, "x");
+  ASSERT_TRUE(launch.ok()) << launch.status().ToString();
+  EXPECT_EQ(launch->size(), 32u) << "192 random bits";
+
+  auto check = [&](const std::string& scope, const std::string& id, std::string* err) {
+    std::string verifier = RandomToken(40);
+    Params p{{"response_type", "code"},
+             {"client_id", "growth-chart"},
+             {"redirect_uri", kRedirect},
+             {"scope", scope},
+             {"code_challenge", Base64UrlEncode(Sha256(verifier))},
+             {"code_challenge_method", "S256"}};
+    if (!id.empty()) p["launch"] = id;
+    bool redirectable = false;
+    auto ar = oauth_->CheckAuthorize(p, "https://ehr.example/fhir", &redirectable, err);
+    return std::make_pair(ar, verifier);
+  };
+  std::string err;
+  EXPECT_FALSE(check("launch patient/*.read", "", &err).first.ok());
+  EXPECT_EQ(err, "invalid_request") << "launch scope without launch id";
+  EXPECT_FALSE(check("patient/*.read", *launch, &err).first.ok());
+  EXPECT_EQ(err, "invalid_scope") << "launch id without launch scope";
+  EXPECT_FALSE(check("launch patient/*.read", "unknown-launch", &err).first.ok());
+  EXPECT_EQ(err, "invalid_request");
+
+  // Another user cannot use it (and the attempt uses it up).
+  auto [ar, verifier] = check("launch patient/*.read", *launch, &err);
+  ASSERT_TRUE(ar.ok()) << ar.status().ToString();
+  EXPECT_FALSE(ar->wants_patient) << "the launch gives the patient";
+  auto stolen = oauth_->IssueCode(*ar, *accounts_->Get("dd.mai"), "", "x");
+  EXPECT_EQ(stolen.status().code(), Code::kForbidden);
+  EXPECT_EQ(oauth_->IssueCode(*ar, *accounts_->Get("bs.lan"), "", "x").status().code(),
+            Code::kInvalid)
+      << "used";
+
+  auto l2 = oauth_->NewLaunch({"bs.lan", "bn-9", "lk-1"}, "x");
+  ASSERT_TRUE(l2.ok());
+  auto [ar2, v2] = check("launch patient/*.read", *l2, &err);
+  ASSERT_TRUE(ar2.ok());
+  auto code = oauth_->IssueCode(*ar2, *accounts_->Get("bs.lan"), "", "x");
+  ASSERT_TRUE(code.ok()) << code.status().ToString();
+  EXPECT_EQ(oauth_->IssueCode(*ar2, *accounts_->Get("bs.lan"), "", "x").status().code(),
+            Code::kInvalid)
+      << "single use";
+  auto r = Exchange(*code, v2);
+  ASSERT_EQ(r.status, 200) << json::serialize(r.body);
+  EXPECT_EQ(r.body.at("patient").as_string(), "bn-9");
+  EXPECT_EQ(r.body.at("encounter").as_string(), "lk-1");
+  auto who = oauth_->PrincipalOf(std::string(r.body.at("access_token").as_string()));
+  ASSERT_TRUE(who.ok());
+  EXPECT_EQ(who->patient, "Patient/bn-9");
+  auto intro = oauth_->Introspect(std::string(r.body.at("access_token").as_string()));
+  EXPECT_EQ(intro.at("encounter").as_string(), "lk-1");
+
+  // Expired.
+  auto l3 = oauth_->NewLaunch({"bs.lan", "bn-9", ""}, "x");
+  ASSERT_TRUE(l3.ok());
+  clock_.Advance(OAuthServer::kLaunchSeconds + 1);
+  EXPECT_FALSE(check("launch patient/*.read", *l3, &err).first.ok());
+  EXPECT_EQ(err, "invalid_request");
+  EXPECT_GE(Audited("launch-context"), 3);
+  auto conf = oauth_->SmartConfiguration("https://ehr.example/auth");
+  std::string caps = json::serialize(conf.at("capabilities"));
+  for (const char* cap :
+       {"launch-ehr", "context-ehr-patient", "client-confidential-symmetric", "sso-openid-connect"})
+    EXPECT_NE(caps.find(cap), std::string::npos) << cap;
+  EXPECT_EQ(conf.at("registration_endpoint").as_string(), "https://ehr.example/auth/register");
 }
 
 // The HTTP side (api/OAuthApi) under TLS: the session cookie is __Host-, Secure, HttpOnly,

@@ -523,30 +523,38 @@ OAuthReply OAuthServer::RegisterClient(const json::object& m, bool admin, const 
 // ---- EHR launch ----
 
 Result<std::string> OAuthServer::NewLaunch(const LaunchContext& ctx, const std::string& remote) {
+  auto refuse = [&](Status st) {
+    Audit(ctx.user.empty() ? "anonymous" : ctx.user, "launch-context-refused",
+          ctx.patient.substr(0, 80), st.code() == Code::kForbidden ? 403 : 400, remote,
+          st.message());
+    return st;
+  };
   auto user = accounts_.Get(ctx.user);
   if (!user.ok() && user.status().code() != Code::kNotFound) return user.status();
   if (!user.ok() || user->disabled)
-    return Status(Code::kForbidden,
-                  "Chỉ tài khoản người dùng mới tạo được ngữ cảnh launch / only a user account "
-                  "can create a launch context");
+    return refuse(
+        Status(Code::kForbidden,
+               "Chỉ tài khoản người dùng mới tạo được ngữ cảnh launch / only a user account "
+               "can create a launch context"));
   auto strip = [](std::string v, std::string_view type) {
     if (v.rfind(std::string(type) + "/", 0) == 0) v = v.substr(type.size() + 1);
     return v;
   };
   std::string pid = strip(ctx.patient, "Patient");
   if (pid.empty() || pid.size() > 64)
-    return Status(Code::kInvalid, "Cần mã bệnh nhân / patient is required");
+    return refuse(Status(Code::kInvalid, "Cần mã bệnh nhân / patient is required"));
   auto p = store_.Read("Patient", pid);
   if (!p.ok() && p.status().code() != Code::kNotFound) return p.status();
   if (!p.ok() || p->deleted)
-    return Status(Code::kInvalid, "Không tìm thấy bệnh nhân / no Patient '" + pid + "'");
+    return refuse(Status(Code::kInvalid, "Không tìm thấy bệnh nhân / no Patient '" + pid + "'"));
   std::string eid = strip(ctx.encounter, "Encounter");
   if (!ctx.encounter.empty()) {
     auto e = eid.size() <= 64 ? store_.Read("Encounter", eid)
                               : Result<store::VersionRecord>(Status(Code::kNotFound, ""));
     if (!e.ok() && e.status().code() != Code::kNotFound) return e.status();
     if (!e.ok() || e->deleted)
-      return Status(Code::kInvalid, "Không tìm thấy lượt khám / no Encounter '" + eid + "'");
+      return refuse(
+          Status(Code::kInvalid, "Không tìm thấy lượt khám / no Encounter '" + eid + "'"));
     boost::system::error_code ec;
     json::value v = json::parse(e->json, ec);
     std::string subject;
@@ -554,8 +562,9 @@ Result<std::string> OAuthServer::NewLaunch(const LaunchContext& ctx, const std::
       if (const json::value* s = v.as_object().if_contains("subject"); s && s->is_object())
         subject = Str(s->as_object(), "reference");
     if (subject != "Patient/" + pid)
-      return Status(Code::kInvalid, "Lượt khám Encounter/" + eid +
-                                        " không thuộc bệnh nhân này / is not this patient's");
+      return refuse(Status(
+          Code::kInvalid,
+          "Lượt khám Encounter/" + eid + " không thuộc bệnh nhân này / is not this patient's"));
   }
   std::string id = RandomToken(24);
   int64_t exp_us = clock_.NowMicros() + int64_t{kLaunchSeconds} * kSecond;

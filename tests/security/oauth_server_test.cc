@@ -1017,6 +1017,91 @@ TEST_P(OAuthServerTest, HttpLoginUnderTlsSetsASecureCookie) {
   EXPECT_FALSE(http.Handle(other, ores));
 }
 
+// The HTTP side of registration, client secrets and discovery: POST /auth/register without a
+// token is 401 unless auth.open_registration is on, and then takes public apps only; a failed
+// HTTP Basic client authentication answers with a Basic challenge; openid-configuration and jwks
+// are served without a token.
+TEST_P(OAuthServerTest, HttpRegistrationSecretsAndDiscovery) {
+  struct NoTokens final : Authenticator {
+    Result<Principal> Authenticate(std::string_view) const override {
+      return Status(Code::kUnauthenticated, "no");
+    }
+  } nobody;
+  auto call = [](api::OAuthApi& http, std::string method, std::string path, std::string body,
+                 std::vector<std::pair<std::string, std::string>> headers) {
+    api::HttpRequest r;
+    r.method = std::move(method);
+    r.path = std::move(path);
+    r.body = std::move(body);
+    r.headers = std::move(headers);
+    r.headers.emplace_back("host", "ehr.example");
+    api::HttpResponse res;
+    EXPECT_TRUE(http.Handle(r, res));
+    return res;
+  };
+  auto header = [](const api::HttpResponse& r, const std::string& name) {
+    for (const auto& [k, v] : r.headers)
+      if (k == name) return v;
+    return std::string();
+  };
+  const std::string pub =
+      R"({"redirect_uris":["https://app.example/cb"],"token_endpoint_auth_method":"none",)"
+      R"("scope":"patient/*.rs launch/patient"})";
+  const std::string conf =
+      R"({"redirect_uris":["https://app.example/cb"],"scope":"user/*.rs"})";  // secret_basic
+  const std::vector<std::pair<std::string, std::string>> json_ct{
+      {"content-type", "application/json"}};
+  {
+    api::OAuthApi closed(*oauth_, nobody, {});
+    auto r = call(closed, "POST", "/auth/register", pub, json_ct);
+    EXPECT_EQ(r.status, 401);
+    EXPECT_NE(r.body.find("invalid_token"), std::string::npos);
+  }
+  AuthSettings open_settings;
+  open_settings.open_registration = true;
+  Accounts open_accounts(*store_, open_settings, clock_);
+  OAuthServer open_oauth(*store_, open_accounts, nullptr, clock_);
+  api::OAuthApi open(open_oauth, nobody, {});
+  auto refused = call(open, "POST", "/auth/register", conf, json_ct);
+  EXPECT_EQ(refused.status, 400) << refused.body;
+  EXPECT_NE(refused.body.find("invalid_client_metadata"), std::string::npos);
+  EXPECT_EQ(call(open, "POST", "/auth/register", pub, {}).status, 400) << "not JSON";
+  auto made = call(open, "POST", "/auth/register", pub, json_ct);
+  EXPECT_EQ(made.status, 201) << made.body;
+  EXPECT_EQ(made.body.find("client_secret\""), std::string::npos);
+  EXPECT_EQ(header(made, "Cache-Control"), "no-store");
+  // HTTP Basic with a wrong secret: 401 invalid_client and a Basic challenge.
+  OAuthClient web;
+  web.id = "his-web";
+  web.auth_method = "client_secret_basic";
+  web.redirect_uris = {"https://his.example/cb"};
+  web.scopes = {"user/*.rs"};
+  std::string secret = OAuthServer::NewClientSecret(web);
+  ASSERT_TRUE(oauth_->AddClient(web).ok());
+  auto bad = call(open, "POST", "/auth/token", "grant_type=authorization_code&code=x",
+                  {{"content-type", "application/x-www-form-urlencoded"},
+                   {"authorization", BasicAuth("his-web", secret + "x")}});
+  EXPECT_EQ(bad.status, 401);
+  EXPECT_EQ(header(bad, "WWW-Authenticate").rfind("Basic", 0), 0u);
+  EXPECT_NE(bad.body.find("invalid_client"), std::string::npos);
+  // Introspection with the client's own secret.
+  auto intro = call(open, "POST", "/auth/introspect", "token=nothing",
+                    {{"content-type", "application/x-www-form-urlencoded"},
+                     {"authorization", BasicAuth("his-web", secret)}});
+  EXPECT_EQ(intro.status, 200) << intro.body;
+  EXPECT_EQ(intro.body, R"({"active":false})");
+  // Discovery and keys without a token.
+  auto oidc = call(open, "GET", "/.well-known/openid-configuration", "", {});
+  EXPECT_EQ(oidc.status, 200);
+  EXPECT_NE(oidc.body.find(R"("jwks_uri":"http://ehr.example/auth/jwks")"), std::string::npos)
+      << oidc.body;
+  auto jwks = call(open, "GET", "/auth/jwks", "", {});
+  EXPECT_EQ(jwks.status, 200);
+  EXPECT_NE(jwks.body.find(R"("crv":"P-256")"), std::string::npos) << jwks.body;
+  // Launch contexts need a user's token.
+  EXPECT_EQ(call(open, "POST", "/auth/launch", R"({"patient":"x"})", json_ct).status, 401);
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, OAuthServerTest, ::testing::Values("sqlite", "postgresql"),
                          [](const auto& info) { return info.param; });
 

@@ -34,7 +34,8 @@ Status RunInTransaction(Store& store, const std::function<Status(Transaction&)>&
 struct GroupCommitter::Item {
   const std::function<Status(Transaction&)>* work;
   Status status;
-  bool done = false;
+  bool taken = false;  // in a leader's group
+  bool done = false;   // committed and durable, or failed
 };
 
 GroupCommitter::GroupCommitter(Store& store, size_t max_group)
@@ -51,24 +52,27 @@ void GroupCommitter::SetMinGroup(size_t min_group, std::chrono::milliseconds max
 }
 
 Status GroupCommitter::Run(const std::function<Status(Transaction&)>& work) {
-  Item me{&work, {}, false};
+  Item me{&work, {}, false, false};
   std::unique_lock<std::mutex> lock(mu_);
   queue_.push_back(&me);
   if (leading_ && min_group_ > 1) linger_cv_.notify_one();
   while (!me.done) {
-    if (leading_) {
+    if (leading_ || me.taken) {
       cv_.wait(lock);
       continue;
     }
     // Lead: take a group (in arrival order, including our own item) and commit it.
     leading_ = true;
-    if (queue_.size() < min_group_) {
+    // Units of earlier groups waiting for their sync will not come: their callers are blocked.
+    auto enough = [&] { return queue_.size() + syncing_units_ >= min_group_; };
+    if (!enough()) {
       auto deadline = std::chrono::steady_clock::now() + max_wait_;
-      linger_cv_.wait_until(lock, deadline, [&] { return queue_.size() >= min_group_; });
+      linger_cv_.wait_until(lock, deadline, enough);
     }
     std::vector<Item*> group;
     while (!queue_.empty() && group.size() < max_group_) {
       group.push_back(queue_.front());
+      group.back()->taken = true;
       queue_.pop_front();
     }
     lock.unlock();
@@ -79,32 +83,36 @@ Status GroupCommitter::Run(const std::function<Status(Transaction&)>& work) {
     Status commit;
     bool savepoints = false;
     bool single_failed = false;
+    uint64_t durable_ticket = 0;
+    // One transaction, committed (visible) but not yet waited on for durability.
+    auto run_once = [&](const std::function<Status(Transaction&)>& units) -> Status {
+      auto txn = store_.BeginWrite();
+      if (!txn.ok()) return txn.status();
+      RETURN_IF_ERROR(units(**txn));
+      return (*txn)->CommitVisible(&durable_ticket);
+    };
     for (int attempt = 0; attempt < 5; ++attempt) {
       bool unit_failed = false;
-      commit = RunInTransaction(
-          store_,
-          [&](Transaction& txn) -> Status {
-            for (Item* it : group) {
-              if (savepoints) RETURN_IF_ERROR(txn.Savepoint());
-              try {
-                it->status = (*it->work)(txn);
-              } catch (const std::exception& e) {  // a bug in one unit must not strand the others
-                it->status =
-                    Status(Code::kInternal, std::string("unit of work failed: ") + e.what());
-              }
-              if (!savepoints && !it->status.ok()) {
-                unit_failed = true;
-                return Status(Code::kInternal, "a unit failed");  // rolls the transaction back
-              }
-              if (it->status.ok()) {
-                if (savepoints) RETURN_IF_ERROR(txn.ReleaseSavepoint());
-              } else {
-                RETURN_IF_ERROR(txn.RollbackToSavepoint());
-              }
-            }
-            return Status::Ok();
-          },
-          1);
+      commit = run_once([&](Transaction& txn) -> Status {
+        for (Item* it : group) {
+          if (savepoints) RETURN_IF_ERROR(txn.Savepoint());
+          try {
+            it->status = (*it->work)(txn);
+          } catch (const std::exception& e) {  // a bug in one unit must not strand the others
+            it->status = Status(Code::kInternal, std::string("unit of work failed: ") + e.what());
+          }
+          if (!savepoints && !it->status.ok()) {
+            unit_failed = true;
+            return Status(Code::kInternal, "a unit failed");  // rolls the transaction back
+          }
+          if (it->status.ok()) {
+            if (savepoints) RETURN_IF_ERROR(txn.ReleaseSavepoint());
+          } else {
+            RETURN_IF_ERROR(txn.RollbackToSavepoint());
+          }
+        }
+        return Status::Ok();
+      });
       if (unit_failed) {
         if (group.size() == 1) {
           single_failed = true;
@@ -118,12 +126,23 @@ Status GroupCommitter::Run(const std::function<Status(Transaction&)>& work) {
         break;
     }
     if (single_failed) commit = Status::Ok();  // the unit's own status stands
+    // The next group may start now: this one's commit is written; its sync (WaitDurable) runs
+    // while the next group works, and one sync may cover several groups.
     lock.lock();
+    leading_ = false;
+    syncing_units_ += group.size();
+    cv_.notify_all();
+    lock.unlock();
+    Status durable = commit.ok() ? store_.WaitDurable(durable_ticket) : Status::Ok();
+    lock.lock();
+    syncing_units_ -= group.size();
     for (Item* it : group) {
-      if (!commit.ok()) it->status = commit;
+      if (!commit.ok())
+        it->status = commit;
+      else if (!durable.ok() && it->status.ok())
+        it->status = durable;
       it->done = true;
     }
-    leading_ = false;
     cv_.notify_all();
   }
   return me.status;

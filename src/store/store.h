@@ -179,6 +179,15 @@ class Transaction {
   virtual Status RollbackToSavepoint() = 0;
   // Makes every write durable (synchronous commit). After an error the transaction is rolled back.
   virtual Status Commit() = 0;
+  // Commit in two steps: commits (the writes are visible to readers and the write lock is free for
+  // the next transaction) and sets `*durable_ticket`; Store::WaitDurable(ticket) then returns once
+  // the writes are on disk, so the caller must not report the write as done before that (an
+  // HL7 ACK, an HTTP response). The SQLite store syncs its log once for all the commits made
+  // before the sync began; the default (PostgreSQL) commits synchronously and returns ticket 0.
+  virtual Status CommitVisible(uint64_t* durable_ticket) {
+    *durable_ticket = 0;
+    return Commit();
+  }
   // Destroying an uncommitted transaction rolls it back.
 };
 
@@ -197,8 +206,25 @@ class Store {
   // Resources of `type` matching `query`; with an empty `type`, a system search over query.types
   // (every type if empty).
   virtual Result<SearchResult> Search(const std::string& type, const Query& query) = 0;
+  // Returns once the commit that returned `ticket` (Transaction::CommitVisible) is durable; 0:
+  // nothing to wait for. kUnavailable if the sync failed (then no later commit is durable either).
+  virtual Status WaitDurable(uint64_t ticket) {
+    (void)ticket;
+    return Status::Ok();
+  }
+  // Returns once every commit made so far is durable: before acknowledging something read back
+  // from the store that a commit still syncing may have written (an HL7 duplicate's outcome).
+  virtual Status Flush() { return Status::Ok(); }
   // Appends audit rows of reads (batched by the caller); writes audit inside their Transaction.
   virtual Status AppendAudit(const std::vector<AuditRecord>& recs) = 0;
+  // The same, but the store may take the records instead of copying them: on success `recs` is
+  // left empty, on failure it still holds every record (for a retry). Used by the read audit's
+  // batch writer (service/audit_log.h).
+  virtual Status TakeAudit(std::vector<AuditRecord>& recs) {
+    Status st = AppendAudit(recs);
+    if (st.ok()) recs.clear();
+    return st;
+  }
   // Number of current non-deleted resources per type (for /metadata and tests).
   virtual Result<std::vector<std::pair<std::string, int64_t>>> CountByType() = 0;
 
@@ -217,14 +243,6 @@ class Store {
   // that every server of a PostgreSQL cluster shares it (a revoked token is refused everywhere at
   // once). `ns` is a namespace ("user", "client", "token"...). Rows whose expires_us has passed
   // are invisible and are purged by later writes. Each call commits on its own (durable).
-  // The same, but the store may take the records instead of copying them: on success `recs` is
-  // left empty, on failure it still holds every record (for a retry). Used by the read audit's
-  // batch writer (service/audit_log.h).
-  virtual Status TakeAudit(std::vector<AuditRecord>& recs) {
-    Status st = AppendAudit(recs);
-    if (st.ok()) recs.clear();
-    return st;
-  }
   // The value of ns/key, or nullopt if absent or expired.
   virtual Result<std::optional<std::string>> KvGet(const std::string& ns,
                                                    const std::string& key) = 0;
@@ -245,9 +263,10 @@ Status RunInTransaction(Store& store, const std::function<Status(Transaction&)>&
                         int attempts = 5);
 
 // Group commit: units of work submitted concurrently share one database transaction and one
-// synchronous commit (one fsync); a failing unit is undone alone (see below) and the others still
-// commit. The first caller to arrive leads: it runs everyone's work in
-// arrival order and commits; the others wait for their result. With one caller at a time this is
+// synchronous commit (one fsync; with SQLite the sync runs after the write lock is released, while
+// the next group works, and may cover several groups); a failing unit is undone alone (see below)
+// and the others still commit. The first caller to arrive leads: it runs everyone's work in arrival
+// order and commits; the others wait for their result. With one caller at a time this is
 // RunInTransaction. Throughput rises with concurrency because commits (WAL writes, fsync) and
 // per-commit page writes are shared.
 //
@@ -261,12 +280,14 @@ class GroupCommitter {
   ~GroupCommitter();
   Status Run(const std::function<Status(Transaction&)>& work);
 
-  // Batching for bulk loads: a leader that finds fewer than `min_group` units queued waits (up to
-  // `max_wait`) for more before it begins, so that more units share a commit. Every commit writes
-  // each page it dirtied whole, and a Bundle dirties pages all over the index b-trees: fewer,
-  // larger commits write far fewer bytes per resource. The default (1) never waits, as a server
-  // must not; the importer, which knows how many of its threads are still producing work, sets it
-  // and lowers it as they finish (calls may come from any thread and wake a waiting leader).
+  // Batching for bulk loads: a leader that finds fewer than `min_group` units queued (counting the
+  // units of earlier groups still waiting for their sync: their callers cannot bring more) waits
+  // (up to `max_wait`) for more before it begins, so that more units share a commit. Every commit
+  // writes each page it dirtied whole, and a Bundle dirties pages all over the index b-trees:
+  // fewer, larger commits write far fewer bytes per resource. The default (1) never waits, as a
+  // server must not; the importer, which knows how many of its threads are still producing work,
+  // sets it and lowers it as they finish (calls may come from any thread and wake a waiting
+  // leader).
   void SetMinGroup(size_t min_group, std::chrono::milliseconds max_wait);
 
  private:
@@ -279,6 +300,7 @@ class GroupCommitter {
   std::deque<Item*> queue_;
   bool leading_ = false;
   size_t min_group_ = 1;                   // guarded by mu_
+  size_t syncing_units_ = 0;  // guarded by mu_: units committed, waiting for WaitDurable
   std::chrono::milliseconds max_wait_{0};  // guarded by mu_
 };
 

@@ -4,6 +4,7 @@
 
 #include <sqlite3.h>
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <set>
@@ -268,6 +269,117 @@ TEST_F(StoreTest, GroupCommitWaitsForMinGroup) {
   EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(10));
   EXPECT_TRUE(store_->Read("Patient", "n0").ok());
   EXPECT_TRUE(store_->Read("Patient", "n1").ok());
+}
+
+// Durability outside the write lock: a commit is visible when CommitVisible returns, and
+// WaitDurable (GroupCommitter::Run, Transaction::Commit) returns only after an fdatasync of the
+// WAL that began after the commit was issued. Syncs run one at a time, so with n syncs started
+// before the commit, the (n+1)-th must have completed; the hook counts syncs as they start and
+// complete. (That the sync also covers the commit's frames holds because a sync takes as its
+// target only commits whose COMMIT has returned: SqliteStore::EndWrite.)
+class DurabilityTest : public StoreTest {
+ protected:
+  void SetUp() override {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "benhan-store-XXXXXX").string();
+    dir_ = mkdtemp(tmpl.data());
+    SqliteOptions o;
+    o.path = dir_ + "/benhan.db";
+    o.readers = 2;
+    o.wal_sync_hook = [this](bool done) -> Status {
+      if (!done) {
+        started_++;
+        if (fail_syncs_) return Status(Code::kUnavailable, "injected fdatasync failure");
+      } else {
+        completed_++;
+      }
+      return Status::Ok();
+    };
+    auto st = OpenSqliteStore(o);
+    ASSERT_TRUE(st.ok()) << st.status().ToString();
+    store_ = std::move(*st);
+  }
+  std::atomic<int64_t> started_{0}, completed_{0};
+  std::atomic<bool> fail_syncs_{false};
+};
+
+TEST_F(DurabilityTest, CommitReturnsOnlyAfterASyncThatBeganAfterIt) {
+  constexpr int kThreads = 8, kPerThread = 30;
+  std::vector<std::thread> threads;
+  std::atomic<int> early{0}, committed{0};
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        auto txn = store_->BeginWrite();
+        ASSERT_TRUE(txn.ok()) << txn.status().ToString();
+        ASSERT_TRUE(
+            (*txn)
+                ->Put(Version("d" + std::to_string(t) + "-" + std::to_string(i), 1, nullptr))
+                .ok());
+        // Syncs started before this point cannot cover the commit below.
+        int64_t started_then = started_.load();
+        uint64_t ticket = 0;
+        ASSERT_TRUE((*txn)->CommitVisible(&ticket).ok());
+        ASSERT_GT(ticket, 0u);
+        ASSERT_TRUE(store_->WaitDurable(ticket).ok());
+        if (completed_.load() < started_then + 1) early++;
+        committed++;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(early.load(), 0);
+  EXPECT_EQ(committed.load(), kThreads * kPerThread);
+  // Syncs are shared: fewer than one per commit when commits overlap (at least one in all).
+  EXPECT_GE(completed_.load(), 1);
+  EXPECT_LE(completed_.load(), kThreads * kPerThread);
+  // Flush covers every commit made so far (here: all of them are durable already, no new sync).
+  int64_t before = completed_.load();
+  EXPECT_TRUE(store_->Flush().ok());
+  EXPECT_EQ(completed_.load(), before);
+}
+
+// GroupCommitter::Run returns a unit's success only once its commit is durable; the next group
+// may commit meanwhile (the write lock is free during the sync).
+TEST_F(DurabilityTest, GroupCommitWaitsForTheSync) {
+  GroupCommitter gc(*store_);
+  std::vector<std::thread> threads;
+  std::atomic<int> early{0};
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 20; ++i) {
+        int64_t started_at_commit = -1;
+        Status st = gc.Run([&](Transaction& txn) -> Status {
+          // Runs under the write lock, before the commit: a sync that starts after this point
+          // and completes covers this unit's frames.
+          started_at_commit = started_.load();
+          return txn.Put(Version("g" + std::to_string(t) + "-" + std::to_string(i), 1, nullptr))
+              .status();
+        });
+        ASSERT_TRUE(st.ok()) << st.ToString();
+        if (completed_.load() < started_at_commit + 1) early++;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(early.load(), 0);
+}
+
+// A failed fdatasync is reported to the writer (its commit is visible but not known durable), and
+// is sticky: the kernel may have dropped the dirty pages, so no later commit is reported durable.
+TEST_F(DurabilityTest, FailedSyncIsReportedAndSticky) {
+  GroupCommitter gc(*store_);
+  auto put = [&](const std::string& id) {
+    return gc.Run(
+        [&](Transaction& txn) -> Status { return txn.Put(Version(id, 1, nullptr)).status(); });
+  };
+  ASSERT_TRUE(put("ok1").ok());
+  fail_syncs_ = true;
+  Status st = put("lost1");
+  EXPECT_EQ(st.code(), Code::kUnavailable) << st.ToString();
+  fail_syncs_ = false;
+  st = put("lost2");
+  EXPECT_EQ(st.code(), Code::kUnavailable) << st.ToString();
+  EXPECT_EQ(store_->Flush().code(), Code::kUnavailable);
 }
 
 }  // namespace

@@ -143,6 +143,9 @@ InboundOutcome InboundProcessor::Handle(std::string_view raw, const std::string&
     // A store read: the duplicate check is not a user's read of the record (no audit row).
     auto prior = service_.store().Read("Binary", out.raw_id);
     if (!prior.ok()) return false;
+    // The first copy's commit may still be syncing (commits are visible before they are durable,
+    // store.h): its outcome is acknowledged only once it is on disk.
+    if (!service_.store().Flush().ok()) return false;
     boost::system::error_code ec;
     json::value v = json::parse(prior->json, ec);
     const json::value* tags = ec || !v.is_object() ? nullptr : v.get_object().if_contains("meta");

@@ -12,7 +12,10 @@
 //    contentType x-application/hl7-v2+er7, outcome in meta.tag). So the raw message and its effect
 //    commit together, before the ACK is built: a crash after the commit loses nothing that was
 //    ACKed, and a crash before it means no ACK was sent. If the transaction fails (validation), the
-//    raw message is stored alone with its AE outcome and nothing else changes.
+//    raw message is stored alone with its AE outcome and nothing else changes. "Committed" means
+//    durable: the store returns only once the commit is synced (on SQLite the WAL's fdatasync
+//    runs after the write lock is released and is shared by every commit made before it began,
+//    store.h), and a duplicate's stored outcome is acknowledged only after Store::Flush.
 // The raw store is the FHIR store itself, so it exists on SQLite and PostgreSQL alike without a
 // schema change; `Binary?_tag=https://benhan.vn/hl7v2/ack|AE` lists the failed messages.
 //
@@ -43,9 +46,10 @@ struct InboundOptions {
   std::string facility;                // MSH-4 of our ACKs
   MappingOptions mapping;
   // Group commit across connections: while N messages are being processed, the store's group
-  // committer waits up to this long for N writes to share one commit (ResourceService::
-  // SetWriteBatching); one message alone never waits. 0: no waiting (each commit takes what is
-  // queued). Every writer of the service shares the setting while HL7 messages are in flight.
+  // committer waits up to this long for those of them not already waiting for their sync to share
+  // one commit (ResourceService::SetWriteBatching); one message alone never waits. 0: no waiting
+  // (each commit takes what is queued). Every writer of the service shares the setting while HL7
+  // messages are in flight.
   std::chrono::milliseconds group_wait{2};
 };
 

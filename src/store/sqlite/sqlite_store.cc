@@ -1,7 +1,10 @@
 #include "store/sqlite/sqlite_store.h"
 
+#include <fcntl.h>
 #include <sqlite3.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
@@ -320,6 +323,7 @@ class SqliteTransaction final : public Transaction {
   Status ReleaseSavepoint() override;
   Status RollbackToSavepoint() override;
   Status Commit() override;
+  Status CommitVisible(uint64_t* durable_ticket) override;
 
  private:
   Result<int64_t> ParamId(const std::string& type, const std::string& code);
@@ -403,6 +407,7 @@ class SqliteStore final : public Store {
     }
     ckpt_cv_.notify_all();
     if (checkpoint_thread_.joinable()) checkpoint_thread_.join();
+    if (wal_fd_ >= 0) ::close(wal_fd_);
     if (writer_) {
       sqlite3_wal_hook(writer_->db(), nullptr, nullptr);
       // Query-planner statistics (sqlite_stat1): without them searches that combine parameters
@@ -455,11 +460,89 @@ class SqliteStore final : public Store {
 
   std::string_view backend_name() const override { return "sqlite"; }
 
+  // Write transactions commit with synchronous=NORMAL (the WAL is written, not synced) and are
+  // made durable after the write lock is released, by WaitDurable: one fdatasync of the WAL covers
+  // every commit written before it started, and the next transaction runs while it syncs. The
+  // writer's other statements (KvPut, KvTake, audit checkpoints: implicit transactions) stay
+  // synchronous=FULL: the setting is switched around each write transaction (it cannot change
+  // inside one).
   Result<std::unique_ptr<Transaction>> BeginWrite() override {
     std::unique_lock<std::mutex> lock(write_mu_);
-    RETURN_IF_ERROR(writer_->Exec("BEGIN IMMEDIATE"));
+    if (opts_.synchronous_full) RETURN_IF_ERROR(writer_->Exec("PRAGMA synchronous=NORMAL"));
+    Status st = writer_->Exec("BEGIN IMMEDIATE");
+    if (!st.ok()) {
+      (void)EndWrite(false);
+      return st;
+    }
     return std::unique_ptr<Transaction>(
         new SqliteTransaction(this, std::move(lock), writer_.get()));
+  }
+
+  // Under write_mu_, once a write transaction has committed or rolled back: restores
+  // synchronous=FULL and returns the commit's durability ticket for WaitDurable (0: nothing to
+  // wait for: rolled back, or synchronous_full is off and commits are never synced).
+  uint64_t EndWrite(bool committed) {
+    if (!opts_.synchronous_full) return 0;
+    (void)writer_->Exec("PRAGMA synchronous=FULL");
+    if (!committed) return 0;
+    std::lock_guard<std::mutex> l(sync_mu_);
+    return ++committed_ticket_;
+  }
+
+  // Returns once the commit with `ticket` (and every one before it) is on disk. One caller at a
+  // time syncs the WAL (fdatasync) for every commit made before its sync started; the others
+  // wait for it, then the next one syncs what came in meanwhile. A failed sync is sticky: the
+  // kernel may have dropped the pages, so no later commit is reported durable (restart).
+  Status WaitDurable(uint64_t ticket) override {
+    if (ticket == 0) return Status::Ok();
+    std::unique_lock<std::mutex> l(sync_mu_);
+    while (durable_ticket_ < ticket) {
+      if (!sync_error_.ok()) return sync_error_;
+      if (syncing_) {
+        sync_cv_.wait(l);
+        continue;
+      }
+      syncing_ = true;
+      uint64_t target = committed_ticket_;
+      l.unlock();
+      Status st = SyncWal();
+      l.lock();
+      syncing_ = false;
+      if (st.ok())
+        durable_ticket_ = std::max(durable_ticket_, target);
+      else
+        sync_error_ = st;
+      sync_cv_.notify_all();
+    }
+    return Status::Ok();
+  }
+
+  Status Flush() override {
+    uint64_t t = 0;
+    {
+      std::lock_guard<std::mutex> l(sync_mu_);
+      t = committed_ticket_;
+    }
+    return WaitDurable(t);
+  }
+
+  // fdatasync of the WAL file through a descriptor of our own (any descriptor of a file syncs its
+  // data). SQLite keeps the WAL file while a connection is open (it is truncated, never deleted,
+  // by checkpoints), so the descriptor stays valid. Called by one thread at a time (syncing_).
+  Status SyncWal() {
+    if (opts_.wal_sync_hook) RETURN_IF_ERROR(opts_.wal_sync_hook(false));
+    if (wal_fd_ < 0) {
+      std::string wal = opts_.path + "-wal";
+      wal_fd_ = ::open(wal.c_str(), O_RDONLY | O_CLOEXEC);
+      if (wal_fd_ < 0)
+        return Status(Code::kUnavailable,
+                      "cannot open " + wal + " to sync it: " + std::strerror(errno));
+    }
+    if (::fdatasync(wal_fd_) != 0)
+      return Status(Code::kUnavailable, std::string("fdatasync of the write-ahead log failed: ") +
+                                            std::strerror(errno));
+    if (opts_.wal_sync_hook) RETURN_IF_ERROR(opts_.wal_sync_hook(true));
+    return Status::Ok();
   }
 
   Result<VersionRecord> Read(const std::string& type, const std::string& id) override {
@@ -993,10 +1076,21 @@ class SqliteStore final : public Store {
   std::condition_variable ckpt_cv_;
   bool ckpt_wanted_ = false;  // guarded by ckpt_mu_
   bool ckpt_stop_ = false;    // guarded by ckpt_mu_
+  // Durability of commits (EndWrite, WaitDurable).
+  std::mutex sync_mu_;
+  std::condition_variable sync_cv_;
+  uint64_t committed_ticket_ = 0;  // guarded by sync_mu_: commits made (visible)
+  uint64_t durable_ticket_ = 0;    // guarded by sync_mu_: commits synced
+  bool syncing_ = false;           // guarded by sync_mu_
+  Status sync_error_;              // guarded by sync_mu_
+  int wal_fd_ = -1;                // used by the syncing thread only (and the destructor)
 };
 
 SqliteTransaction::~SqliteTransaction() {
-  if (!done_) (void)conn_->Exec("ROLLBACK");
+  if (!done_) {
+    (void)conn_->Exec("ROLLBACK");
+    (void)store_->EndWrite(false);
+  }
 }
 
 Result<std::optional<CurrentInfo>> SqliteTransaction::LockCurrent(const std::string& type,
@@ -1350,10 +1444,18 @@ Status SqliteTransaction::RollbackToSavepoint() {
 }
 
 Status SqliteTransaction::Commit() {
+  uint64_t ticket = 0;
+  RETURN_IF_ERROR(CommitVisible(&ticket));
+  return store_->WaitDurable(ticket);
+}
+
+Status SqliteTransaction::CommitVisible(uint64_t* durable_ticket) {
+  *durable_ticket = 0;
   Status st = WriteAuditChain();
   if (st.ok()) st = conn_->Exec("COMMIT");
   if (!st.ok()) {
     (void)conn_->Exec("ROLLBACK");
+    (void)store_->EndWrite(false);
     done_ = true;
     return st;
   }
@@ -1361,6 +1463,8 @@ Status SqliteTransaction::Commit() {
   store_->PublishParams(new_params_);
   if (next_seq_ > 0) store_->set_last_seq(next_seq_ - 1);
   if (next_rid_ > 0) store_->set_last_rid(next_rid_ - 1);
+  *durable_ticket = store_->EndWrite(true);
+  lock_.unlock();  // the next writer may start while this commit syncs
   return Status::Ok();
 }
 

@@ -6,6 +6,7 @@
 // caller.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -18,7 +19,13 @@ struct SqliteOptions {
   std::string path;              // database file; ":memory:" is not supported (readers need a file)
   int readers = 4;               // reader connections
   int cache_mib = 64;            // page cache per connection
-  bool synchronous_full = true;  // fsync the WAL on every commit (power-loss durability)
+  // Every write transaction durable before it is reported done (power-loss durability): the WAL is
+  // fdatasync'ed after the commit, outside the write lock, once for all the commits made before
+  // the sync began (Store::WaitDurable). false: synchronous=NORMAL, never synced by a commit.
+  bool synchronous_full = true;
+  // Tests only: called before each WAL sync (done=false; an error fails the sync instead of
+  // running it) and after it succeeded (done=true).
+  std::function<Status(bool done)> wal_sync_hook;
 };
 
 // Opens (creating and migrating if needed) the database. Errors: kUnavailable if the file cannot be

@@ -66,7 +66,7 @@ struct Config {
   // HL7 v2 over MLLP (interop/hl7v2/): listener address ("" = off), threads, idle timeout, the
   // facility named in our ACKs (MSH-4).
   std::string mllp_listen;
-  int mllp_threads = 4;
+  int mllp_threads = 8;  // hl7v2.threads (config/benhan.conf: why 8 on 2 cores)
   int mllp_idle_timeout_s = 300;
   std::string hl7v2_facility;
   // Outbound orders: "NAME@HOST:PORT" of the lab system that gets OML^O21 (ORM^O01 if

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <boost/json.hpp>
 #include <cctype>
+#include <charconv>
+#include <cmath>
 #include <functional>
 #include <set>
 
@@ -109,17 +111,22 @@ bool IsNumber(std::string_view v) {
   return digits;
 }
 
+// An HL7 NM value (IsNumber) as a JSON number: an integer when it has no decimal point, else the
+// nearest double (as a JSON parser reads it). Null if it cannot be read.
 json::value Number(std::string_view v) {
-  // FHIR decimals keep their precision: parse as JSON so "5.40" stays a number.
-  std::string s(v);
-  if (!s.empty() && s[0] == '+') s.erase(0, 1);
-  if (!s.empty() && s[0] == '.') s.insert(0, "0");
-  if (s.rfind("-.", 0) == 0) s.insert(1, "0");
-  if (!s.empty() && s.back() == '.') s.pop_back();
-  boost::system::error_code ec;
-  json::value n = json::parse(s, ec);
-  if (ec || !n.is_number()) return json::value(nullptr);
-  return n;
+  if (!v.empty() && v[0] == '+') v.remove_prefix(1);
+  if (!v.empty() && v.back() == '.') v.remove_suffix(1);
+  if (v.empty()) return json::value(nullptr);
+  const char* end = v.data() + v.size();
+  if (v.find('.') == std::string_view::npos) {
+    int64_t i = 0;
+    auto [p, ec] = std::from_chars(v.data(), end, i);
+    if (ec == std::errc() && p == end) return json::value(i);
+  }
+  double d = 0;
+  auto [p, ec] = std::from_chars(v.data(), end, d, std::chars_format::fixed);
+  if (ec != std::errc() || p != end || !std::isfinite(d)) return json::value(nullptr);
+  return json::value(d);
 }
 
 json::object Quantity(std::string_view value, const Segment& obx) {

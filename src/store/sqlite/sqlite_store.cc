@@ -362,6 +362,11 @@ class SqliteStore final : public Store {
 
   Status Init() {
     ASSIGN_OR_RETURN(writer_, Conn::Open(opts_, false));
+    // The WAL file as SQLite names it (absolute, whatever the working directory later is).
+    if (const char* db = sqlite3_db_filename(writer_->db(), "main"); db && *db)
+      wal_path_ = sqlite3_filename_wal(db);
+    else
+      wal_path_ = opts_.path + "-wal";
     RETURN_IF_ERROR(Migrate());
     // Load parameter ids and the sequence counter.
     {
@@ -532,11 +537,10 @@ class SqliteStore final : public Store {
   Status SyncWal() {
     if (opts_.wal_sync_hook) RETURN_IF_ERROR(opts_.wal_sync_hook(false));
     if (wal_fd_ < 0) {
-      std::string wal = opts_.path + "-wal";
-      wal_fd_ = ::open(wal.c_str(), O_RDONLY | O_CLOEXEC);
+      wal_fd_ = ::open(wal_path_.c_str(), O_RDONLY | O_CLOEXEC);
       if (wal_fd_ < 0)
         return Status(Code::kUnavailable,
-                      "cannot open " + wal + " to sync it: " + std::strerror(errno));
+                      "cannot open " + wal_path_ + " to sync it: " + std::strerror(errno));
     }
     if (::fdatasync(wal_fd_) != 0)
       return Status(Code::kUnavailable, std::string("fdatasync of the write-ahead log failed: ") +
@@ -1083,6 +1087,7 @@ class SqliteStore final : public Store {
   uint64_t durable_ticket_ = 0;    // guarded by sync_mu_: commits synced
   bool syncing_ = false;           // guarded by sync_mu_
   Status sync_error_;              // guarded by sync_mu_
+  std::string wal_path_;           // set by Init
   int wal_fd_ = -1;                // used by the syncing thread only (and the destructor)
 };
 

@@ -10,12 +10,16 @@
 // for (and the server's introspection agrees); a refresh in the page rotates the tokens; the session
 // cookie is HttpOnly and SameSite=Lax; a wrong password shows the Vietnamese error on the login page
 // and issues no code; a scope the client is not registered for is refused (error=invalid_scope back
-// to the app, no login page, no code); the user's "Từ chối" comes back as access_denied; the audit.
+// to the app, no login page, no code); the user's "Từ chối" comes back as access_denied; an EHR
+// launch (the EHR front end makes a launch context with its user's token, POST /auth/launch, and
+// opens the app with ?iss=...&launch=...): no patient picker, the app gets the EHR's patient and
+// encounter, and the spent launch id is refused when opened again; the audit rows.
 //
 // Chromium is a test dependency (scripts/install-deps.sh, TEST_PKGS). Without it this test fails,
 // unless BENHAN_ALLOW_SKIP=1 is set: then it is skipped with a message saying so.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
@@ -26,7 +30,7 @@ import { benhanBin, makeTempDir, readAdminToken, sourceDir, startServer } from '
 
 const PASSWORD = 'Cây-đa-giếng-nước-77';
 const CLIENT_ID = 'so-theo-doi';
-const CLIENT_SCOPES = 'launch/patient patient/*.read user/*.rs offline_access openid fhirUser';
+const CLIENT_SCOPES = 'launch launch/patient patient/*.read user/*.rs offline_access openid fhirUser';
 const APP_SCOPE = 'launch/patient patient/*.read offline_access';
 const TIMEOUT_MS = 90000;  // per browser step: CI runs this under ASan on 2 busy cores
 
@@ -80,6 +84,8 @@ describe('SMART app in headless Chromium (fhirclient browser build)', { skip }, 
   let origin;          // the server's origin (authorization endpoints)
   let patient;         // the patient in context, as stored
   let observations;    // their Observations, as stored
+  let other;           // another patient: the one the EHR opens (EHR launch)
+  let encounter;       // their Encounter, in the EHR's launch context
   let ok = false;       // the last test ran to its end
   let failed = false;   // some test failed: keep the temp dir (logs, screenshots)
   const test = (name, fn) => nodeTest(name, async () => {
@@ -136,7 +142,12 @@ describe('SMART app in headless Chromium (fhirclient browser build)', { skip }, 
     patient = await fhir('POST', 'Patient', {
       resourceType: 'Patient', name: [{ family: 'Nguyễn', given: ['Thị', 'Thu'] }], gender: 'female', birthDate: '1968-03-02',
     });
-    const other = await fhir('POST', 'Patient', { resourceType: 'Patient', name: [{ family: 'Phạm', given: ['Văn', 'Bình'] }] });
+    other = await fhir('POST', 'Patient', { resourceType: 'Patient', name: [{ family: 'Phạm', given: ['Văn', 'Bình'] }] });
+    encounter = await fhir('POST', 'Encounter', {
+      resourceType: 'Encounter', status: 'in-progress',
+      class: { system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: 'AMB' },
+      subject: { reference: `Patient/${other.id}` },
+    });
     const obs = (p, code, value) => fhir('POST', 'Observation', {
       resourceType: 'Observation', status: 'final',
       code: { coding: [{ system: 'http://loinc.org', code }] },
@@ -356,15 +367,119 @@ describe('SMART app in headless Chromium (fhirclient browser build)', { skip }, 
     }
   });
 
-  test('audit: the failed login, the logins and exactly one authorization', async () => {
+  // The EHR front end's own session: a user token for bs.lan, by a scripted authorization code +
+  // PKCE flow on the same login and consent pages (the EHR is not under test here).
+  async function ehrUserToken() {
+    const redirect = 'http://127.0.0.1:1/ehr-callback';  // never contacted: the test reads the redirect
+    cli(['client', 'add', 'ehr-frontend', '--name', 'Bệnh án điện tử', '--redirect', redirect, '--scope', 'user/*.rs']);
+    const verifier = randomBytes(32).toString('base64url');
+    const q = new URLSearchParams({
+      response_type: 'code', client_id: 'ehr-frontend', redirect_uri: redirect, scope: 'user/*.rs', state: 'ehr',
+      aud: server.baseUrl, code_challenge: createHash('sha256').update(verifier).digest('base64url'),
+      code_challenge_method: 'S256',
+    });
+    const fields = (html) => Object.fromEntries([...html.matchAll(/<input type="hidden" name="([^"]*)" value="([^"]*)">/g)]
+      .map((m) => [m[1], m[2].replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&')]));
+    const post = (body, cookie) => fetch(`${origin}/auth/authorize`, {
+      method: 'POST', redirect: 'manual', body: new URLSearchParams(body).toString(),
+      headers: { 'content-type': 'application/x-www-form-urlencoded', ...(cookie ? { cookie } : {}) },
+    });
+    const loginPage = await (await fetch(`${origin}/auth/authorize?${q}`)).text();
+    const login = await post({ ...fields(loginPage), action: 'login', username: 'bs.lan', password: PASSWORD, totp: '' });
+    assert.equal(login.status, 200);
+    const cookie = login.headers.get('set-cookie').split(';')[0];
+    const approve = await post({ ...fields(await login.text()), action: 'approve' }, cookie);
+    assert.equal(approve.status, 302);
+    const code = new URL(approve.headers.get('location')).searchParams.get('code');
+    const t = await fetch(`${origin}/auth/token`, {
+      method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ grant_type: 'authorization_code', code, client_id: 'ehr-frontend', redirect_uri: redirect, code_verifier: verifier }).toString(),
+    });
+    assert.equal(t.status, 200);
+    return (await t.json()).access_token;
+  }
+
+  test('EHR launch: the EHR opens the app with iss and launch; the patient comes from the EHR', async () => {
+    const ehrToken = await ehrUserToken();
+    const r = await fetch(`${origin}/auth/launch`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ehrToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ patient: other.id, encounter: encounter.id }),
+    });
+    assert.equal(r.status, 201, await r.clone().text());
+    const { launch } = await r.json();
+    assert.ok(launch);
+    const scope = 'launch patient/*.read';
+    const appUrl = `${app.origin}/launch.html?${new URLSearchParams({ iss: server.baseUrl, launch, scope })}`;
+    const page = await browser.newPage();
+    try {
+      let load = page.nextLoad(isAuthorize);
+      await page.navigate(appUrl);
+      const authUrl = new URL(await load);
+      assert.equal(authUrl.searchParams.get('launch'), launch);
+      assert.equal(authUrl.searchParams.get('aud'), server.baseUrl);
+      await page.type('#u', 'bs.lan');
+      await page.type('#p', PASSWORD);
+      load = page.nextLoad(isAuthorize);
+      await page.click('button[type=submit]');
+      await load;
+      assert.match(await page.evaluate('document.querySelector("h2").textContent'), /Cho phép truy cập/);
+      assert.equal(await page.evaluate('Boolean(document.querySelector("#pt"))'), false,
+        'no patient picker: the EHR chose the patient');
+      const listed = await page.evaluate('[...document.querySelectorAll("li")].map((li) => li.textContent)');
+      assert.ok(listed.some((t) => /EHR launch/.test(t)), listed.join('; '));
+      load = page.nextLoad((u) => u.startsWith(`${app.origin}/index.html`));
+      await page.click('button[value=approve]');
+      await load;
+      const result = await page.evaluate('window.appDone');
+      assert.equal(result.error, undefined, `${result.error}; console: ${page.console.join(' | ')}`);
+      assert.equal(result.patientId, other.id);
+      assert.equal(result.encounter, encounter.id);
+      assert.equal(result.scope, scope);
+      const stored = other.name[0];
+      assert.equal(await page.evaluate('document.getElementById("name").textContent'),
+        [stored.family, ...stored.given].join(' '));
+      const theirs = (await fhir('GET', `Observation?patient=${other.id}&_count=100`)).entry.map((e) => e.resource.id);
+      assert.deepEqual([...result.observationIds].sort(), theirs.sort());
+    } catch (err) {
+      await keepScreenshot(page, err);
+      throw err;
+    } finally {
+      await browser.closePage(page);
+    }
+    // The launch id is single use: opening the app with it again comes back as invalid_request.
+    const again = await browser.newPage();
+    try {
+      const before = codeRequests().length;
+      const load = again.nextLoad((u) => u.startsWith(`${app.origin}/index.html`));
+      await again.navigate(appUrl);
+      const landed = new URL(await load);
+      assert.equal(landed.searchParams.get('error'), 'invalid_request');
+      assert.match((await again.evaluate('window.appDone')).error, /invalid_request/);
+      assert.equal(codeRequests().length, before);
+    } catch (err) {
+      await keepScreenshot(again, err);
+      throw err;
+    } finally {
+      await browser.closePage(again);
+    }
+  });
+
+  test('audit: the failed login, the logins, an authorization per approval, the launch context', async () => {
     const { code } = await server.stop();  // flushes the batched audit rows
     assert.equal(code, 0);
     const rows = execFileSync('sqlite3', [path.join(tmp.dir, 'benhan.db'),
-      "SELECT action || ' ' || principal FROM audit_event WHERE action IN ('login', 'login-failed', 'authorize', 'token') ORDER BY rowid"],
+      "SELECT action || ' ' || principal FROM audit_event WHERE action IN ('login', 'login-failed', 'authorize', 'authorize-refused', 'token', 'launch-context') ORDER BY rowid"],
     { encoding: 'utf8' }).trim().split('\n');
-    // token x2: the code exchange and the refresh; the second login is the case that denies.
-    assert.deepEqual(rows, ['login-failed bs.lan', 'login bs.lan', 'authorize bs.lan', 'token bs.lan',
-      'token bs.lan', 'login bs.lan']);
+    assert.deepEqual(rows, [
+      // standalone: the wrong password, the login, the consent, the code exchange, the refresh
+      'login-failed bs.lan', 'login bs.lan', 'authorize bs.lan', 'token bs.lan', 'token bs.lan',
+      // the user who denies: a login, no authorization
+      'login bs.lan',
+      // EHR launch: the EHR front end's own token, its launch context, then the app in the browser
+      'login bs.lan', 'authorize bs.lan', 'token bs.lan', 'launch-context bs.lan',
+      'login bs.lan', 'authorize bs.lan', 'token bs.lan',
+    ]);
     ok = true;
   });
 });

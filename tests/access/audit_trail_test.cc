@@ -12,6 +12,7 @@
 
 #include "security_test_util.h"
 #include "store/audit_chain.h"
+#include "store/postgres/migrations.h"
 #include "store/sqlite/migrations.h"
 #include "support/pg_cluster.h"
 
@@ -440,6 +441,84 @@ TEST_F(PgTamper, IntactThenEditedDeletedReorderedAreNamed) {
       "= -3"));
   EXPECT_EQ(reordered.exit_code, 1) << reordered.out;
   EXPECT_NE(reordered.out.find("BROKEN at row 3"), std::string::npos) << reordered.out;
+}
+
+TEST_F(PgTamper, SchemaThreeDatabaseIsUpgradedAndVerifies) {
+  // A database at schema version 3 with chain-format-1 rows (hex hashes, prev_hash stored), then
+  // opened by the server (migration 004) and written to: old and new rows verify as one chain.
+  auto db = CreateTestDatabase();
+  ASSERT_TRUE(db.ok()) << db.status().ToString();
+  PGconn* c = PQconnectdb((prefix_ + *db).c_str());
+  ASSERT_EQ(PQstatus(c), CONNECTION_OK) << PQerrorMessage(c);
+  auto exec = [&](const std::string& sql) {
+    PGresult* r = PQexec(c, sql.c_str());
+    EXPECT_TRUE(PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK)
+        << PQerrorMessage(c) << " in " << sql.substr(0, 200);
+    PQclear(r);
+  };
+  exec(
+      "CREATE TABLE benhan_schema (version INTEGER NOT NULL, name TEXT NOT NULL, applied_at "
+      "TIMESTAMPTZ NOT NULL DEFAULT now())");
+  const auto& migrations = store::postgres::Migrations();
+  ASSERT_GE(migrations.size(), 4u);
+  for (int i = 0; i < 3; ++i) {
+    exec(migrations[static_cast<size_t>(i)].sql);
+    exec("INSERT INTO benhan_schema (version, name) VALUES (" + std::to_string(i + 1) + ", '" +
+         migrations[static_cast<size_t>(i)].name + "')");
+  }
+  std::string prev;
+  for (int aid = 1; aid <= 4; ++aid) {
+    store::AuditRecord r{1700000000000000 + aid,
+                         "legacy-user",
+                         "read",
+                         "Patient",
+                         "old" + std::to_string(aid),
+                         1,
+                         200,
+                         "10.0.0.1:5000",
+                         "",
+                         "old" + std::to_string(aid),
+                         ""};
+    std::string h = store::AuditRowHash(aid, r, prev);
+    exec(
+        "INSERT INTO audit_event (aid, time, principal, action, rtype, id, version, status, "
+        "remote, detail, patient, flags, prev_hash, hash) VALUES (" +
+        std::to_string(aid) + ", " + std::to_string(r.time_us) +
+        ", 'legacy-user', 'read', 'Patient', '" + r.id + "', 1, 200, '10.0.0.1:5000', '', '" +
+        r.patient + "', '', '" + prev + "', '" + h + "')");
+    prev = h;
+  }
+  exec("UPDATE audit_head SET aid = 4, hash = '" + prev + "'");
+  PQfinish(c);
+  std::string dir = NewTempDir();
+  std::ofstream(dir + "/pg-database") << *db << "\n";
+  {
+    ServerOptions o;
+    o.config["storage"] = "postgresql";
+    o.data_dir = dir;
+    auto s = TestServer::Start(o);
+    ASSERT_TRUE(s);
+    Activity(*s);
+    auto e = s->Request("GET", "/fhir/AuditEvent/audit-5");
+    ASSERT_EQ(e.status, 200) << e.body;
+    EXPECT_NE(e.body.find(prev), std::string::npos) << e.body;  // links to the last old row
+    s->Stop();
+  }
+  CmdRun ok = Benhan("audit verify --data " + dir + " --storage " + prefix_ + *db);
+  EXPECT_EQ(ok.exit_code, 0) << ok.out;
+  EXPECT_NE(ok.out.find("audit trail intact"), std::string::npos) << ok.out;
+  // An edited format-1 row is still named.
+  c = PQconnectdb((prefix_ + *db).c_str());
+  exec(
+      "ALTER TABLE audit_event DISABLE TRIGGER USER; UPDATE audit_event SET detail = 'x' WHERE "
+      "aid = 3");
+  PQfinish(c);
+  CmdRun edited = Benhan("audit verify --data " + dir + " --storage " + prefix_ + *db);
+  EXPECT_EQ(edited.exit_code, 1) << edited.out;
+  EXPECT_NE(edited.out.find("BROKEN at row 3: row 3 was altered"), std::string::npos) << edited.out;
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
+  DropTestDatabase(*db);
 }
 
 TEST_F(PgTamper, ConcurrentAppendersFromTwoServersChainInOrder) {

@@ -137,9 +137,9 @@ FhirApi::FhirApi(service::ResourceService& service, const security::Authenticato
 HttpResponse FhirApi::ErrorResponse(int http_status, const std::string& message) {
   HttpResponse r;
   Code code = http_status == 413 || http_status == 431 ? Code::kTooLarge
-              : http_status == 429                       ? Code::kTooManyRequests
-              : http_status >= 500                       ? Code::kInternal
-                                                         : Code::kInvalid;
+              : http_status == 429                     ? Code::kTooManyRequests
+              : http_status >= 500                     ? Code::kInternal
+                                                       : Code::kInvalid;
   r.status = http_status;
   r.Set("Content-Type", kFhirJson);
   r.body = fhir::Serialize(fhir::MakeOperationOutcome(Status(code, message)));
@@ -272,8 +272,11 @@ const std::string& FhirApi::CapabilityStatement() {
 void FhirApi::Handle(const HttpRequest& req, HttpResponse& res) {
   res.Set("X-Content-Type-Options", "nosniff");
   res.Set("Cache-Control", "no-store");
-  res.Set("Access-Control-Allow-Origin", "*");
-  if (req.method == "OPTIONS" && !req.Header("access-control-request-method").empty()) {
+  // An open (demo) server sends no CORS headers: with them, any web page the user visits could
+  // read its records through the browser, since no credentials are needed.
+  const bool cors = !auth_.open();
+  if (cors) res.Set("Access-Control-Allow-Origin", "*");
+  if (cors && req.method == "OPTIONS" && !req.Header("access-control-request-method").empty()) {
     // A CORS preflight: it never carries credentials, so it is answered before authentication.
     res.status = 204;
     res.Set("Access-Control-Allow-Methods", kCorsAllowMethods);
@@ -281,7 +284,7 @@ void FhirApi::Handle(const HttpRequest& req, HttpResponse& res) {
     res.Set("Access-Control-Max-Age", "600");
     return;
   }
-  res.Set("Access-Control-Expose-Headers", kCorsExposeHeaders);
+  if (cors) res.Set("Access-Control-Expose-Headers", kCorsExposeHeaders);
   std::string_view path = req.path;
   path.remove_prefix(std::min<size_t>(5, path.size()));  // "/fhir"
   auto parts = SplitPath(path);
@@ -296,9 +299,9 @@ void FhirApi::Handle(const HttpRequest& req, HttpResponse& res) {
     // A refused credential is an audit row ("login-failed"), never with the credential itself.
     service::RequestContext anon;
     anon.remote = req.remote;
-    service_.AuditSecurityEvent(anon, "login-failed", HttpStatusOf(who.status().code()),
-                                who.status().message() + " (" + req.method + " " +
-                                    std::string(req.path) + ")");
+    service_.AuditSecurityEvent(
+        anon, "login-failed", HttpStatusOf(who.status().code()),
+        who.status().message() + " (" + req.method + " " + std::string(req.path) + ")");
     SendStatus(res, who.status());
     return;
   }

@@ -21,6 +21,7 @@ class DemoAuthenticator final : public Authenticator {
     p.all_access = true;
     return p;
   }
+  bool open() const override { return true; }
 };
 
 Status WriteSecretFile(const std::filesystem::path& p, const std::string& content) {

@@ -22,6 +22,9 @@ class Authenticator {
   virtual ~Authenticator() = default;
   // `authorization` is the raw Authorization header ("Bearer <token>"), possibly empty.
   virtual Result<Principal> Authenticate(std::string_view authorization) const = 0;
+  // True when every request is let in without credentials (demo mode). Such a server must not
+  // let pages of other origins read its answers (no CORS headers).
+  virtual bool open() const { return false; }
 };
 
 // Demo mode: everyone is "demo". Only allowed when the server listens on loopback.

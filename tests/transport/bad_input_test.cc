@@ -471,5 +471,24 @@ TEST(Protocol, CorsPreflightAndHeadersForBrowserApps) {
   EXPECT_EQ(s->Request("OPTIONS", "/fhir/Patient", {}, {}, false).status, 401);
 }
 
+// A demo server needs no credentials, so it must not let pages of other origins read it: no CORS
+// headers, and a preflight is not approved.
+TEST(Protocol, DemoServerIsNotReadableFromOtherOrigins) {
+  ServerOptions opts;
+  opts.demo = true;
+  auto s = TestServer::Start(opts);
+  ASSERT_TRUE(s);
+  Response p = s->Request(
+      "OPTIONS", "/fhir/Patient", {},
+      {{"Origin", "http://evil.example"}, {"Access-Control-Request-Method", "GET"}}, false);
+  EXPECT_NE(p.status, 204) << p.body;
+  EXPECT_EQ(p.headers["access-control-allow-origin"], "");
+  EXPECT_EQ(p.headers["access-control-allow-methods"], "");
+  Response r = s->Request("GET", "/fhir/Patient", {}, {{"Origin", "http://evil.example"}}, false);
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.headers["access-control-allow-origin"], "");
+  EXPECT_EQ(r.headers["access-control-expose-headers"], "");
+}
+
 }  // namespace
 }  // namespace benhan::testing

@@ -284,6 +284,8 @@ export async function launchChromium({ executable, profileDir, logFile, timeoutM
     '--no-first-run',
     '--no-default-browser-check',
     '--password-store=basic',
+    // Containers often give /dev/shm only 64 MB, where chromium's renderers crash; /tmp instead.
+    '--disable-dev-shm-usage',
     'about:blank',
   ];
   // Chromium refuses to start as root with its sandbox on.

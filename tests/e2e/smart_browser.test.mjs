@@ -190,12 +190,25 @@ describe('SMART app in headless Chromium (fhirclient browser build)', { skip }, 
     }
   }
 
+  // Runs `fn` on a fresh page (its own browser context), closed afterwards; a failure keeps a
+  // screenshot.
+  async function inPage(fn) {
+    const page = await browser.newPage();
+    try {
+      await fn(page);
+    } catch (err) {
+      await keepScreenshot(page, err);
+      throw err;
+    } finally {
+      await browser.closePage(page);
+    }
+  }
+
   const isAuthorize = (url) => url.startsWith(`${origin}/auth/authorize`);
   const codeRequests = () => app.requests.filter((u) => /[?&]code=/.test(u));
 
   test('standalone launch: wrong password refused, then log in, pick the patient, read and render', async () => {
-    const page = await browser.newPage();
-    try {
+    await inPage(async (page) => {
       // launch.html -> fhirclient discovers the endpoints -> benhan's login page.
       let load = page.nextLoad(isAuthorize);
       await page.navigate(`${app.origin}/launch.html`);
@@ -302,17 +315,11 @@ describe('SMART app in headless Chromium (fhirclient browser build)', { skip }, 
       const others = await fetch(`${server.baseUrl}/Patient?_count=100`, { headers: { authorization: `Bearer ${result.accessToken}` } });
       const seen = (await others.json()).entry?.map((e) => e.resource.id) ?? [];
       assert.deepEqual(seen, [patient.id]);
-    } catch (err) {
-      await keepScreenshot(page, err);
-      throw err;
-    } finally {
-      await browser.closePage(page);
-    }
+    });
   });
 
   test('a scope the client is not registered for is not granted', async () => {
-    const page = await browser.newPage();
-    try {
+    await inPage(async (page) => {
       const before = codeRequests().length;
       const load = page.nextLoad((u) => u.startsWith(`${app.origin}/index.html`));
       await page.navigate(`${app.origin}/launch.html?scope=${encodeURIComponent('launch/patient patient/*.cruds')}`);
@@ -329,17 +336,11 @@ describe('SMART app in headless Chromium (fhirclient browser build)', { skip }, 
       assert.equal(auth[0].status, 302);
       assert.ok(!page.documents.some((d) => d.status === 200 && isAuthorize(d.url)));
       assert.equal(codeRequests().length, before);
-    } catch (err) {
-      await keepScreenshot(page, err);
-      throw err;
-    } finally {
-      await browser.closePage(page);
-    }
+    });
   });
 
   test('the user denies: the app gets access_denied, no code', async () => {
-    const page = await browser.newPage();
-    try {
+    await inPage(async (page) => {
       const before = codeRequests().length;
       let load = page.nextLoad(isAuthorize);
       await page.navigate(`${app.origin}/launch.html`);
@@ -359,12 +360,7 @@ describe('SMART app in headless Chromium (fhirclient browser build)', { skip }, 
       assert.match(result.error, /access_denied/);
       assert.equal(await page.evaluate('document.getElementById("name").textContent'), '');
       assert.equal(codeRequests().length, before);
-    } catch (err) {
-      await keepScreenshot(page, err);
-      throw err;
-    } finally {
-      await browser.closePage(page);
-    }
+    });
   });
 
   // The EHR front end's own session: a user token for bs.lan, by a scripted authorization code +
@@ -411,8 +407,7 @@ describe('SMART app in headless Chromium (fhirclient browser build)', { skip }, 
     assert.ok(launch);
     const scope = 'launch patient/*.read';
     const appUrl = `${app.origin}/launch.html?${new URLSearchParams({ iss: server.baseUrl, launch, scope })}`;
-    const page = await browser.newPage();
-    try {
+    await inPage(async (page) => {
       let load = page.nextLoad(isAuthorize);
       await page.navigate(appUrl);
       const authUrl = new URL(await load);
@@ -441,15 +436,9 @@ describe('SMART app in headless Chromium (fhirclient browser build)', { skip }, 
         [stored.family, ...stored.given].join(' '));
       const theirs = (await fhir('GET', `Observation?patient=${other.id}&_count=100`)).entry.map((e) => e.resource.id);
       assert.deepEqual([...result.observationIds].sort(), theirs.sort());
-    } catch (err) {
-      await keepScreenshot(page, err);
-      throw err;
-    } finally {
-      await browser.closePage(page);
-    }
+    });
     // The launch id is single use: opening the app with it again comes back as invalid_request.
-    const again = await browser.newPage();
-    try {
+    await inPage(async (again) => {
       const before = codeRequests().length;
       const load = again.nextLoad((u) => u.startsWith(`${app.origin}/index.html`));
       await again.navigate(appUrl);
@@ -457,12 +446,7 @@ describe('SMART app in headless Chromium (fhirclient browser build)', { skip }, 
       assert.equal(landed.searchParams.get('error'), 'invalid_request');
       assert.match((await again.evaluate('window.appDone')).error, /invalid_request/);
       assert.equal(codeRequests().length, before);
-    } catch (err) {
-      await keepScreenshot(again, err);
-      throw err;
-    } finally {
-      await browser.closePage(again);
-    }
+    });
   });
 
   test('audit: the failed login, the logins, an authorization per approval, the launch context', async () => {

@@ -205,6 +205,14 @@ describe('SMART app in headless Chromium (fhirclient browser build)', { skip }, 
   }
 
   const isAuthorize = (url) => url.startsWith(`${origin}/auth/authorize`);
+  // Fills benhan's login form as the user types and submits it; returns when the answer is loaded.
+  async function submitLogin(page, password) {
+    await page.type('#u', 'bs.lan');
+    await page.type('#p', password);
+    const load = page.nextLoad(isAuthorize);
+    await page.click('button[type=submit]');
+    await load;
+  }
   const codeRequests = () => app.requests.filter((u) => /[?&]code=/.test(u));
 
   test('standalone launch: wrong password refused, then log in, pick the patient, read and render', async () => {
@@ -221,11 +229,7 @@ describe('SMART app in headless Chromium (fhirclient browser build)', { skip }, 
       assert.match(await page.evaluate('document.querySelector("h2").textContent'), /Đăng nhập/);
 
       // A wrong password: the login page again, with the Vietnamese error; no code anywhere.
-      await page.type('#u', 'bs.lan');
-      await page.type('#p', 'mat-khau-sai');
-      load = page.nextLoad(isAuthorize);
-      await page.click('button[type=submit]');
-      await load;
+      await submitLogin(page, 'mat-khau-sai');
       const refused = page.documents.at(-1);
       assert.equal(refused.method, 'POST');
       assert.equal(refused.status, 401);
@@ -237,11 +241,7 @@ describe('SMART app in headless Chromium (fhirclient browser build)', { skip }, 
       assert.deepEqual(await page.cookies([origin]), [], 'no session cookie after a failed login');
 
       // The right password: the consent page, with a patient picker (the user has no patient).
-      await page.type('#u', 'bs.lan');
-      await page.type('#p', PASSWORD);
-      load = page.nextLoad(isAuthorize);
-      await page.click('button[type=submit]');
-      await load;
+      await submitLogin(page, PASSWORD);
       assert.equal(page.documents.at(-1).status, 200);
       assert.match(await page.evaluate('document.querySelector("h2").textContent'), /Cho phép truy cập/);
       const cookies = await page.cookies([origin]);
@@ -345,11 +345,7 @@ describe('SMART app in headless Chromium (fhirclient browser build)', { skip }, 
       let load = page.nextLoad(isAuthorize);
       await page.navigate(`${app.origin}/launch.html`);
       await load;
-      await page.type('#u', 'bs.lan');
-      await page.type('#p', PASSWORD);
-      load = page.nextLoad(isAuthorize);
-      await page.click('button[type=submit]');
-      await load;
+      await submitLogin(page, PASSWORD);
       assert.match(await page.evaluate('document.querySelector("h2").textContent'), /Cho phép truy cập/);
       load = page.nextLoad((u) => u.startsWith(`${app.origin}/index.html`));
       await page.click('button[value=deny]');
@@ -413,11 +409,7 @@ describe('SMART app in headless Chromium (fhirclient browser build)', { skip }, 
       const authUrl = new URL(await load);
       assert.equal(authUrl.searchParams.get('launch'), launch);
       assert.equal(authUrl.searchParams.get('aud'), server.baseUrl);
-      await page.type('#u', 'bs.lan');
-      await page.type('#p', PASSWORD);
-      load = page.nextLoad(isAuthorize);
-      await page.click('button[type=submit]');
-      await load;
+      await submitLogin(page, PASSWORD);
       assert.match(await page.evaluate('document.querySelector("h2").textContent'), /Cho phép truy cập/);
       assert.equal(await page.evaluate('Boolean(document.querySelector("#pt"))'), false,
         'no patient picker: the EHR chose the patient');

@@ -8,6 +8,7 @@
 #include <sqlite3.h>
 
 #include <cstdio>
+#include <functional>
 #include <thread>
 
 #include "security_test_util.h"
@@ -246,6 +247,36 @@ TEST_F(SqliteTamper, RowsStoreTheirHashOnly) {
   sqlite3_close(db);
 }
 
+// Writes audit rows 1..n in chain format 1 (hex prev_hash and hash, schema 3) through `exec`, as
+// a server before migration 004 did, and points audit_head at the last; returns its hash. The SQL
+// is the same for SQLite and PostgreSQL.
+std::string WriteFormatOneRows(int n, const std::function<void(const std::string&)>& exec) {
+  std::string prev;
+  for (int aid = 1; aid <= n; ++aid) {
+    store::AuditRecord r{1700000000000000 + aid,
+                         "legacy-user",
+                         "read",
+                         "Patient",
+                         "old" + std::to_string(aid),
+                         1,
+                         200,
+                         "10.0.0.1:5000",
+                         "",
+                         "old" + std::to_string(aid),
+                         ""};
+    std::string h = store::AuditRowHash(aid, r, prev);
+    exec(
+        "INSERT INTO audit_event (aid, time, principal, action, rtype, id, version, status, "
+        "remote, detail, patient, flags, prev_hash, hash) VALUES (" +
+        std::to_string(aid) + ", " + std::to_string(r.time_us) +
+        ", 'legacy-user', 'read', 'Patient', '" + r.id + "', 1, 200, '10.0.0.1:5000', '', '" +
+        r.patient + "', '', '" + prev + "', '" + h + "')");
+    prev = h;
+  }
+  exec("UPDATE audit_head SET aid = " + std::to_string(n) + ", hash = '" + prev + "'");
+  return prev;
+}
+
 // A database of schema version 3 (chain format 1: hex hashes, each row repeating the previous
 // row's hash) is upgraded in place by the server; its old rows and the new format-2 rows verify as
 // one chain, and tampering on either side of the boundary is named.
@@ -267,30 +298,7 @@ class SqliteUpgrade : public SqliteTamper {
     ASSERT_GE(migrations.size(), 4u);
     for (int i = 0; i < 3; ++i) exec(migrations[static_cast<size_t>(i)].sql);
     exec("PRAGMA user_version = 3");
-    std::string prev;
-    for (int aid = 1; aid <= kOldRows; ++aid) {
-      store::AuditRecord r{1700000000000000 + aid,
-                           "legacy-user",
-                           "read",
-                           "Patient",
-                           "old" + std::to_string(aid),
-                           1,
-                           200,
-                           "10.0.0.1:5000",
-                           "",
-                           "old" + std::to_string(aid),
-                           ""};
-      std::string h = store::AuditRowHash(aid, r, prev);
-      exec(
-          "INSERT INTO audit_event (aid, time, principal, action, rtype, id, version, status, "
-          "remote, detail, patient, flags, prev_hash, hash) VALUES (" +
-          std::to_string(aid) + ", " + std::to_string(r.time_us) + ", 'legacy-user', 'read', " +
-          "'Patient', '" + r.id + "', 1, 200, '10.0.0.1:5000', '', '" + r.patient + "', '', '" +
-          prev + "', '" + h + "')");
-      prev = h;
-    }
-    last_old_hash_ = prev;
-    exec("UPDATE audit_head SET aid = " + std::to_string(kOldRows) + ", hash = '" + prev + "'");
+    last_old_hash_ = WriteFormatOneRows(kOldRows, exec);
     sqlite3_close(db);
     ServerOptions o;
     o.data_dir = dir_;
@@ -466,29 +474,7 @@ TEST_F(PgTamper, SchemaThreeDatabaseIsUpgradedAndVerifies) {
     exec("INSERT INTO benhan_schema (version, name) VALUES (" + std::to_string(i + 1) + ", '" +
          migrations[static_cast<size_t>(i)].name + "')");
   }
-  std::string prev;
-  for (int aid = 1; aid <= 4; ++aid) {
-    store::AuditRecord r{1700000000000000 + aid,
-                         "legacy-user",
-                         "read",
-                         "Patient",
-                         "old" + std::to_string(aid),
-                         1,
-                         200,
-                         "10.0.0.1:5000",
-                         "",
-                         "old" + std::to_string(aid),
-                         ""};
-    std::string h = store::AuditRowHash(aid, r, prev);
-    exec(
-        "INSERT INTO audit_event (aid, time, principal, action, rtype, id, version, status, "
-        "remote, detail, patient, flags, prev_hash, hash) VALUES (" +
-        std::to_string(aid) + ", " + std::to_string(r.time_us) +
-        ", 'legacy-user', 'read', 'Patient', '" + r.id + "', 1, 200, '10.0.0.1:5000', '', '" +
-        r.patient + "', '', '" + prev + "', '" + h + "')");
-    prev = h;
-  }
-  exec("UPDATE audit_head SET aid = 4, hash = '" + prev + "'");
+  const std::string prev = WriteFormatOneRows(4, exec);
   PQfinish(c);
   std::string dir = NewTempDir();
   std::ofstream(dir + "/pg-database") << *db << "\n";

@@ -51,6 +51,23 @@ constexpr const char* kRedirect = "http://127.0.0.1:9999/callback";
 constexpr const char* kTokenUrl = "https://ehr.example/auth/token";
 constexpr const char* kPassword = "Cây-đa-giếng-nước-77";
 
+// Stores a resource (for launch contexts and patient choices).
+void PutResource(store::Store& st, const std::string& type, const std::string& id,
+                 const std::string& json) {
+  ASSERT_TRUE(store::RunInTransaction(st, [&](store::Transaction& t) -> Status {
+                store::NewVersion v;
+                v.type = type;
+                v.id = id;
+                v.version = 1;
+                v.last_updated_us = SystemClock().NowMicros();
+                v.method = "POST";
+                v.json = json;
+                fhir::IndexEntries none;
+                v.index = &none;
+                return t.Put(v).status();
+              }).ok());
+}
+
 class OAuthServerTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
@@ -353,20 +370,8 @@ TEST_P(OAuthServerTest, PatientContext) {
   EXPECT_EQ(oauth_->IssueCode(*ar, *user, "", "x").status().code(), Code::kInvalid);
   EXPECT_EQ(oauth_->IssueCode(*ar, *user, "no-such-patient", "x").status().code(), Code::kInvalid);
   // A patient that exists.
-  ASSERT_TRUE(store::RunInTransaction(*store_, [](store::Transaction& t) -> Status {
-                std::string json =
-                    R"({"resourceType":"Patient","id":"bn-7","meta":{"versionId":"1"}})";
-                store::NewVersion v;
-                v.type = "Patient";
-                v.id = "bn-7";
-                v.version = 1;
-                v.last_updated_us = SystemClock().NowMicros();
-                v.method = "POST";
-                v.json = json;
-                fhir::IndexEntries none;
-                v.index = &none;
-                return t.Put(v).status();
-              }).ok());
+  PutResource(*store_, "Patient", "bn-7",
+              R"({"resourceType":"Patient","id":"bn-7","meta":{"versionId":"1"}})");
   auto code = oauth_->IssueCode(*ar, *user, "bn-7", "x");
   ASSERT_TRUE(code.ok()) << code.status().ToString();
   auto r = Exchange(*code, verifier);
@@ -525,23 +530,6 @@ TEST_P(OAuthServerTest, ClientRegistrationChecks) {
   auto list = oauth_->ListClients();
   ASSERT_TRUE(list.ok());
   EXPECT_EQ(list->size(), 2u);
-}
-
-// Stores a resource (for launch contexts and patient choices).
-void PutResource(store::Store& st, const std::string& type, const std::string& id,
-                 const std::string& json) {
-  ASSERT_TRUE(store::RunInTransaction(st, [&](store::Transaction& t) -> Status {
-                store::NewVersion v;
-                v.type = type;
-                v.id = id;
-                v.version = 1;
-                v.last_updated_us = SystemClock().NowMicros();
-                v.method = "POST";
-                v.json = json;
-                fhir::IndexEntries none;
-                v.index = &none;
-                return t.Put(v).status();
-              }).ok());
 }
 
 std::string BasicAuth(const std::string& id, const std::string& secret) {

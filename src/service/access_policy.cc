@@ -224,26 +224,52 @@ struct RefHandler {
   bool on_comment(boost::json::string_view, boost::system::error_code&) { return true; }
 };
 
-// FirstPatientOfStored's scan: RefHandler's rules (a bit per compartment path still matched by
-// the names from the root, arrays transparent, a "reference" string at a path's end is a hit) on
-// raw text, without validation or copies. Strings are skipped with memchr; the scan stops as soon
-// as path 0 has a patient (no later hit can come first). Unsure (escapes in a key or a reference,
-// nesting deeper than kMaxDepth, text that does not parse): the caller falls back.
+// The scan of a stored resource (FirstPatientOfStored, PatientsOfStored): RefHandler's rules (a bit
+// per compartment path still matched by the names from the root, arrays transparent, a
+// "reference" string at a path's end is a hit; for a Patient, its root "id") on raw text, without
+// validation or copies. Strings are skipped with memchr. In `kFirst` mode the scan stops as soon
+// as path 0 has a patient (no later hit can come first); in `kAll` mode it collects every hit.
+// Unsure (escapes in a key or a reference, nesting deeper than kMaxDepth, text that does not
+// parse): the caller falls back to the validating parser.
 class StoredScan {
  public:
-  StoredScan(const std::vector<std::vector<std::string>>& paths, std::string_view text)
-      : paths_(paths), p_(text.data()), e_(text.data() + text.size()) {}
-  // true: `best()` is the answer ("" if none); false: unsure.
+  enum Mode { kFirst, kAll };
+  // `patient`: the text is a Patient (its own root id is the answer; `paths` unused).
+  StoredScan(const std::vector<std::vector<std::string>>& paths, bool patient, Mode mode,
+             std::string_view text)
+      : paths_(paths),
+        patient_(patient),
+        all_(mode == kAll),
+        p_(text.data()),
+        e_(text.data() + text.size()) {}
+  // true: the answer is ready (best() or All()); false: unsure.
   bool Run() {
     Ws();
     if (p_ == e_ || *p_ != '{') return false;
-    uint32_t all = paths_.size() >= 32 ? ~0u : (1u << paths_.size()) - 1;
+    uint32_t all = patient_ || paths_.empty() ? 0u
+                   : paths_.size() >= 32      ? ~0u
+                                              : (1u << paths_.size()) - 1;
     if (!Object(all, 0)) return false;
     if (stop_) return true;
     Ws();
     return p_ == e_;
   }
+  // kFirst: the first patient of the first path that has one ("" if none).
   const std::string& best() const { return best_; }
+  // kAll: PatientsOfJson's answer (path by path, document order within a path, each id once).
+  std::vector<std::string> All() {
+    std::stable_sort(hits_.begin(), hits_.end(),
+                     [](const auto& a, const auto& b) { return a.first < b.first; });
+    std::vector<std::string> out;
+    for (const auto& [path, ref] : hits_) {
+      if (patient_) {
+        out.emplace_back(ref);
+      } else {
+        AddPatientRef(ref, out);
+      }
+    }
+    return out;
+  }
 
  private:
   static constexpr uint32_t kMaxDepth = 64;
@@ -276,6 +302,10 @@ class StoredScan {
     return p_ != s;
   }
   void Hit(uint32_t path, std::string_view ref) {
+    if (all_) {
+      hits_.emplace_back(path, ref);
+      return;
+    }
     if (path >= best_path_) return;
     std::vector<std::string> id;
     AddPatientRef(ref, id);
@@ -332,7 +362,8 @@ class StoredScan {
       std::string_view key;
       bool esc;
       if (!Str(&key, &esc)) return false;
-      if (esc && mask != 0) return false;  // an escaped key that may matter: unsure
+      // An escaped key that may matter (a path's name, a Patient's root "id"): unsure.
+      if (esc && (mask != 0 || (patient_ && nest_ == 1))) return false;
       Ws();
       if (p_ == e_ || *p_++ != ':') return false;
       Ws();
@@ -341,6 +372,15 @@ class StoredScan {
         std::string_view v;
         bool vesc;
         if (!Str(&v, &vesc)) return false;
+        if (patient_ && nest_ == 1 && key == "id" && !patient_id_seen_) {
+          if (vesc) return false;
+          patient_id_seen_ = true;
+          if (all_) {
+            hits_.emplace_back(0, v);
+          } else {
+            best_ = std::string(v);  // no early stop: a Patient's text is checked to its end
+          }
+        }
         if (mask != 0 && key == "reference") {
           for (uint32_t m = mask; m != 0; m &= m - 1) {
             auto b = static_cast<uint32_t>(__builtin_ctz(m));
@@ -375,11 +415,15 @@ class StoredScan {
   }
 
   const std::vector<std::vector<std::string>>& paths_;
+  const bool patient_;
+  const bool all_;
   const char* p_;
   const char* e_;
   uint32_t nest_ = 0;
   uint32_t best_path_ = ~0u;
   std::string best_;
+  std::vector<std::pair<uint32_t, std::string_view>> hits_;  // kAll: (path, raw reference)
+  bool patient_id_seen_ = false;
   bool stop_ = false;
 };
 
@@ -464,15 +508,32 @@ Result<std::vector<std::string>> PatientCompartment::PatientsOfJson(const std::s
   return out;
 }
 
+const std::vector<std::vector<std::string>>* PatientCompartment::ScanPaths(
+    const std::string& type) const {
+  static const std::vector<std::vector<std::string>> kNoPaths;
+  if (type == "Patient") return &kNoPaths;
+  auto it = paths_.find(type);
+  if (it == paths_.end()) return &kNoPaths;
+  return it->second.size() <= 32 ? &it->second : nullptr;
+}
+
 Result<std::string> PatientCompartment::FirstPatientOfStored(const std::string& type,
                                                              std::string_view text) const {
-  auto it = paths_.find(type);
-  if (type != "Patient" && it != paths_.end() && it->second.size() <= 32) {
-    StoredScan scan(it->second, text);
+  if (const auto* paths = ScanPaths(type)) {
+    StoredScan scan(*paths, type == "Patient", StoredScan::kFirst, text);
     if (scan.Run()) return scan.best();
   }
   ASSIGN_OR_RETURN(auto all, PatientsOfJson(type, text));
   return all.empty() ? std::string() : std::move(all.front());
+}
+
+Result<std::vector<std::string>> PatientCompartment::PatientsOfStored(const std::string& type,
+                                                                      std::string_view text) const {
+  if (const auto* paths = ScanPaths(type)) {
+    StoredScan scan(*paths, type == "Patient", StoredScan::kAll, text);
+    if (scan.Run()) return scan.All();
+  }
+  return PatientsOfJson(type, text);
 }
 
 bool PatientCompartment::IsPatientData(const std::string& type) const {

@@ -81,14 +81,21 @@ class PatientCompartment {
   // PatientsOfJson's first id ("" if none) for a resource this server stored (valid JSON: checked
   // when written), found by a scan that does not validate and stops at the first patient of the
   // first compartment path: the audit row's patient when no policy needs the others. Falls back
-  // to PatientsOfJson when unsure (an escape in a key or reference, deep nesting, a Patient), so
+  // to PatientsOfJson when unsure (an escape in a key or reference, deep nesting), so
   // text that is not one JSON object fails as there (kInvalid) unless it breaks only after the
   // patient was found.
   Result<std::string> FirstPatientOfStored(const std::string& type, std::string_view json) const;
+  // PatientsOfJson's answer for a resource this server stored, by the same scan collecting every
+  // patient (the policy's input on every restricted read and search match); the same fallback.
+  Result<std::vector<std::string>> PatientsOfStored(const std::string& type,
+                                                    std::string_view json) const;
   // True for Patient and every type with Patient compartment parameters (patient data).
   bool IsPatientData(const std::string& type) const;
 
  private:
+  // The paths the stored-text scan follows for `type` (none for a Patient or a type outside the
+  // compartment); nullptr if more than its 32-bit masks hold (then the DOM is parsed).
+  const std::vector<std::vector<std::string>>* ScanPaths(const std::string& type) const;
   // type -> element paths (each a list of element names from the resource root).
   std::unordered_map<std::string, std::vector<std::vector<std::string>>> paths_;
 };

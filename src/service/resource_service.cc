@@ -233,9 +233,9 @@ AccessDecision ResourceService::CheckJson(const RequestContext& ctx, Interaction
     return d;
   }
   if (text.empty()) return CheckObject(ctx, i, type, json::object());
-  // The patients straight from the text (streaming, no DOM): this runs for every read and every
-  // search match.
-  auto patients = compartment_.PatientsOfJson(type, text);
+  // The patients straight from the text (a scan, no DOM, no validation: the text was validated
+  // when written): this runs for every read and every search match.
+  auto patients = compartment_.PatientsOfStored(type, text);
   if (!patients.ok()) {
     AccessDecision d;
     d.status = Status(Code::kInternal, "stored " + type + "/" + id + " is not a JSON object");
@@ -304,7 +304,7 @@ Result<WriteOutcome> ResourceService::WriteVersion(
   // Access policy: restoring a deleted resource is its own permission; an update must be allowed
   // on the version it replaces (no moving a record away from a patient one may not see) and on the
   // new content.
-  Interaction what = !cur ? Interaction::kCreate
+  Interaction what = !cur           ? Interaction::kCreate
                      : cur->deleted ? Interaction::kRestore
                                     : Interaction::kUpdate;
   RETURN_IF_ERROR(CheckType(ctx, what, type));
@@ -386,10 +386,9 @@ Result<store::VersionRecord> ResourceService::WriteTombstone(
   ASSIGN_OR_RETURN(int64_t seq, txn.Put(nv));
   std::string why = detail;
   if (decision.break_glass) why += (why.empty() ? "" : "; ") + ("break-glass: " + ctx.break_glass);
-  RETURN_IF_ERROR(txn.Audit(store::AuditRecord{nv.last_updated_us, ctx.principal, "delete", type,
-                                               id, nv.version, 200, ctx.remote, why,
-                                               decision.patient,
-                                               decision.break_glass ? "btg" : ""}));
+  RETURN_IF_ERROR(txn.Audit(
+      store::AuditRecord{nv.last_updated_us, ctx.principal, "delete", type, id, nv.version, 200,
+                         ctx.remote, why, decision.patient, decision.break_glass ? "btg" : ""}));
   return store::VersionRecord{type, id, nv.version, seq, nv.last_updated_us, true, "DELETE", ""};
 }
 
@@ -670,7 +669,8 @@ Result<store::HistoryPage> ResourceService::History(const RequestContext& ctx,
                   "some patients; ask for one resource's history");
     } else {
       auto cur = store_.Read(q.type, q.id);
-      if (cur.ok() && cur->deleted && cur->version > 1) cur = store_.VRead(q.type, q.id, cur->version - 1);
+      if (cur.ok() && cur->deleted && cur->version > 1)
+        cur = store_.VRead(q.type, q.id, cur->version - 1);
       if (cur.ok()) {
         d = CheckJson(ctx, Interaction::kHistory, q.type, q.id, cur->json);
         st = d.status;
@@ -1009,12 +1009,13 @@ Result<json::object> ResourceService::ProcessTransaction(const RequestContext& c
     }
     {
       // The access policy, entry by entry (the resources themselves are checked when written).
-      Interaction what = e.method == "POST"     ? Interaction::kCreate
-                         : e.method == "DELETE" ? Interaction::kDelete
+      Interaction what = e.method == "POST"                           ? Interaction::kCreate
+                         : e.method == "DELETE"                       ? Interaction::kDelete
                          : (e.method == "PUT" || e.method == "PATCH") ? Interaction::kUpdate
                                                                       : Interaction::kRead;
       if (defs_->IsResourceType(e.url.type)) {
-        Status st = e.method == "PUT" ? CheckPut(ctx, e.url.type) : CheckType(ctx, what, e.url.type);
+        Status st =
+            e.method == "PUT" ? CheckPut(ctx, e.url.type) : CheckType(ctx, what, e.url.type);
         if (!st.ok()) return st.WithContext(where);
       }
     }
@@ -1172,7 +1173,8 @@ Result<json::object> ResourceService::ProcessTransaction(const RequestContext& c
           std::string_view body_id = StrField(e.res->get_object(), "id");
           e.id = body_id.empty() ? NewUuid() : std::string(body_id);
         }
-        if (!e.id.empty() && !e.full_url.empty()) full_url_map[e.full_url] = e.url.type + "/" + e.id;
+        if (!e.id.empty() && !e.full_url.empty())
+          full_url_map[e.full_url] = e.url.type + "/" + e.id;
         if (e.method == "PUT") e.res->get_object()["id"] = e.id;
       }
     }
@@ -1406,10 +1408,10 @@ json::object AuditEventOf(const store::AuditRow& row) {
   o["id"] = "audit-" + std::to_string(row.aid);
   json::object meta{{"versionId", "1"}, {"lastUpdated", FormatInstant(r.time_us)}};
   if (r.flags == "btg") {
-    meta["tag"] = json::array{json::object{
-        {"system", "https://benhan.vn/fhir/audit"},
-        {"code", "break-glass"},
-        {"display", "Truy cập khẩn cấp, cần xem xét / break-the-glass, to review"}}};
+    meta["tag"] = json::array{
+        json::object{{"system", "https://benhan.vn/fhir/audit"},
+                     {"code", "break-glass"},
+                     {"display", "Truy cập khẩn cấp, cần xem xét / break-the-glass, to review"}}};
   }
   o["meta"] = std::move(meta);
   o["extension"] = json::array{
@@ -1417,17 +1419,17 @@ json::object AuditEventOf(const store::AuditRow& row) {
                    {"valueString", row.hash}},
       json::object{{"url", "https://benhan.vn/fhir/StructureDefinition/audit-chain-previous"},
                    {"valueString", row.prev_hash}}};
-  static const std::set<std::string> kRest = {"read",   "vread",  "update", "patch",
+  static const std::set<std::string> kRest = {"read",   "vread",   "update", "patch",
                                               "delete", "history", "create", "search"};
   o["type"] = json::object{{"system", "http://terminology.hl7.org/CodeSystem/audit-event-type"},
                            {"code", "rest"},
                            {"display", "RESTful Operation"}};
-  o["subtype"] = json::array{json::object{
-      {"system", kRest.count(r.action) ? "http://hl7.org/fhir/restful-interaction"
-                                       : "https://benhan.vn/fhir/audit-action"},
-      {"code", r.action}}};
+  o["subtype"] = json::array{
+      json::object{{"system", kRest.count(r.action) ? "http://hl7.org/fhir/restful-interaction"
+                                                    : "https://benhan.vn/fhir/audit-action"},
+                   {"code", r.action}}};
   const std::string& a = r.action;
-  o["action"] = a == "create"                                      ? "C"
+  o["action"] = a == "create"                                       ? "C"
                 : (a == "update" || a == "patch" || a == "restore") ? "U"
                 : a == "delete"                                     ? "D"
                 : (a == "search" || a == "login" || a == "login-failed" || a == "break-glass")
@@ -1438,10 +1440,10 @@ json::object AuditEventOf(const store::AuditRow& row) {
   if (!r.detail.empty()) o["outcomeDesc"] = r.detail;
   if (r.flags == "btg") {
     o["purposeOfEvent"] = json::array{json::object{
-        {"coding", json::array{json::object{
-                       {"system", "http://terminology.hl7.org/CodeSystem/v3-ActReason"},
-                       {"code", "BTG"},
-                       {"display", "break the glass"}}}},
+        {"coding",
+         json::array{json::object{{"system", "http://terminology.hl7.org/CodeSystem/v3-ActReason"},
+                                  {"code", "BTG"},
+                                  {"display", "break the glass"}}}},
         {"text", r.detail}}};
   }
   json::object agent{{"who", json::object{{"identifier", json::object{{"value", r.principal}}},
@@ -1473,19 +1475,23 @@ Result<store::SearchResult> ResourceService::SearchAuditTrail(const RequestConte
                                                               const store::Query& query) {
   store::AuditQuery aq;
   aq.count = query.count;
-  aq.before_aid = query.after_key;  // newest first: the cursor is the last aid shown
+  aq.before_aid = query.after_key;                // newest first: the cursor is the last aid shown
   std::optional<std::set<std::string>> patients;  // allowed patient ids (intersection)
   std::set<std::string> not_patients;
   auto one = [&](const store::Condition& c) -> Result<std::string> {
     if (c.any_of.size() != 1)
-      return Status(Code::kNotSupported, "AuditEvent " + c.param + " takes one value here", c.param);
+      return Status(Code::kNotSupported, "AuditEvent " + c.param + " takes one value here",
+                    c.param);
     return c.any_of[0].code;
   };
   for (const store::Condition& c : query.all_of) {
     const std::string& p = c.param;
     if (!c.chains.empty() || (!c.modifier.empty() && !(p == "patient" && c.modifier == "not")))
-      return Status(Code::kNotSupported, "AuditEvent " + p + ": modifiers and chains are not "
-                                         "supported on the audit trail", p);
+      return Status(Code::kNotSupported,
+                    "AuditEvent " + p +
+                        ": modifiers and chains are not "
+                        "supported on the audit trail",
+                    p);
     if (p == "patient") {
       std::set<std::string> ids;
       for (const auto& v : c.any_of) ids.insert(v.code);
@@ -1548,7 +1554,8 @@ Result<store::SearchResult> ResourceService::SearchAuditTrail(const RequestConte
     } else {
       return Status(Code::kNotSupported,
                     "AuditEvent search on the audit trail supports patient, agent, altid, entity, "
-                    "entity-type, subtype, action, date, _id and _tag, not '" + p + "'",
+                    "entity-type, subtype, action, date, _id and _tag, not '" +
+                        p + "'",
                     p);
     }
   }

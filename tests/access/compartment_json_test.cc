@@ -38,6 +38,10 @@ class CompartmentJson : public ::testing::Test {
     auto first = pc_->FirstPatientOfStored(type, text);
     ASSERT_TRUE(first.ok()) << first.status().ToString() << " " << text.substr(0, 300);
     EXPECT_EQ(*first, want.empty() ? std::string() : want.front()) << text.substr(0, 300);
+    // PatientsOfStored (the policy's input on every restricted read) is all of them, in order.
+    auto all = pc_->PatientsOfStored(type, text);
+    ASSERT_TRUE(all.ok()) << all.status().ToString() << " " << text.substr(0, 300);
+    EXPECT_EQ(*all, want) << text.substr(0, 300);
   }
   std::shared_ptr<const fhir::Definitions> defs_;
   std::unique_ptr<service::PatientCompartment> pc_;
@@ -47,6 +51,7 @@ TEST_F(CompartmentJson, EdgeCases) {
   Same("Patient",
        R"({"resourceType":"Patient","id":"p1","link":[{"other":{"reference":"Patient/p2"}}]})");
   Same("Patient", R"({"resourceType":"Patient","contact":[{"id":"x"}],"id":"p\u0031"})");
+  Same("Patient", R"({"i\u0064":"p9","resourceType":"Patient","name":[{"text":"\u0041"}]})");
   Same("Observation", R"({"resourceType":"Observation","subject":{"reference":"Patient/a"},
       "performer":[{"reference":"Practitioner/x"},{"reference":"Patient/b"},{"reference":"Patient/a"}]})");
   // performer before subject in the text: subject's path comes first in the answer all the same
@@ -96,6 +101,9 @@ TEST_F(CompartmentJson, NotAnObjectIsAnError) {
   for (std::string bad : {"", "[]", "1", "{", "{\"subject\":}", "{} {}", "{}x", "{\"id\":\"a\""}) {
     EXPECT_FALSE(pc_->FirstPatientOfStored("Observation", bad).ok()) << bad;
     EXPECT_FALSE(pc_->FirstPatientOfStored("Patient", bad).ok()) << bad;
+    EXPECT_FALSE(pc_->PatientsOfStored("Observation", bad).ok()) << bad;
+    EXPECT_FALSE(pc_->PatientsOfStored("Patient", bad).ok()) << bad;
+    EXPECT_FALSE(pc_->PatientsOfStored("Organization", bad).ok()) << bad;
   }
 }
 

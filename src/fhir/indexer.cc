@@ -2,7 +2,10 @@
 
 #include <algorithm>
 #include <boost/json.hpp>
+#include <map>
+#include <optional>
 #include <set>
+#include <tuple>
 
 #include "core/clock.h"
 #include "core/log.h"
@@ -95,19 +98,26 @@ std::vector<std::string> RootElements(const std::string& expression) {
   return roots;
 }
 
-// Whether `resource` has one of `roots` at its top level: the element itself, a choice of it
-// (`value` → `valueQuantity`) or only its primitive extension (`_birthDate`).
-bool HasAnyRoot(const json::object& resource, const std::vector<std::string>& roots) {
+// Which of `roots` (sorted) `resource` has at its top level: the element itself, a choice of it
+// (`value` → `valueQuantity`) or only its primitive extension (`_birthDate`). A key matches a
+// root that is the whole key or the part before one of its capitals.
+std::vector<char> PresentRoots(const json::object& resource,
+                               const std::vector<std::string>& roots) {
+  std::vector<char> present(roots.size(), 0);
+  auto mark = [&](std::string_view name) {
+    auto it = std::lower_bound(roots.begin(), roots.end(), name,
+                               [](const std::string& a, std::string_view b) { return a < b; });
+    if (it != roots.end() && *it == name) present[static_cast<size_t>(it - roots.begin())] = 1;
+  };
   for (const auto& kv : resource) {
     std::string_view k = kv.key();
     if (!k.empty() && k.front() == '_') k.remove_prefix(1);
-    for (const auto& r : roots) {
-      if (k.size() < r.size() || k.compare(0, r.size(), r) != 0) continue;
-      if (k.size() == r.size() || std::isupper(static_cast<unsigned char>(k[r.size()])))
-        return true;
+    for (size_t j = 1; j < k.size(); ++j) {
+      if (std::isupper(static_cast<unsigned char>(k[j]))) mark(k.substr(0, j));
     }
+    mark(k);
   }
-  return false;
+  return present;
 }
 
 void AddString(const std::string& param, std::string_view s, IndexEntries& out) {
@@ -183,7 +193,15 @@ void AddQuantity(const std::string& param, double value, std::string system, std
 void QuantityKey(std::string_view system, std::string_view code, double value,
                  std::string* unit_key, double* canonical) {
   if (system == ucum::kSystem) {
-    if (auto c = ucum::Parse(code)) {
+    // Parsing a unit costs ~5 k instructions; the same few units come back in every lab result.
+    // Cached per thread (ucum::Parse is a pure function), bounded by clearing.
+    thread_local std::unordered_map<std::string, std::optional<ucum::Canonical>> cache;
+    auto it = cache.find(std::string(code));
+    if (it == cache.end()) {
+      if (cache.size() >= 4096) cache.clear();
+      it = cache.emplace(std::string(code), ucum::Parse(code)).first;
+    }
+    if (const auto& c = it->second) {
       *unit_key = "ucum:" + c->dims;
       *canonical = value * c->factor;
       return;
@@ -223,7 +241,9 @@ std::string ExpressionFor(std::string_view expression, std::string_view resource
 Result<std::unique_ptr<Indexer>> Indexer::Create(std::shared_ptr<const Definitions> defs) {
   std::unique_ptr<Indexer> ix(new Indexer(defs));
   for (const auto& type : defs->ResourceTypeNames()) {
-    auto& list = ix->by_type_[type];
+    TypeParams& tp = ix->by_type_[type];
+    tp.type = defs->FindType(type);
+    auto& list = tp.params;
     for (const SearchParamDef* p : defs->SearchParamsFor(type)) {
       // Special parameters have no index rows, except Location `near` (its position's
       // latitude and longitude as numbers; AddPosition).
@@ -237,7 +257,7 @@ Result<std::unique_ptr<Indexer>> Indexer::Create(std::shared_ptr<const Definitio
         return Status(Code::kInternal, "search parameter " + type + "." + p->code + ": " +
                                            compiled.status().message());
       }
-      Param param{p, *compiled, {}, {}, e, RootElements(e)};
+      Param param{p, *compiled, {}, {}, e, RootElements(e), {}};
       if (p->type == SearchParamType::kToken) param.implicit_vs = RequiredCodeBinding(e, *defs);
       if (p->type == SearchParamType::kComposite) {
         if (p->components.size() < 2 || p->components.size() > 3) continue;
@@ -258,6 +278,15 @@ Result<std::unique_ptr<Indexer>> Indexer::Create(std::shared_ptr<const Definitio
       list.push_back(std::move(param));
     }
     ix->DeriveAliases(type, list);
+    for (const Param& p : list) tp.roots.insert(tp.roots.end(), p.roots.begin(), p.roots.end());
+    std::sort(tp.roots.begin(), tp.roots.end());
+    tp.roots.erase(std::unique(tp.roots.begin(), tp.roots.end()), tp.roots.end());
+    for (Param& p : list) {
+      for (const auto& r : p.roots) {
+        p.root_ids.push_back(static_cast<uint16_t>(
+            std::lower_bound(tp.roots.begin(), tp.roots.end(), r) - tp.roots.begin()));
+      }
+    }
   }
   return ix;
 }
@@ -338,8 +367,19 @@ const Indexer::Alias* Indexer::AliasOf(std::string_view type, std::string_view c
   return it == t->second.end() ? nullptr : &it->second;
 }
 
+// Component evaluations of one Extract, keyed by (component expression, item node, item type):
+// the composites of a resource share their items (`Observation`, `Observation | ...component`)
+// and most of their components (`code`). Only items of the input are cached (their address
+// identifies them for the whole Extract).
+struct Indexer::CompositeCache {
+  using Key = std::tuple<const fhirpath::Expression*, const json::value*, std::string_view, int>;
+  std::map<Key, std::vector<std::string>> keys;  // int: the first component's SearchParamType
+  std::map<Key, fhirpath::Collection> values;    // int: 0
+};
+
 void Indexer::AddComposite(const Param& p, const fhirpath::Item& item, const json::value& resource,
-                           IndexEntries& out) const {
+                           IndexEntries& out, CompositeCache* cache) const {
+  if (cache != nullptr && !item.is_input_node()) cache = nullptr;
   fhirpath::EvalOptions opts;
   opts.stub_unresolved_references = true;
   opts.resource = &resource;
@@ -348,23 +388,47 @@ void Indexer::AddComposite(const Param& p, const fhirpath::Item& item, const jso
     return r.ok() ? std::move(*r) : fhirpath::Collection{};
   };
   // Keys of the first component.
-  std::vector<std::string> keys;
-  IndexEntries first;
-  for (const auto& it : eval(0)) {
-    if (it.valid()) AddValue(p.def->components[0].type, "", it, first);
+  auto first_keys = [&] {
+    std::vector<std::string> keys;
+    IndexEntries first;
+    for (const auto& it : eval(0)) {
+      if (it.valid()) AddValue(p.def->components[0].type, "", it, first);
+    }
+    for (const auto& t : first.tokens) {
+      if (!t.code.empty()) keys.push_back(t.code + "|" + t.system);
+    }
+    for (const auto& r : first.references) {
+      keys.push_back(
+          r.target_type.empty() || r.target_id.empty() ? r.url : r.target_type + "/" + r.target_id);
+    }
+    for (const auto& s : first.strings) keys.push_back(s.folded);
+    return keys;
+  };
+  std::vector<std::string> own_keys;
+  const std::vector<std::string>* keys = &own_keys;
+  if (cache != nullptr) {
+    CompositeCache::Key key{p.components[0].get(), &item.json(), item.type(),
+                            static_cast<int>(p.def->components[0].type)};
+    auto it = cache->keys.find(key);
+    if (it == cache->keys.end()) it = cache->keys.emplace(key, first_keys()).first;
+    keys = &it->second;
+  } else {
+    own_keys = first_keys();
   }
-  for (const auto& t : first.tokens) {
-    if (!t.code.empty()) keys.push_back(t.code + "|" + t.system);
-  }
-  for (const auto& r : first.references) {
-    keys.push_back(
-        r.target_type.empty() || r.target_id.empty() ? r.url : r.target_type + "/" + r.target_id);
-  }
-  for (const auto& s : first.strings) keys.push_back(s.folded);
-  if (keys.empty()) return;
+  if (keys->empty()) return;
   for (size_t k = 1; k < p.components.size(); ++k) {
-    fhirpath::Collection values = eval(k);
-    for (const auto& key : keys) {
+    fhirpath::Collection own_values;
+    const fhirpath::Collection* values_ptr = &own_values;
+    if (cache != nullptr) {
+      CompositeCache::Key key{p.components[k].get(), &item.json(), item.type(), 0};
+      auto it = cache->values.find(key);
+      if (it == cache->values.end()) it = cache->values.emplace(key, eval(k)).first;
+      values_ptr = &it->second;
+    } else {
+      own_values = eval(k);
+    }
+    const fhirpath::Collection& values = *values_ptr;
+    for (const auto& key : *keys) {
       std::string code = CompositeCode(p.def->code, static_cast<int>(k) + 1, key);
       for (const auto& v : values) {
         if (v.valid()) AddValue(p.def->components[k].type, code, v, out);
@@ -532,17 +596,34 @@ void Indexer::AddValue(SearchParamType type, const std::string& code, const fhir
   }
 }
 
-IndexEntries Indexer::Extract(const json::value& resource, bool skip_absent_roots) const {
+IndexEntries Indexer::Extract(const json::value& resource, bool shortcuts) const {
   IndexEntries out;
   std::string_view type = Field(resource, "resourceType");
   auto it = by_type_.find(std::string(type));
   if (it == by_type_.end()) return out;
+  const TypeParams& tp = it->second;
   fhirpath::EvalOptions opts;
   opts.stub_unresolved_references = true;
   const json::object& obj = resource.get_object();
-  for (const Param& p : it->second) {
-    if (skip_absent_roots && !p.roots.empty() && !HasAnyRoot(obj, p.roots)) continue;
-    auto r = fhirpath::Evaluate(*p.expr, resource, *defs_, opts);
+  std::vector<char> present;
+  CompositeCache cache;
+  // The resource as FHIRPath's root item, made once (what Evaluate makes for every expression).
+  fhirpath::Item root;
+  if (shortcuts) {
+    present = PresentRoots(obj, tp.roots);
+    if (tp.type != nullptr) {
+      root = fhirpath::Item::Node(&resource, tp.type->name, tp.type, 0);
+      opts.resource = &resource;
+    }
+  }
+  for (const Param& p : tp.params) {
+    if (shortcuts && !p.root_ids.empty() &&
+        std::none_of(p.root_ids.begin(), p.root_ids.end(),
+                     [&](uint16_t id) { return present[id] != 0; })) {
+      continue;
+    }
+    auto r = root.valid() ? fhirpath::EvaluateOn(*p.expr, root, *defs_, opts)
+                          : fhirpath::Evaluate(*p.expr, resource, *defs_, opts);
     if (!r.ok()) {
       log::Debug("index " + std::string(type) + "." + p.def->code + ": " + r.status().message());
       continue;
@@ -550,7 +631,7 @@ IndexEntries Indexer::Extract(const json::value& resource, bool skip_absent_root
     for (const auto& item : *r) {
       if (!item.valid()) continue;
       if (p.def->type == SearchParamType::kComposite)
-        AddComposite(p, item, resource, out);
+        AddComposite(p, item, resource, out, shortcuts ? &cache : nullptr);
       else if (p.def->type == SearchParamType::kSpecial)
         AddPosition(p.def->code, item, out);
       else

@@ -34,9 +34,12 @@ class Indexer {
 
   // Index rows of `resource` (a resource JSON object with resourceType). Evaluation errors of one
   // parameter do not fail the write: that parameter is skipped and logged at debug level.
-  // Parameters whose expression starts from top-level elements the resource lacks are skipped
-  // without evaluating them; `skip_absent_roots = false` evaluates every one (tests compare both).
-  IndexEntries Extract(const boost::json::value& resource, bool skip_absent_roots = true) const;
+  // Shortcuts (`shortcuts = true`, never changing the rows): parameters whose expression starts
+  // from top-level elements the resource lacks are skipped without evaluating them; composite
+  // parameters over the same item share their components' evaluation (Observation's code is
+  // evaluated once for its six code-value composites). `shortcuts = false` evaluates every
+  // parameter and component separately (the reference: tests compare both).
+  IndexEntries Extract(const boost::json::value& resource, bool shortcuts = true) const;
 
   const Definitions& defs() const { return *defs_; }
 
@@ -66,7 +69,17 @@ class Indexer {
     // "code"): when the resource has none of them, the expression is empty and is not evaluated.
     // Empty: always evaluated (an expression that can yield values from nothing, e.g. exists()).
     std::vector<std::string> roots;
+    // The same as indexes into TypeParams::roots.
+    std::vector<uint16_t> root_ids;
   };
+  // The indexed parameters of one resource type.
+  struct TypeParams {
+    const TypeDef* type = nullptr;
+    std::vector<Param> params;
+    std::vector<std::string> roots;  // every Param::roots of the type, sorted, unique
+  };
+  // Evaluations shared by the composite parameters of one Extract (defined in indexer.cc).
+  struct CompositeCache;
   void DeriveAliases(const std::string& type, std::vector<Param>& list);
   explicit Indexer(std::shared_ptr<const Definitions> defs) : defs_(std::move(defs)) {}
   void AddValue(SearchParamType type, const std::string& code, const fhirpath::Item& item,
@@ -75,10 +88,10 @@ class Indexer {
   // longitude (store/query.h kNear).
   void AddPosition(const std::string& code, const fhirpath::Item& item, IndexEntries& out) const;
   void AddComposite(const Param& p, const fhirpath::Item& item, const boost::json::value& resource,
-                    IndexEntries& out) const;
+                    IndexEntries& out, CompositeCache* cache) const;
 
   std::shared_ptr<const Definitions> defs_;
-  std::unordered_map<std::string, std::vector<Param>> by_type_;
+  std::unordered_map<std::string, TypeParams> by_type_;
   std::unordered_map<std::string, std::unordered_map<std::string, Alias>> aliases_;
 };
 

@@ -1,6 +1,7 @@
 // The FHIRPath parse tree (engine-internal). Built by parser.cc, read by eval.cc and check.cc.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -58,6 +59,14 @@ enum class Op : uint8_t {
 struct TypeName {
   std::string ns;
   std::string name;
+  // The Definitions (by address) in which the evaluator found this name to be a known type: the
+  // check is made once, not at every evaluation. Not copied with the name.
+  struct Checked {
+    mutable std::atomic<const void*> defs{nullptr};
+    Checked() = default;
+    Checked(const Checked&) {}
+    Checked& operator=(const Checked&) { return *this; }
+  } checked;
 };
 
 struct Node {

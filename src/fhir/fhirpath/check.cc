@@ -192,7 +192,7 @@ class Checker {
       return in;
     }
     if (f == "ofType" || f == "as") return Named(n.type);
-    if (f == "extension") return Named(internal::TypeName{"", "Extension"});
+    if (f == "extension") return Named(internal::TypeName{"", "Extension", {}});
     if (f == "children" || f == "descendants") {
       Types t = Types::Unknown();
       t.unordered = true;

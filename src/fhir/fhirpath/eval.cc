@@ -649,12 +649,19 @@ class Evaluator {
   void CheckTypeName(const TypeName& tn) const {
     static const char* const kSystem[] = {"Boolean",  "Integer", "Decimal",  "String", "Date",
                                           "DateTime", "Time",    "Quantity", "Long",   "Any"};
+    if (tn.checked.defs.load(std::memory_order_relaxed) == &defs_) return;
     if (tn.ns != "FHIR") {
       for (const char* s : kSystem) {
-        if (tn.name == s) return;
+        if (tn.name == s) {
+          tn.checked.defs.store(&defs_, std::memory_order_relaxed);
+          return;
+        }
       }
     }
-    if (tn.ns != "System" && defs_.FindType(tn.name) != nullptr) return;
+    if (tn.ns != "System" && defs_.FindType(tn.name) != nullptr) {
+      tn.checked.defs.store(&defs_, std::memory_order_relaxed);
+      return;
+    }
     Fail("unknown type '" + (tn.ns.empty() ? "" : tn.ns + ".") + tn.name + "'");
   }
 

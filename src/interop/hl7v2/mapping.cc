@@ -130,7 +130,9 @@ json::value Number(std::string_view v) {
 }
 
 json::object Quantity(std::string_view value, const Segment& obx) {
-  json::object q{{"value", Number(value)}};
+  json::object q;
+  q.reserve(4);  // value, unit, system, code (+ comparator): no rehash while filling
+  q["value"] = Number(value);
   const std::string& unit = obx.Get(6, 1);
   if (!unit.empty()) {
     q["unit"] = obx.Get(6, 2).empty() ? unit : obx.Get(6, 2);
@@ -563,6 +565,7 @@ Status MapOrder(Ctx& c) {
 
 json::object ObservationFrom(Ctx& c, const Segment& obx, const Segment* obr, Status* st) {
   json::object o;
+  o.reserve(16);  // every element below, and what Put adds: no rehash while filling
   o["status"] = ObservationStatusOf(obx.Get(11));
   o["category"] = json::array{
       {{"coding",

@@ -63,6 +63,15 @@ Status GroupCommitter::Run(const std::function<Status(Transaction&)>& work) {
     }
     // Lead: take a group (in arrival order, including our own item) and commit it.
     leading_ = true;
+    // Batching (min_group_ > 1: HL7 messages in flight, bulk import): while an earlier group's
+    // sync is in progress, keep gathering until it ends. This group's sync could not begin before
+    // that one ends anyway, and a bigger group writes each page it dirties once for more units.
+    // Without batching (REST writes alone) the next group commits while the previous one syncs.
+    if (min_group_ > 1 && syncing_units_ > 0) {
+      linger_cv_.wait(lock, [&] {
+        return syncing_units_ == 0 || min_group_ <= 1 || queue_.size() >= max_group_;
+      });
+    }
     // Units of earlier groups waiting for their sync will not come: their callers are blocked.
     auto enough = [&] { return queue_.size() + syncing_units_ >= min_group_; };
     if (!enough()) {
@@ -136,6 +145,7 @@ Status GroupCommitter::Run(const std::function<Status(Transaction&)>& work) {
     Status durable = commit.ok() ? store_.WaitDurable(durable_ticket) : Status::Ok();
     lock.lock();
     syncing_units_ -= group.size();
+    if (syncing_units_ == 0) linger_cv_.notify_all();  // a leader gathering during the sync
     for (Item* it : group) {
       if (!commit.ok())
         it->status = commit;

@@ -71,9 +71,9 @@ struct AuditRecord {
   std::string type;
   std::string id;
   int64_t version = 0;
-  int status = 0;      // HTTP status of the outcome
-  std::string remote;  // client address
-  std::string detail;  // query string or error message
+  int status = 0;       // HTTP status of the outcome
+  std::string remote;   // client address
+  std::string detail;   // query string or error message
   std::string patient;  // the Patient id the record concerns ("" if none): "who viewed patient X"
   std::string flags;    // "btg": break-the-glass access, flagged for review; "" otherwise
 };
@@ -117,9 +117,9 @@ struct AuditQuery {
   std::string id;         // entity id (with type)
   std::string action;
   std::string flags;
-  int64_t since_us = 0;  // time >= since (0: none)
-  int64_t until_us = 0;  // time < until (0: none)
-  int64_t aid = 0;       // one row
+  int64_t since_us = 0;    // time >= since (0: none)
+  int64_t until_us = 0;    // time < until (0: none)
+  int64_t aid = 0;         // one row
   int64_t before_aid = 0;  // paging: rows with aid < before_aid (0: from the newest)
   int count = 50;
 };
@@ -287,7 +287,10 @@ class GroupCommitter {
   // fewer, larger commits write far fewer bytes per resource. The default (1) never waits, as a
   // server must not; the importer, which knows how many of its threads are still producing work,
   // sets it and lowers it as they finish (calls may come from any thread and wake a waiting
-  // leader).
+  // leader). While batching (min_group > 1), a leader that finds an earlier group's sync in
+  // progress also keeps gathering until that sync ends (or max_group units are queued): its own
+  // sync could not begin sooner, and the group grows meanwhile. With min_group 1 the next group
+  // commits while the previous one syncs.
   void SetMinGroup(size_t min_group, std::chrono::milliseconds max_wait);
 
  private:
@@ -299,7 +302,7 @@ class GroupCommitter {
   std::condition_variable linger_cv_;  // a waiting leader: a unit arrived or min_group_ fell
   std::deque<Item*> queue_;
   bool leading_ = false;
-  size_t min_group_ = 1;                   // guarded by mu_
+  size_t min_group_ = 1;      // guarded by mu_
   size_t syncing_units_ = 0;  // guarded by mu_: units committed, waiting for WaitDurable
   std::chrono::milliseconds max_wait_{0};  // guarded by mu_
 };

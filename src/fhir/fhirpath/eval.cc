@@ -526,15 +526,19 @@ class Evaluator {
       // Polymorphic element: valueQuantity, valueString...
       for (const auto& kv : o) {
         std::string_view key = kv.key();
-        if (key.size() <= name.size() || key.substr(0, name.size()) != name ||
-            !IsUpper(key[name.size()])) {
+        if (key.size() <= name.size() || !IsUpper(key[name.size()]) ||
+            std::memcmp(key.data(), name.data(), name.size()) != 0) {
           continue;
         }
         std::string_view suffix = key.substr(name.size());
         for (const std::string& ty : ref.def().types) {
-          if (ty.size() == suffix.size() && suffix.substr(1) == std::string_view(ty).substr(1) &&
-              (ty[0] == suffix[0] || ty[0] - 'a' + 'A' == suffix[0])) {
-            std::string ekey = "_" + std::string(key);
+          if (ty.size() == suffix.size() &&
+              (ty[0] == suffix[0] || ty[0] - 'a' + 'A' == suffix[0]) &&
+              std::memcmp(ty.data() + 1, suffix.data() + 1, suffix.size() - 1) == 0) {
+            std::string ekey;
+            ekey.reserve(key.size() + 1);
+            ekey += '_';
+            ekey += key;
             AddValues(ref, ty, &kv.value(), o.if_contains(ekey), out);
             break;
           }
@@ -542,13 +546,29 @@ class Evaluator {
       }
       return;
     }
-    const json::value* c = o.if_contains(name);
-    char buf[128];
+    const json::value* c = nullptr;
     const json::value* ext = nullptr;
-    if (name.size() + 1 < sizeof buf) {
-      buf[0] = '_';
-      std::memcpy(buf + 1, name.data(), name.size());
-      ext = o.if_contains(std::string_view(buf, name.size() + 1));
+    if (o.size() <= 16) {
+      // Small objects (most FHIR elements): one pass finds both `name` and its `_name` sibling
+      // (keys are unique), where two lookups would scan the keys twice.
+      const size_t n = name.size();
+      for (const auto& kv : o) {
+        std::string_view key = kv.key();
+        if (key.size() == n) {
+          if (c == nullptr && std::memcmp(key.data(), name.data(), n) == 0) c = &kv.value();
+        } else if (key.size() == n + 1 && key[0] == '_' && ext == nullptr &&
+                   std::memcmp(key.data() + 1, name.data(), n) == 0) {
+          ext = &kv.value();
+        }
+      }
+    } else {
+      c = o.if_contains(name);
+      char buf[128];
+      if (name.size() + 1 < sizeof buf) {
+        buf[0] = '_';
+        std::memcpy(buf + 1, name.data(), name.size());
+        ext = o.if_contains(std::string_view(buf, name.size() + 1));
+      }
     }
     if (c == nullptr && ext == nullptr) {
       if (!ref && it.def_type() == nullptr && it.type().empty()) {

@@ -1,6 +1,8 @@
-// The indexer skips a search parameter when the resource lacks every top-level element its
-// expression starts from (fhir::Indexer::Extract). Skipping must never change the rows: checked
-// over every official R4 example and every Synthea resource against evaluating every parameter.
+// The indexer's shortcuts (fhir::Indexer::Extract): it skips a search parameter when the resource
+// lacks every top-level element its expression starts from, and composite parameters over the same
+// item share their components' evaluations. The shortcuts must never change the rows: checked over
+// every official R4 example and every Synthea resource against evaluating every parameter and
+// component separately (`shortcuts = false`).
 #include <gtest/gtest.h>
 
 #include <algorithm>

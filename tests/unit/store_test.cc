@@ -216,6 +216,70 @@ TEST_F(StoreTest, UpdateDeletesEveryKindOfIndexRow) {
   EXPECT_EQ(count(), 0);
 }
 
+// Index rows are queued by Put and inserted in multi-row statements (32, 16, ..., 1 rows) before
+// the commit: every row of a count that is no power of two arrives, duplicates collapse, and a
+// rollback to a savepoint drops the rows queued since it.
+TEST_F(StoreTest, QueuedIndexRowsAreAllWrittenOnce) {
+  constexpr int kResources = 77;
+  std::vector<fhir::IndexEntries> ix(kResources);
+  for (int i = 0; i < kResources; ++i) {
+    ix[i].strings.push_back({"family", "vo", "Võ"});
+    ix[i].strings.push_back({"family", "vo", "Võ"});  // a duplicate row: stored once
+    ix[i].tokens.push_back({"identifier", "http://example.org/ids", std::to_string(i), ""});
+    ix[i].dates.push_back({"birthdate", i, i + 1});
+  }
+  ASSERT_TRUE(RunInTransaction(*store_, [&](Transaction& t) {
+                for (int i = 0; i < kResources; ++i) {
+                  RETURN_IF_ERROR(t.Put(Version("q" + std::to_string(i), 1, &ix[i])).status());
+                }
+                RETURN_IF_ERROR(t.Savepoint());
+                RETURN_IF_ERROR(t.Put(Version("undone", 1, &ix[0])).status());
+                return t.RollbackToSavepoint();
+              }).ok());
+  EXPECT_EQ(CountByFamily("vo"), kResources);
+  EXPECT_EQ(store_->Read("Patient", "undone").status().code(), Code::kNotFound);
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open_v2((dir_ + "/benhan.db").c_str(), &db, SQLITE_OPEN_READONLY, nullptr),
+            SQLITE_OK);
+  for (const char* t : {"idx_string", "idx_token", "idx_date"}) {
+    sqlite3_stmt* s = nullptr;
+    std::string sql = std::string("SELECT COUNT(*), COUNT(DISTINCT rid) FROM ") + t;
+    ASSERT_EQ(sqlite3_prepare_v2(db, sql.c_str(), -1, &s, nullptr), SQLITE_OK);
+    ASSERT_EQ(sqlite3_step(s), SQLITE_ROW);
+    EXPECT_EQ(sqlite3_column_int64(s, 0), kResources) << t;
+    EXPECT_EQ(sqlite3_column_int64(s, 1), kResources) << t;
+    sqlite3_finalize(s);
+  }
+  sqlite3_close(db);
+}
+
+// Queued index rows are visible to the transaction that wrote them: a conditional operation's
+// FindIds finds a resource put earlier in the same transaction, and updating a resource put
+// earlier in the same transaction replaces its queued rows.
+TEST_F(StoreTest, TransactionSeesItsQueuedIndexRows) {
+  fhir::IndexEntries a, b;
+  a.strings.push_back({"family", "dang", "Đặng"});
+  b.strings.push_back({"family", "bui", "Bùi"});
+  Query q;
+  Condition c;
+  c.param = "family";
+  c.kind = ParamKind::kString;
+  QueryValue v;
+  v.code = "dang";
+  c.any_of.push_back(v);
+  q.all_of.push_back(c);
+  std::vector<std::string> found;
+  ASSERT_TRUE(RunInTransaction(*store_, [&](Transaction& t) {
+                RETURN_IF_ERROR(t.Put(Version("d1", 1, &a)).status());
+                ASSIGN_OR_RETURN(found, t.FindIds("Patient", q, 10));
+                RETURN_IF_ERROR(t.Put(Version("d2", 1, &a)).status());
+                return t.Put(Version("d2", 2, &b)).status();
+              }).ok());
+  EXPECT_EQ(found, std::vector<std::string>{"d1"});
+  EXPECT_EQ(CountByFamily("dang"), 1);
+  EXPECT_EQ(CountByFamily("bui"), 1);
+}
+
 // A unit alone in its group runs once, without a savepoint: its failure is its result and
 // nothing it wrote remains.
 TEST_F(StoreTest, GroupCommitLoneFailingUnitRunsOnce) {

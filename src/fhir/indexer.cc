@@ -295,9 +295,16 @@ namespace {
 
 // What makes two parameters' rows the same: kind, expression and (composites) components.
 std::string Signature(const SearchParamDef& p, std::string_view expression) {
-  std::string s = std::string(SearchParamTypeName(p.type)) + "|" + std::string(expression);
-  for (const auto& c : p.components)
-    s += "|" + std::string(SearchParamTypeName(c.type)) + "=" + c.expression;
+  // Appended piece by piece (GCC 12 warns -Wrestrict, wrongly, on "|" + std::string(...)).
+  std::string s(SearchParamTypeName(p.type));
+  s += '|';
+  s += expression;
+  for (const auto& c : p.components) {
+    s += '|';
+    s += SearchParamTypeName(c.type);
+    s += '=';
+    s += c.expression;
+  }
   return s;
 }
 

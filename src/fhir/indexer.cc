@@ -98,6 +98,60 @@ std::vector<std::string> RootElements(const std::string& expression) {
   return roots;
 }
 
+// Narrows the roots of branches `(Type.elem as T)...` where `elem` is a choice element
+// (`Observation.value[x]`) to the JSON names that can yield a T: `valueQuantity`, not every
+// `value...` (an Observation with a valueQuantity skips value-concept, value-date, value-string).
+// A choice type can yield a T if it is T, or a complex type derived from T (`as Quantity` keeps an
+// `Age`: the evaluator's `as` does the same). Any branch of another form keeps its root.
+std::vector<std::string> NarrowChoiceRoots(const std::string& expression,
+                                           std::vector<std::string> roots,
+                                           const Definitions& defs) {
+  std::vector<std::string> branches = SplitTopLevelUnion(expression);
+  if (roots.empty() || branches.size() != roots.size()) return roots;
+  std::vector<std::string> out;
+  for (size_t i = 0; i < branches.size(); ++i) {
+    std::string_view b = branches[i];
+    size_t close = b.find(')');
+    size_t as = b.find(" as ");
+    bool narrowed = false;
+    if (!b.empty() && b.front() == '(' && close != std::string_view::npos && as < close &&
+        (close + 1 == b.size() || b[close + 1] == '.') &&
+        b.find('(', 1) == std::string_view::npos) {
+      std::string_view path = b.substr(1, as - 1);
+      std::string_view target = b.substr(as + 4, close - as - 4);
+      size_t dot = path.find('.');
+      const TypeDef* t =
+          dot == std::string_view::npos ? nullptr : defs.FindType(path.substr(0, dot));
+      bool plain = !target.empty() && std::all_of(target.begin(), target.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c));
+      });
+      if (t != nullptr && plain && path.substr(dot + 1) == roots[i]) {
+        std::string choice_path = std::string(path) + "[x]";
+        for (const ElementDef& el : t->elements) {
+          if (el.path != choice_path || !el.is_choice || el.types.empty()) continue;
+          for (const std::string& ty : el.types) {
+            const TypeDef* tt = defs.FindType(ty);
+            bool yields = ty == target || (tt != nullptr && tt->kind != TypeKind::kPrimitive &&
+                                           defs.IsA(ty, target));
+            if (!yields || ty.empty()) continue;
+            std::string name = roots[i];
+            name += static_cast<char>(std::toupper(static_cast<unsigned char>(ty[0])));
+            name += ty.substr(1);
+            out.push_back(std::move(name));
+          }
+          narrowed = true;
+          break;
+        }
+      }
+    }
+    if (!narrowed) out.push_back(roots[i]);
+  }
+  // A branch that can yield nothing from any choice leaves no root: keep the expression's roots
+  // non-empty (empty means "always evaluate", which is also correct but slower).
+  if (out.empty()) return roots;
+  return out;
+}
+
 // Which of `roots` (sorted) `resource` has at its top level: the element itself, a choice of it
 // (`value` → `valueQuantity`) or only its primitive extension (`_birthDate`). A key matches a
 // root that is the whole key or the part before one of its capitals.
@@ -257,7 +311,7 @@ Result<std::unique_ptr<Indexer>> Indexer::Create(std::shared_ptr<const Definitio
         return Status(Code::kInternal, "search parameter " + type + "." + p->code + ": " +
                                            compiled.status().message());
       }
-      Param param{p, *compiled, {}, {}, e, RootElements(e), {}};
+      Param param{p, *compiled, {}, {}, e, NarrowChoiceRoots(e, RootElements(e), *defs), {}};
       if (p->type == SearchParamType::kToken) param.implicit_vs = RequiredCodeBinding(e, *defs);
       if (p->type == SearchParamType::kComposite) {
         if (p->components.size() < 2 || p->components.size() > 3) continue;

@@ -229,6 +229,9 @@ struct RefHandler {
 // "reference" string at a path's end is a hit; for a Patient, its root "id") on raw text, without
 // validation or copies. Strings are skipped with memchr. In `kFirst` mode the scan stops as soon
 // as path 0 has a patient (no later hit can come first); in `kAll` mode it collects every hit.
+// Every patient reference holds the bytes "Patient/", so the scan ends after the value that holds
+// the last of them (nothing later can be a hit), and a resource without them answers at once,
+// unless a backslash follows that point (an escape could spell "Patient/" in other bytes).
 // Unsure (escapes in a key or a reference, nesting deeper than kMaxDepth, text that does not
 // parse): the caller falls back to the validating parser.
 class StoredScan {
@@ -241,11 +244,30 @@ class StoredScan {
         patient_(patient),
         all_(mode == kAll),
         p_(text.data()),
-        e_(text.data() + text.size()) {}
+        e_(text.data() + text.size()),
+        limit_(e_) {
+    if (patient_) return;   // a Patient's own id: no reference to look for
+    const char* last = p_;  // just past the last "Patient/"
+    for (const char* q = p_;;) {
+      const void* hit = memmem(q, static_cast<size_t>(e_ - q), "Patient/", 8);
+      if (hit == nullptr) break;
+      last = q = static_cast<const char*>(hit) + 8;
+    }
+    if (std::memchr(last, '\\', static_cast<size_t>(e_ - last)) == nullptr) {
+      limit_ = last;
+      limited_ = true;
+      none_ = last == p_;
+    }
+  }
   // true: the answer is ready (best() or All()); false: unsure.
   bool Run() {
     Ws();
     if (p_ == e_ || *p_ != '{') return false;
+    if (none_) {  // no patient reference in the text: one object is all that is checked
+      const char* e = e_;
+      while (e > p_ && (e[-1] == ' ' || e[-1] == '\n' || e[-1] == '\r' || e[-1] == '\t')) --e;
+      return e - p_ >= 2 && e[-1] == '}';
+    }
     uint32_t all = patient_ || paths_.empty() ? 0u
                    : paths_.size() >= 32      ? ~0u
                                               : (1u << paths_.size()) - 1;
@@ -338,6 +360,8 @@ class StoredScan {
       Ws();
       if (p_ == e_ || !Element(mask, depth)) return false;
       if (stop_) return true;
+      if (limited_ && p_ >= limit_)
+        return stop_ = true;  // past the last "Patient/": nothing more to find
       Ws();
       if (p_ == e_) return false;
       if (*p_ == ']') break;
@@ -404,6 +428,8 @@ class StoredScan {
       } else if (!Scalar()) {
         return false;
       }
+      if (limited_ && p_ >= limit_)
+        return stop_ = true;  // past the last "Patient/": nothing more to find
       Ws();
       if (p_ == e_) return false;
       if (*p_ == '}') break;
@@ -419,6 +445,9 @@ class StoredScan {
   const bool all_;
   const char* p_;
   const char* e_;
+  const char* limit_;     // the scan may stop once past this (see the class comment)
+  bool limited_ = false;  // limit_ applies
+  bool none_ = false;     // no "Patient/" and no backslash in the text
   uint32_t nest_ = 0;
   uint32_t best_path_ = ~0u;
   std::string best_;

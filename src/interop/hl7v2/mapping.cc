@@ -1,17 +1,14 @@
 #include "interop/hl7v2/mapping.h"
 
-#include <openssl/evp.h>
-#include <openssl/sha.h>
-
 #include <algorithm>
 #include <boost/json.hpp>
 #include <cctype>
 #include <charconv>
 #include <cmath>
 #include <functional>
-#include <memory>
 #include <set>
 
+#include "core/ids.h"
 #include "terminology/vn_identifiers.h"
 
 namespace benhan::interop::hl7v2 {
@@ -813,18 +810,8 @@ const Route* FindRoute(std::string_view type, std::string_view trigger, bool* ty
 }  // namespace
 
 std::string StableId(std::string_view key) {
-  unsigned char md[SHA256_DIGEST_LENGTH];
-  // OpenSSL 3's one-shot SHA256() looks the algorithm up and allocates a context at every call
-  // (~4 k instructions, more than hashing a short key): fetch once, one context per thread.
-  static EVP_MD* const sha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
-  thread_local std::unique_ptr<EVP_MD_CTX, void (*)(EVP_MD_CTX*)> ctx(EVP_MD_CTX_new(),
-                                                                      EVP_MD_CTX_free);
-  unsigned int len = 0;
-  if (sha256 == nullptr || ctx == nullptr || EVP_DigestInit_ex2(ctx.get(), sha256, nullptr) != 1 ||
-      EVP_DigestUpdate(ctx.get(), key.data(), key.size()) != 1 ||
-      EVP_DigestFinal_ex(ctx.get(), md, &len) != 1 || len != SHA256_DIGEST_LENGTH) {
-    SHA256(reinterpret_cast<const unsigned char*>(key.data()), key.size(), md);
-  }
+  unsigned char md[32];
+  Sha256(key, md);  // core/ids.h: the algorithm fetched once, one context per thread
   static const char* hex = "0123456789abcdef";
   std::string out = "h7-";
   for (int i = 0; i < 20; ++i) {

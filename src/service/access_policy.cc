@@ -247,11 +247,15 @@ class StoredScan {
         e_(text.data() + text.size()),
         limit_(e_) {
     if (patient_) return;   // a Patient's own id: no reference to look for
-    const char* last = p_;  // just past the last "Patient/"
-    for (const char* q = p_;;) {
-      const void* hit = memmem(q, static_cast<size_t>(e_ - q), "Patient/", 8);
-      if (hit == nullptr) break;
-      last = q = static_cast<const char*>(hit) + 8;
+    const char* last = p_;  // just past the last "Patient/", found from the end
+    for (const char* end = e_; end > p_;) {
+      const auto* c = static_cast<const char*>(memrchr(p_, 'P', static_cast<size_t>(end - p_)));
+      if (c == nullptr) break;
+      if (e_ - c >= 8 && std::memcmp(c, "Patient/", 8) == 0) {
+        last = c + 8;
+        break;
+      }
+      end = c;
     }
     if (std::memchr(last, '\\', static_cast<size_t>(e_ - last)) == nullptr) {
       limit_ = last;
@@ -302,6 +306,15 @@ class StoredScan {
   bool Str(std::string_view* raw, bool* escaped) {
     const char* s = ++p_;
     *escaped = false;
+    // Keys and codes are short: look at their first bytes here before calling memchr twice.
+    for (const char* end = p_ + std::min<ptrdiff_t>(24, e_ - p_); p_ < end; ++p_) {
+      if (*p_ == '"') {
+        *raw = std::string_view(s, static_cast<size_t>(p_ - s));
+        ++p_;
+        return true;
+      }
+      if (*p_ == '\\') break;
+    }
     while (true) {
       const char* q = static_cast<const char*>(std::memchr(p_, '"', static_cast<size_t>(e_ - p_)));
       if (q == nullptr) return false;
@@ -335,6 +348,27 @@ class StoredScan {
     best_path_ = path;
     best_ = std::move(id.front());
     if (path == 0) stop_ = true;
+  }
+  // At the '{' or '[' of a value no path goes into: past its matching close. Brackets are only
+  // counted (the text was validated when written); strings are skipped whole.
+  bool Skip() {
+    uint32_t depth = 0;
+    while (p_ < e_) {
+      const char c = *p_;
+      if (c == '"') {
+        std::string_view v;
+        bool esc;
+        if (!Str(&v, &esc)) return false;
+        continue;
+      }
+      ++p_;
+      if (c == '{' || c == '[') {
+        ++depth;
+      } else if ((c == '}' || c == ']') && --depth == 0) {
+        return true;
+      }
+    }
+    return false;
   }
   // A value in an array (mask and depth of the array's frame).
   bool Element(uint32_t mask, uint32_t depth) {
@@ -423,7 +457,11 @@ class StoredScan {
           const auto& path = paths_[static_cast<size_t>(b)];
           if (depth < path.size() && path[depth] == key) child |= 1u << b;
         }
-        if (!(*p_ == '{' ? Object(child, depth + 1) : Array(child, depth + 1))) return false;
+        if (child == 0) {
+          if (!Skip()) return false;
+        } else if (!(*p_ == '{' ? Object(child, depth + 1) : Array(child, depth + 1))) {
+          return false;
+        }
         if (stop_) return true;
       } else if (!Scalar()) {
         return false;

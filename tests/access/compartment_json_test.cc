@@ -86,6 +86,13 @@ TEST_F(CompartmentJson, EdgeCases) {
   Same("Observation", R"({"performer":[{"reference":"Patient/p"}],"valueQuantity":{"value":-1.5e3},
       "x":[true,false,null,[]],"y":{}})");
   Same("Observation", R"({"resourceType":"Observation"})");
+  // values no compartment path goes into are skipped whole: references and brackets inside them
+  Same("Observation",
+       R"({"contained":[{"resourceType":"Coverage","beneficiary":{"reference":"Patient/c"}}],
+      "note":[{"text":"[{]} \" }]"}],"code":{"coding":[[],{}]},"subject":{"reference":"Patient/a"}})");
+  Same("ExplanationOfBenefit",
+       R"({"contained":[{"subject":{"reference":"Patient/x"}}],"patient":{"reference":"Patient/p"},
+      "item":[{"x":[{"y":{"reference":"Patient/z"}}]}]})");
   // "Patient/" spelt with escapes (no plain "Patient/" in the text), before or after a plain one
   Same("Observation", R"({"subject":{"reference":"Patient\/x"}})");
   Same("Observation", R"({"subject":{"reference":"Pat\u0069ent/x"},"note":[{"text":"a\nb"}]})");

@@ -253,6 +253,27 @@ TEST_F(StoreTest, QueuedIndexRowsAreAllWrittenOnce) {
   sqlite3_close(db);
 }
 
+// A queue past a few MB is inserted early, inside the transaction: every row still arrives once,
+// and a rollback to a savepoint still drops the unit's rows, inserted or queued.
+TEST_F(StoreTest, LargeIndexQueuesAreInsertedEarly) {
+  constexpr int kResources = 120;  // 120 x 2 x 40 KB of strings: past the 8 MB bound
+  fhir::IndexEntries ix;
+  std::string big = "lon" + std::string(40000, 'g');
+  ix.strings.push_back({"family", big, big});
+  ASSERT_TRUE(RunInTransaction(*store_, [&](Transaction& t) {
+                for (int i = 0; i < kResources; ++i) {
+                  RETURN_IF_ERROR(t.Put(Version("l" + std::to_string(i), 1, &ix)).status());
+                }
+                RETURN_IF_ERROR(t.Savepoint());
+                for (int i = 0; i < kResources; ++i) {
+                  RETURN_IF_ERROR(t.Put(Version("u" + std::to_string(i), 1, &ix)).status());
+                }
+                return t.RollbackToSavepoint();
+              }).ok());
+  EXPECT_EQ(CountByFamily("lon"), kResources);
+  EXPECT_EQ(store_->Read("Patient", "u0").status().code(), Code::kNotFound);
+}
+
 // Queued index rows are visible to the transaction that wrote them: a conditional operation's
 // FindIds finds a resource put earlier in the same transaction, and updating a resource put
 // earlier in the same transaction replaces its queued rows.

@@ -387,6 +387,9 @@ class PendingIndex {
     return *this;
   }
   bool empty() const { return empty_; }
+  // True once the queue holds more than a few MB: the writer flushes it then (memory stays bounded
+  // and string offsets stay far below 2^32 however large the transaction).
+  bool large() const { return text_.size() > (8u << 20) || cell_count() > (1u << 20); }
   void Clear() {
     for (auto& c : cells_) c.clear();
     for (auto& n : rows_) n = 0;
@@ -435,6 +438,11 @@ class PendingIndex {
       done += static_cast<size_t>(n);
     }
     return Status::Ok();
+  }
+  size_t cell_count() const {
+    size_t n = 0;
+    for (const auto& c : cells_) n += c.size();
+    return n;
   }
   std::vector<Cell> cells_[kTableCount];  // row-major, the table's columns per row
   size_t rows_[kTableCount] = {};
@@ -1408,6 +1416,7 @@ Result<std::string> SqliteTransaction::WriteIndex(int64_t rid, const std::string
     q.Row(kUriNo).I(pid).S(e.uri).I(rid);
     w.Tag(kUri, pid).Str(e.uri);
   }
+  if (q.large()) RETURN_IF_ERROR(FlushIndex());
   return keys;
 }
 

@@ -26,11 +26,25 @@
 # request (user + system of every server thread, audit writer included, from /proc/PID/stat,
 # divided by the requests wrk completed): stable under load, the figure to judge changes by.
 # The audit trail is checked with `benhan audit verify` at the end.
+#
+# CALLGRIND=1 (with ROUNDS=1; REQUESTS=3000): instead of wrk, each server runs under
+# `valgrind --tool=callgrind` and one keep-alive connection reads the record's paths REQUESTS times
+# after 300 warm-up reads; the counters are zeroed before and dumped after (the audit writer's
+# batches flushed), giving the server's instructions per request: deterministic, unlike CPU time
+# on a shared machine. Slow (~1 min per variant).
 source "$(dirname "$0")/lib.sh"
 DURATION="${1:-10}"
 CONNS="${CONNS:-64}"
 THREADS="${THREADS:-2}"
 ROUNDS="${ROUNDS:-3}"
+CALLGRIND="${CALLGRIND:-0}"
+REQUESTS="${REQUESTS:-3000}"
+if [[ "$CALLGRIND" == 1 ]]; then
+  command -v valgrind >/dev/null || { echo "valgrind not found" >&2; exit 1; }
+  SERVER_WRAP="valgrind --tool=callgrind --callgrind-out-file=$WORK/cg.%p"
+  START_WAIT_TICKS=60000  # start-up under valgrind takes tens of seconds
+  export BENHAN_MALLOC_TUNED=1  # no re-exec for the allocator's settings (valgrind cannot follow it)
+fi
 command -v wrk >/dev/null || { echo "wrk not found (scripts/install-deps.sh installs it)" >&2; exit 1; }
 
 machine_line
@@ -76,10 +90,44 @@ echo "$ADMIN" >"$WORK/admin.token"
 echo "# patient $PID: $(wc -l <"$WORK/paths.txt") resources ($(cut -d/ -f3 "$WORK/paths.txt" | sort | uniq -c | sort -rn | head -4 | awk '{printf "%s %s, ", $1, $2}')...); doctor $PRAC"
 echo "# wrk: $THREADS threads, $CONNS connections, ${DURATION}s per run, $ROUNDS rounds (median)"
 
-declare -A RPS P50 P99 ERR CPU
+declare -A RPS P50 P99 ERR CPU INSTR HANDLE WRITER
 TICK=$(getconf CLK_TCK)
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$SERVER_PID/stat"; }  # utime + stime, all threads
+# reads PORT TOKEN_FILE N: N sequential keep-alive GETs over the record's paths (all must be 200).
+reads() {
+  "$PY" - "$1" "$2" "$3" "$WORK/paths.txt" <<'PYEOF'
+import http.client, sys
+port, token, n, paths = int(sys.argv[1]), open(sys.argv[2]).read().strip(), int(sys.argv[3]), open(sys.argv[4]).read().split()
+c = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
+for i in range(n):
+    c.request("GET", paths[i % len(paths)], headers={"Authorization": "Bearer " + token})
+    r = c.getresponse(); r.read()
+    if r.status != 200: sys.exit("HTTP %d for %s" % (r.status, paths[i % len(paths)]))
+PYEOF
+}
+run_callgrind() {  # run_callgrind NAME TOKEN_FILE: instructions per request under callgrind
+  local dump total
+  reads "$PORT" "$2" 300
+  sleep 0.5  # the audit writer's warm-up batch committed
+  callgrind_control -z "$SERVER_PID" >/dev/null
+  reads "$PORT" "$2" "$REQUESTS"
+  sleep 3  # its 200 ms batches of these reads committed (slower under valgrind)
+  callgrind_control -d "$SERVER_PID" >/dev/null
+  dump=$(ls -t "$WORK"/cg."$SERVER_PID".* | head -1)
+  total=$(grep -m1 -E '^(summary|totals):' "$dump" | awk '{print $2}')
+  INSTR[$1]+="$(awk -v t="$total" -v n="$REQUESTS" 'BEGIN {printf "%.1f", t / n / 1000}') "
+  # The request thread's FHIR handling and the audit writer, inclusive (the writer's share per
+  # read depends on how many rows each of its 200 ms batches holds: few under valgrind).
+  local incl
+  incl=$(callgrind_annotate --inclusive=yes --threshold=100 "$dump" 2>/dev/null)
+  HANDLE[$1]+="$(grep -m1 'FhirApi::Handle(' <<<"$incl" | awk -v n="$REQUESTS" '{gsub(",", "", $1); printf "%.1f", $1 / n / 1000}') "
+  WRITER[$1]+="$(grep -m1 'AuditLog::Run()' <<<"$incl" | awk -v n="$REQUESTS" '{gsub(",", "", $1); printf "%.1f", $1 / n / 1000}') "
+}
 run() {  # run NAME TOKEN_FILE
+  if [[ "$CALLGRIND" == 1 ]]; then
+    run_callgrind "$@"
+    return
+  fi
   local out rps p50 p99 n err non2xx c0 c1 perf_pid=""
   if [[ "${PERF_RECORD:-0}" == 1 ]]; then
     perf record -F 499 -g -p "$SERVER_PID" -o "$WORK/perf.$1.data" -- sleep "$DURATION" \
@@ -102,7 +150,7 @@ run() {  # run NAME TOKEN_FILE
 demo_server() {  # demo_server [extra serve args]
   start_server "$D" --demo "$@"
   # Demo mode's warning also says "listening on": wait for the real line and take its port.
-  for ((i = 0; i < 6000; i++)); do
+  for ((i = 0; i < ${START_WAIT_TICKS:-6000}; i++)); do
     grep -q 'listening on http://127\.0\.0\.1:' "$SERVER_LOG" && break
     sleep 0.01
   done
@@ -127,24 +175,42 @@ for ((round = 1; round <= ROUNDS; round++)); do
   fi
   stop_server
 done
+names() {
+  case $1 in
+    nothing) echo "nothing: demo mode with --bench-unaudited (no authentication, policy or audit)";;
+    demo) echo "demo mode: no authentication, no policy (audited)";;
+    admin) echo "administrator token: authentication + audit";;
+    patient) echo "patient-context token: authentication + policy + audit";;
+    doctor) echo "doctor token (care set): authentication + policy + audit";;
+    oauth) echo "doctor through an OAuth2 access token: authentication + scopes + policy + audit";;
+  esac
+}
+pct() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%+.1f%%", (a / b - 1) * 100}'; }
+if [[ "$CALLGRIND" == 1 ]]; then
+  inone=$(median ${INSTR[nothing]})
+  echo
+  hnone=$(median ${HANDLE[nothing]})
+  echo "| reads of one patient's record ($REQUESTS, one connection, callgrind) | server k instructions/request | vs nothing | requests/s if CPU-bound, vs nothing | FhirApi::Handle k/request | vs nothing | audit writer k/request |"
+  echo "|---|---:|---:|---:|---:|---:|---:|"
+  for v in nothing demo admin patient doctor oauth; do
+    [[ -z "${INSTR[$v]:-}" ]] && continue
+    i=$(median ${INSTR[$v]})
+    h=$(median ${HANDLE[$v]})
+    echo "| $(names $v) | $i | $(pct "$i" "$inone") | $(pct "$inone" "$i") | $h | $(pct "$h" "$hnone") | ${WRITER[$v]:-0} |"
+  done
+  "$BENHAN" audit verify --data "$D"
+  exit 0
+fi
 base=$(median ${RPS[demo]})
 none=$(median ${RPS[nothing]})
 cbase=$(median ${CPU[demo]})
 cnone=$(median ${CPU[nothing]})
-pct() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%+.1f%%", (a / b - 1) * 100}'; }
 echo
 echo "| reads of one patient's record | requests/s (median) | vs nothing | vs demo | server CPU µs/request (median) | CPU vs nothing | CPU vs demo | p50 ms | p99 ms | errors + non-2xx |"
 echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 for v in nothing demo admin patient doctor oauth; do
   [[ -z "${RPS[$v]:-}" ]] && continue
-  case $v in
-    nothing) name="nothing: demo mode with --bench-unaudited (no authentication, policy or audit)";;
-    demo) name="demo mode: no authentication, no policy (audited)";;
-    admin) name="administrator token: authentication + audit";;
-    patient) name="patient-context token: authentication + policy + audit";;
-    doctor) name="doctor token (care set): authentication + policy + audit";;
-    oauth) name="doctor through an OAuth2 access token: authentication + scopes + policy + audit";;
-  esac
+  name=$(names $v)
   r=$(median ${RPS[$v]})
   c=$(median ${CPU[$v]})
   echo "| $name | $r | $(pct "$r" "$none") | $(pct "$r" "$base") | $c | $(pct "$c" "$cnone") | $(pct "$c" "$cbase") | $(median ${P50[$v]}) | $(median ${P99[$v]}) | ${ERR[$v]}|"

@@ -43,10 +43,11 @@ start_server() {
   SERVER_LOG="$WORK/server.$RANDOM.log"
   local t0 t1
   t0=$(date +%s%N)
-  "$BENHAN" serve --listen 127.0.0.1:0 --data "$data" "$@" 2>"$SERVER_LOG" >/dev/null &
+  # SERVER_WRAP: a command the server runs under (e.g. valgrind), word-split; empty by default.
+  ${SERVER_WRAP:-} "$BENHAN" serve --listen 127.0.0.1:0 --data "$data" "$@" 2>"$SERVER_LOG" >/dev/null &
   SERVER_PID=$!
   local i
-  for ((i = 0; i < 6000; i++)); do
+  for ((i = 0; i < ${START_WAIT_TICKS:-6000}; i++)); do
     if grep -q "listening on" "$SERVER_LOG" 2>/dev/null; then break; fi
     if ! kill -0 "$SERVER_PID" 2>/dev/null; then cat "$SERVER_LOG" >&2; echo "server exited" >&2; SERVER_PID=""; return 1; fi
     sleep 0.01

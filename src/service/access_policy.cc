@@ -306,15 +306,6 @@ class StoredScan {
   bool Str(std::string_view* raw, bool* escaped) {
     const char* s = ++p_;
     *escaped = false;
-    // Keys and codes are short: look at their first bytes here before calling memchr twice.
-    for (const char* end = p_ + std::min<ptrdiff_t>(24, e_ - p_); p_ < end; ++p_) {
-      if (*p_ == '"') {
-        *raw = std::string_view(s, static_cast<size_t>(p_ - s));
-        ++p_;
-        return true;
-      }
-      if (*p_ == '\\') break;
-    }
     while (true) {
       const char* q = static_cast<const char*>(std::memchr(p_, '"', static_cast<size_t>(e_ - p_)));
       if (q == nullptr) return false;
@@ -327,6 +318,19 @@ class StoredScan {
       *escaped = true;
       p_ = b + 2;  // past the escaped character (a quote, too)
       if (p_ > e_) return false;
+    }
+  }
+  // At an opening quote: past the closing one (a quote after an odd run of backslashes is
+  // escaped).
+  bool SkipStr() {
+    const char* s = ++p_;
+    while (true) {
+      const char* q = static_cast<const char*>(std::memchr(p_, '"', static_cast<size_t>(e_ - p_)));
+      if (q == nullptr) return false;
+      const char* b = q;
+      while (b > s && b[-1] == '\\') --b;
+      p_ = q + 1;
+      if (((q - b) & 1) == 0) return true;
     }
   }
   bool Scalar() {
@@ -356,9 +360,7 @@ class StoredScan {
     while (p_ < e_) {
       const char c = *p_;
       if (c == '"') {
-        std::string_view v;
-        bool esc;
-        if (!Str(&v, &esc)) return false;
+        if (!SkipStr()) return false;
         continue;
       }
       ++p_;

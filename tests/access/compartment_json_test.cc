@@ -89,7 +89,7 @@ TEST_F(CompartmentJson, EdgeCases) {
   // values no compartment path goes into are skipped whole: references and brackets inside them
   Same("Observation",
        R"({"contained":[{"resourceType":"Coverage","beneficiary":{"reference":"Patient/c"}}],
-      "note":[{"text":"[{]} \" }]"}],"code":{"coding":[[],{}]},"subject":{"reference":"Patient/a"}})");
+      "note":[{"text":"[{]} \" }]\\"},{"text":"\\\\\"]}"}],"code":{"coding":[[],{}]},"subject":{"reference":"Patient/a"}})");
   Same("ExplanationOfBenefit",
        R"({"contained":[{"subject":{"reference":"Patient/x"}}],"patient":{"reference":"Patient/p"},
       "item":[{"x":[{"y":{"reference":"Patient/z"}}]}]})");

@@ -32,12 +32,19 @@
 # after 300 warm-up reads; the counters are zeroed before and dumped after (the audit writer's
 # batches flushed), giving the server's instructions per request: deterministic, unlike CPU time
 # on a shared machine. Slow (~1 min per variant).
+#
+# PAIRED=1 (ROUNDS=9, a DURATION of 3 s is enough): the three servers (nothing and demo on copies
+# of the data dir, and the authenticated one) run at the same time and every round measures all
+# six variants back to back; each variant is reported as the median over rounds of its ratio to
+# the same round's "nothing", so a machine whose speed drifts between rounds (this VM's does, by
+# up to 2x) cancels out of the comparison.
 source "$(dirname "$0")/lib.sh"
 DURATION="${1:-10}"
 CONNS="${CONNS:-64}"
 THREADS="${THREADS:-2}"
 ROUNDS="${ROUNDS:-3}"
 CALLGRIND="${CALLGRIND:-0}"
+PAIRED="${PAIRED:-0}"
 REQUESTS="${REQUESTS:-3000}"
 if [[ "$CALLGRIND" == 1 ]]; then
   command -v valgrind >/dev/null || { echo "valgrind not found" >&2; exit 1; }
@@ -91,6 +98,17 @@ echo "# patient $PID: $(wc -l <"$WORK/paths.txt") resources ($(cut -d/ -f3 "$WOR
 echo "# wrk: $THREADS threads, $CONNS connections, ${DURATION}s per run, $ROUNDS rounds (median)"
 
 declare -A RPS P50 P99 ERR CPU INSTR HANDLE WRITER
+names() {
+  case $1 in
+    nothing) echo "nothing: demo mode with --bench-unaudited (no authentication, policy or audit)";;
+    demo) echo "demo mode: no authentication, no policy (audited)";;
+    admin) echo "administrator token: authentication + audit";;
+    patient) echo "patient-context token: authentication + policy + audit";;
+    doctor) echo "doctor token (care set): authentication + policy + audit";;
+    oauth) echo "doctor through an OAuth2 access token: authentication + scopes + policy + audit";;
+  esac
+}
+pct() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%+.1f%%", (a / b - 1) * 100}'; }
 TICK=$(getconf CLK_TCK)
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$SERVER_PID/stat"; }  # utime + stime, all threads
 # reads PORT TOKEN_FILE N: N sequential keep-alive GETs over the record's paths (all must be 200).
@@ -147,8 +165,8 @@ run() {  # run NAME TOKEN_FILE
       >"$WORK/perf.$1.txt" 2>/dev/null || true
   fi
 }
-demo_server() {  # demo_server [extra serve args]
-  start_server "$D" --demo "$@"
+demo_server() {  # demo_server [extra serve args]; DEMO_DATA: its data dir (default $D)
+  start_server "${DEMO_DATA:-$D}" --demo "$@"
   # Demo mode's warning also says "listening on": wait for the real line and take its port.
   for ((i = 0; i < ${START_WAIT_TICKS:-6000}; i++)); do
     grep -q 'listening on http://127\.0\.0\.1:' "$SERVER_LOG" && break
@@ -156,6 +174,61 @@ demo_server() {  # demo_server [extra serve args]
   done
   PORT=$(grep -m1 -oE 'listening on http://127\.0\.0\.1:[0-9]+' "$SERVER_LOG" | sed -E 's/.*://')
 }
+if [[ "$PAIRED" == 1 ]]; then
+  cp -a "$D" "$WORK/data-nothing"
+  cp -a "$D" "$WORK/data-demo"
+  DEMO_DATA="$WORK/data-nothing" demo_server --bench-unaudited
+  N_PORT=$PORT N_PID=$SERVER_PID
+  SERVER_PIDS+=("$SERVER_PID")
+  DEMO_DATA="$WORK/data-demo" demo_server
+  M_PORT=$PORT M_PID=$SERVER_PID
+  SERVER_PIDS+=("$SERVER_PID")
+  start_server "$D"
+  A_PORT=$PORT A_PID=$SERVER_PID
+  if [[ "$PRAC" != "-" ]]; then
+    "$PY" "$ROOT/bench/oauth_token.py" "http://127.0.0.1:$A_PORT" bench-app http://127.0.0.1/cb \
+      bench.doctor "$OAUTH_PASSWORD" "user/*.rs" >"$WORK/oauth.token"
+  fi
+  variants="nothing demo admin patient"
+  [[ "$PRAC" != "-" ]] && variants+=" doctor oauth"
+  on() {  # on VARIANT: PORT, SERVER_PID and token of the server that variant is read from
+    case $1 in
+      nothing) PORT=$N_PORT SERVER_PID=$N_PID TOKEN="$WORK/admin.token" ;;
+      demo) PORT=$M_PORT SERVER_PID=$M_PID TOKEN="$WORK/admin.token" ;;
+      *) PORT=$A_PORT SERVER_PID=$A_PID TOKEN="$WORK/$1.token" ;;
+    esac
+  }
+  for v in $variants; do  # warm-up: caches, prepared statements, the care set
+    on "$v"
+    reads "$PORT" "$TOKEN" 300
+  done
+  declare -A RR CR  # per-round ratios to the round's "nothing"
+  for ((round = 1; round <= ROUNDS; round++)); do
+    for v in $variants; do
+      on "$v"
+      run "$v" "$TOKEN"
+    done
+    nr=$(awk '{print $NF}' <<<"${RPS[nothing]}")
+    nc=$(awk '{print $NF}' <<<"${CPU[nothing]}")
+    for v in $variants; do
+      RR[$v]+="$(awk -v a="$(awk '{print $NF}' <<<"${RPS[$v]}")" -v b="$nr" 'BEGIN {printf "%.4f", a / b}') "
+      CR[$v]+="$(awk -v a="$(awk '{print $NF}' <<<"${CPU[$v]}")" -v b="$nc" 'BEGIN {printf "%.4f", a / b}') "
+    done
+  done
+  SERVER_PID=$A_PID
+  echo
+  echo "| reads of one patient's record, paired rounds | requests/s vs the same round's nothing (median of $ROUNDS) | server CPU per request vs nothing (median) | requests/s (median) | CPU µs/request (median) | errors + non-2xx |"
+  echo "|---|---:|---:|---:|---:|---:|"
+  for v in $variants; do
+    echo "| $(names "$v") | $(awk -v r="$(median ${RR[$v]})" 'BEGIN {printf "%+.1f%%", (r - 1) * 100}') | $(awk -v r="$(median ${CR[$v]})" 'BEGIN {printf "%+.1f%%", (r - 1) * 100}') | $(median ${RPS[$v]}) | $(median ${CPU[$v]}) | ${ERR[$v]}|"
+  done
+  echo "# per-round requests/s ratios to nothing: $(for v in $variants; do echo -n "$v ${RR[$v]}; "; done)"
+  echo "# every round, requests/s: $(for v in $variants; do echo -n "$v ${RPS[$v]}; "; done)"
+  echo
+  "$BENHAN" audit verify --data "$D"
+  echo "# load average after the runs: $(cut -d' ' -f1-3 /proc/loadavg)"
+  exit 0
+fi
 for ((round = 1; round <= ROUNDS; round++)); do
   demo_server --bench-unaudited
   run nothing "$WORK/admin.token"
@@ -175,17 +248,6 @@ for ((round = 1; round <= ROUNDS; round++)); do
   fi
   stop_server
 done
-names() {
-  case $1 in
-    nothing) echo "nothing: demo mode with --bench-unaudited (no authentication, policy or audit)";;
-    demo) echo "demo mode: no authentication, no policy (audited)";;
-    admin) echo "administrator token: authentication + audit";;
-    patient) echo "patient-context token: authentication + policy + audit";;
-    doctor) echo "doctor token (care set): authentication + policy + audit";;
-    oauth) echo "doctor through an OAuth2 access token: authentication + scopes + policy + audit";;
-  esac
-}
-pct() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%+.1f%%", (a / b - 1) * 100}'; }
 if [[ "$CALLGRIND" == 1 ]]; then
   inone=$(median ${INSTR[nothing]})
   echo

@@ -28,8 +28,11 @@ SERVER_PID=""
 PORT=""
 START_MS=""
 
+SERVER_PIDS=()  # further servers a script keeps running at once (stopped at exit too)
 cleanup() {
   if [[ -n "$SERVER_PID" ]]; then kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; fi
+  local p
+  for p in "${SERVER_PIDS[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
   [[ "${BENCH_KEEP:-0}" == 1 ]] && echo "# kept $WORK" >&2 || rm -rf "$WORK"
 }
 trap cleanup EXIT

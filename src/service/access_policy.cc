@@ -73,6 +73,23 @@ void AddPatientRef(std::string_view ref, std::vector<std::string>& out) {
   out.emplace_back(id);
 }
 
+// The answer from (compartment path index, reference) hits in document order: PatientsOf's
+// order (path by path, document order within a path), each id once; a Patient's one hit is its id.
+template <typename Hits>
+std::vector<std::string> OrderedPatients(Hits& hits, bool patient) {
+  std::stable_sort(hits.begin(), hits.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::vector<std::string> out;
+  for (const auto& [path, ref] : hits) {
+    if (patient) {
+      out.emplace_back(ref);
+    } else {
+      AddPatientRef(ref, out);
+    }
+  }
+  return out;
+}
+
 void Collect(const json::value& v, const std::vector<std::string>& path, size_t i,
              std::vector<std::string>& out) {
   if (v.is_array()) {
@@ -283,19 +300,7 @@ class StoredScan {
   // kFirst: the first patient of the first path that has one ("" if none).
   const std::string& best() const { return best_; }
   // kAll: PatientsOfJson's answer (path by path, document order within a path, each id once).
-  std::vector<std::string> All() {
-    std::stable_sort(hits_.begin(), hits_.end(),
-                     [](const auto& a, const auto& b) { return a.first < b.first; });
-    std::vector<std::string> out;
-    for (const auto& [path, ref] : hits_) {
-      if (patient_) {
-        out.emplace_back(ref);
-      } else {
-        AddPatientRef(ref, out);
-      }
-    }
-    return out;
-  }
+  std::vector<std::string> All() { return OrderedPatients(hits_, patient_); }
 
  private:
   static constexpr uint32_t kMaxDepth = 64;
@@ -543,7 +548,6 @@ std::vector<std::string> PatientCompartment::PatientsOf(const std::string& type,
 Result<std::vector<std::string>> PatientCompartment::PatientsOfJson(const std::string& type,
                                                                     std::string_view text) const {
   static const std::vector<std::vector<std::string>> kNoPaths;
-  std::vector<std::string> out;
   auto it = paths_.find(type);
   bool patient = type == "Patient";
   // No compartment paths (not patient data): nothing to find, but the text is still checked.
@@ -563,18 +567,7 @@ Result<std::vector<std::string>> PatientCompartment::PatientsOfJson(const std::s
   size_t n = p.write_some(false, text.data(), text.size(), ec);
   if (ec || !p.done() || n != text.size())
     return Status(Code::kInvalid, "stored " + type + " is not a JSON object");
-  auto& hits = p.handler().hits;
-  // PatientsOf's order: path by path, document order within a path; first occurrence kept.
-  std::stable_sort(hits.begin(), hits.end(),
-                   [](const auto& a, const auto& b) { return a.first < b.first; });
-  for (const auto& [path, ref] : hits) {
-    if (patient) {
-      out.push_back(ref);
-    } else {
-      AddPatientRef(ref, out);
-    }
-  }
-  return out;
+  return OrderedPatients(p.handler().hits, patient);
 }
 
 const std::vector<std::vector<std::string>>* PatientCompartment::ScanPaths(

@@ -428,6 +428,21 @@ const Indexer::Alias* Indexer::AliasOf(std::string_view type, std::string_view c
   return it == t->second.end() ? nullptr : &it->second;
 }
 
+namespace {
+
+// `compute()`'s value for `key`, computed once per key of `map`; with no map (nothing shared) it
+// is computed into `*own`.
+template <typename Map, typename Compute>
+const typename Map::mapped_type& Remembered(Map* map, const typename Map::key_type& key,
+                                            typename Map::mapped_type* own, Compute compute) {
+  if (map == nullptr) return *own = compute();
+  auto it = map->find(key);
+  if (it == map->end()) it = map->emplace(key, compute()).first;
+  return it->second;
+}
+
+}  // namespace
+
 // Component evaluations of one Extract, keyed by (component expression, item node, item type):
 // the composites of a resource share their items (`Observation`, `Observation | ...component`)
 // and most of their components (`code`). Only items of the input are cached (their address
@@ -466,30 +481,19 @@ void Indexer::AddComposite(const Param& p, const fhirpath::Item& item, const jso
     return keys;
   };
   std::vector<std::string> own_keys;
-  const std::vector<std::string>* keys = &own_keys;
-  if (cache != nullptr) {
-    CompositeCache::Key key{p.components[0].get(), &item.json(), item.type(),
-                            static_cast<int>(p.def->components[0].type)};
-    auto it = cache->keys.find(key);
-    if (it == cache->keys.end()) it = cache->keys.emplace(key, first_keys()).first;
-    keys = &it->second;
-  } else {
-    own_keys = first_keys();
-  }
-  if (keys->empty()) return;
+  const std::vector<std::string>& keys =
+      Remembered(cache != nullptr ? &cache->keys : nullptr,
+                 {p.components[0].get(), &item.json(), item.type(),
+                  static_cast<int>(p.def->components[0].type)},
+                 &own_keys, first_keys);
+  if (keys.empty()) return;
   for (size_t k = 1; k < p.components.size(); ++k) {
     fhirpath::Collection own_values;
-    const fhirpath::Collection* values_ptr = &own_values;
-    if (cache != nullptr) {
-      CompositeCache::Key key{p.components[k].get(), &item.json(), item.type(), 0};
-      auto it = cache->values.find(key);
-      if (it == cache->values.end()) it = cache->values.emplace(key, eval(k)).first;
-      values_ptr = &it->second;
-    } else {
-      own_values = eval(k);
-    }
-    const fhirpath::Collection& values = *values_ptr;
-    for (const auto& key : *keys) {
+    const fhirpath::Collection& values =
+        Remembered(cache != nullptr ? &cache->values : nullptr,
+                   {p.components[k].get(), &item.json(), item.type(), 0}, &own_values,
+                   [&] { return eval(k); });
+    for (const auto& key : keys) {
       std::string code = CompositeCode(p.def->code, static_cast<int>(k) + 1, key);
       for (const auto& v : values) {
         if (v.valid()) AddValue(p.def->components[k].type, code, v, out);

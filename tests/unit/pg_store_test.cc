@@ -171,8 +171,8 @@ TEST_F(PgStoreTest, SavepointRollbackUndoesBufferedRows) {
                 RETURN_IF_ERROR(t.Put(Version("keep", 1, &ix)).status());
                 RETURN_IF_ERROR(t.Savepoint());
                 RETURN_IF_ERROR(t.Put(Version("undo", 1, &ix)).status());
-                RETURN_IF_ERROR(
-                    t.Audit(AuditRecord{1, "u", "create", "Patient", "undo", 1, 201, "local", ""}));
+                RETURN_IF_ERROR(t.Audit(
+                    AuditRecord{1, "u", "create", "Patient", "undo", 1, 201, "local", "", "", ""}));
                 return t.RollbackToSavepoint();
               }).ok());
   EXPECT_EQ(CountByFamily("pham"), 1);
@@ -183,7 +183,8 @@ TEST_F(PgStoreTest, SavepointRollbackUndoesBufferedRows) {
 TEST_F(PgStoreTest, AuditRowsAreWritten) {
   std::vector<AuditRecord> recs;
   for (int i = 0; i < 3; ++i)
-    recs.push_back(AuditRecord{i, "dr.an", "read", "Patient", "x", 1, 200, "127.0.0.1", "q=\"1\""});
+    recs.push_back(
+        AuditRecord{i, "dr.an", "read", "Patient", "x", 1, 200, "127.0.0.1", "q=\"1\"", "", ""});
   ASSERT_TRUE(store_->AppendAudit(recs).ok());
   EXPECT_EQ(Sql("SELECT COUNT(*) FROM audit_event WHERE principal = 'dr.an'"), "3");
   EXPECT_EQ(Sql("SELECT detail FROM audit_event LIMIT 1"), "q=\"1\"");
@@ -199,7 +200,8 @@ TEST_F(PgStoreTest, GroupCommitIsolatesFailingUnits) {
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < kPerThread; ++i) {
-        std::string id = "g" + std::to_string(t * 100 + i);
+        std::string id = "g";  // appended: GCC 12 warns -Wrestrict, wrongly, on "g" + to_string
+        id += std::to_string(t * 100 + i);
         bool bad = i % 5 == 4;
         Status st = gc.Run([&](Transaction& txn) -> Status {
           auto r = txn.Put(Version(id, 1, &ix));

@@ -272,6 +272,14 @@ Result<VerifyReport> VerifyAuditTrail(store::Store& store, const SigningKey* key
   if (head.aid > head.genesis_aid && head.hash != prev) {
     return fail(head.aid, "the chain head's hash differs from row " + std::to_string(head.aid));
   }
+  // The chain is intact; every row must also be findable by the searches ("who viewed patient
+  // X"): a posting deleted by hand would hide rows from them without breaking the chain.
+  ASSIGN_OR_RETURN(int64_t hidden, store.FirstAuditRowUnsearchable(head.aid));
+  if (hidden != 0) {
+    return fail(hidden, "row " + std::to_string(hidden) +
+                            " is intact but hidden from searches by patient, user or record (its "
+                            "search postings were deleted)");
+  }
   rep.last_aid = head.aid;
   return rep;
 }

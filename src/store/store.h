@@ -232,8 +232,17 @@ class Store {
   // `limit`.
   virtual Result<std::vector<AuditRow>> ScanAudit(int64_t after_aid, int limit) = 0;
   virtual Result<AuditHead> ReadAuditHead() = 0;
-  // Matching rows, newest first.
+  // Matching rows, newest first. A patient, principal or entity id is looked up by index
+  // (PostgreSQL) or by its postings per block of rows (SQLite); other filters are applied to the
+  // rows found.
   virtual Result<std::vector<AuditRow>> SearchAudit(const AuditQuery& q) = 0;
+  // The first row, up to `last_aid`, that a search on its patient, principal or entity id would
+  // not find because the search structure lacks it (SQLite: its posting, deleted by hand); 0 if
+  // none. Backends whose search indexes are maintained by the database answer 0.
+  virtual Result<int64_t> FirstAuditRowUnsearchable(int64_t last_aid) {
+    (void)last_aid;
+    return int64_t{0};
+  }
   // Signed checkpoints (append-only), and all of them in order.
   virtual Status AppendAuditCheckpoint(const AuditCheckpoint& cp) = 0;
   virtual Result<std::vector<AuditCheckpoint>> ListAuditCheckpoints() = 0;

@@ -149,6 +149,19 @@ TEST_F(SqliteTamper, DeletedRowIsNamed) {
   EXPECT_NE(r.out.find("BROKEN at row 4: row 4 is missing"), std::string::npos) << r.out;
 }
 
+// The chain is untouched but a search posting is deleted: the row would vanish from "who viewed
+// patient X"; verify names it.
+TEST_F(SqliteTamper, DeletedSearchPostingIsNamed) {
+  std::string d = Tampered(
+      "DROP TRIGGER audit_posting_no_delete; DELETE FROM audit_posting WHERE kind = 2 AND "
+      "block = 0 AND key = (SELECT principal FROM audit_event WHERE aid = 7)");
+  CmdRun r = Benhan("audit verify --data " + d);
+  EXPECT_EQ(r.exit_code, 1) << r.out;
+  EXPECT_NE(r.out.find("hidden from searches"), std::string::npos) << r.out;
+  // The first row of that principal is named (rows 1..7 share block 0).
+  EXPECT_NE(r.out.find("BROKEN at row "), std::string::npos) << r.out;
+}
+
 TEST_F(SqliteTamper, ReorderedRowsAreNamed) {
   std::string d = Tampered(
       "DROP TRIGGER audit_event_no_update; UPDATE audit_event SET aid = -3 WHERE aid = 3; "

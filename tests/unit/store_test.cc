@@ -11,6 +11,7 @@
 #include <set>
 #include <thread>
 
+#include "store/sqlite/migrations.h"
 #include "store/sqlite/sqlite_store.h"
 
 namespace benhan::store {
@@ -363,6 +364,158 @@ TEST_F(StoreTest, GroupCommitWaitsForMinGroup) {
 // before the commit, the (n+1)-th must have completed; the hook counts syncs as they start and
 // complete. (That the sync also covers the commit's frames holds because a sync takes as its
 // target only commits whose COMMIT has returned: SqliteStore::EndWrite.)
+// The audit trail is searched through postings per block of 256 rows (migration 005): every
+// search by patient, principal or entity, with and without the other filters and paged by
+// before_aid, returns exactly the rows a full scan filtered the same way returns, newest first,
+// across block boundaries, commits of every size and a reopened store (whose posting cache is
+// empty, so postings already written are met again).
+TEST_F(StoreTest, AuditSearchThroughPostingsEqualsAFullScan) {
+  const char* patients[] = {"p1", "p2", "p3", "", "p1", "p2"};
+  const char* principals[] = {"u1", "u2", "u1"};
+  int n = 0;
+  auto commit = [&](int rows) {
+    std::vector<AuditRecord> recs;
+    for (int i = 0; i < rows; ++i, ++n) {
+      AuditRecord r;
+      r.time_us = 1000 + n;
+      r.principal = principals[n % 3];
+      r.action = n % 5 == 0 ? "update" : "read";
+      r.type = n % 2 ? "Observation" : "Patient";
+      r.id = "e" + std::to_string(n % 10);
+      r.patient = n == 600 || n == 1250 ? "rare" : patients[n % 6];
+      recs.push_back(r);
+    }
+    ASSERT_TRUE(store_->TakeAudit(recs).ok());
+  };
+  for (int rows : {1, 7, 50, 300, 3, 250}) commit(rows);  // 611 rows: blocks 0..2
+  Reopen();
+  for (int rows : {400, 1, 1, 288}) commit(rows);  // 1,301 rows: blocks 0..5
+  auto all = store_->ScanAudit(0, 100000);
+  ASSERT_TRUE(all.ok()) << all.status().ToString();
+  ASSERT_EQ(all->size(), 1301u);
+  auto expected = [&](const AuditQuery& q) {
+    std::vector<int64_t> aids;
+    for (auto it = all->rbegin(); it != all->rend(); ++it) {
+      const AuditRow& r = *it;
+      if (!q.patient.empty() && r.rec.patient != q.patient) continue;
+      if (!q.principal.empty() && r.rec.principal != q.principal) continue;
+      if (!q.id.empty() && r.rec.id != q.id) continue;
+      if (!q.type.empty() && r.rec.type != q.type) continue;
+      if (!q.action.empty() && r.rec.action != q.action) continue;
+      if (q.before_aid && r.aid >= q.before_aid) continue;
+      if (static_cast<int>(aids.size()) == q.count) break;
+      aids.push_back(r.aid);
+    }
+    return aids;
+  };
+  std::vector<AuditQuery> queries;
+  for (const char* p : {"p1", "p3", "rare", "nobody"}) {
+    AuditQuery q;
+    q.patient = p;
+    queries.push_back(q);
+  }
+  for (const char* u : {"u1", "u2"}) {
+    AuditQuery q;
+    q.principal = u;
+    queries.push_back(q);
+    q.action = "update";
+    queries.push_back(q);
+  }
+  {
+    AuditQuery q;
+    q.id = "e3";
+    queries.push_back(q);
+    q.type = "Observation";
+    queries.push_back(q);
+    q.type = "Patient";  // e3 is always an Observation
+    queries.push_back(q);
+    q = AuditQuery();
+    q.patient = "p2";
+    q.principal = "u2";
+    q.id = "e5";
+    queries.push_back(q);
+  }
+  int checked = 0;
+  for (AuditQuery q : queries) {
+    for (int count : {1, 7, 50, 1000}) {
+      q.count = count;
+      q.before_aid = 0;
+      // Page from the newest to the oldest, as the FHIR search's next links do.
+      std::vector<int64_t> got_all, want_all;
+      for (int page = 0; page < 2000; ++page) {
+        auto got = store_->SearchAudit(q);
+        ASSERT_TRUE(got.ok()) << got.status().ToString();
+        std::vector<int64_t> aids;
+        for (const auto& r : *got) aids.push_back(r.aid);
+        std::vector<int64_t> want = expected(q);
+        ASSERT_EQ(aids, want) << "patient=" << q.patient << " principal=" << q.principal
+                              << " id=" << q.id << " type=" << q.type << " count=" << count
+                              << " before=" << q.before_aid;
+        ++checked;
+        if (static_cast<int>(aids.size()) < count) break;
+        q.before_aid = aids.back();
+      }
+    }
+  }
+  EXPECT_GT(checked, 300);
+  // The rare patient's two rows, in different blocks, and nothing else.
+  AuditQuery rare;
+  rare.patient = "rare";
+  auto r = store_->SearchAudit(rare);
+  ASSERT_TRUE(r.ok());
+  ASSERT_EQ(r->size(), 2u);
+  EXPECT_EQ((*r)[0].aid, 1251);
+  EXPECT_EQ((*r)[1].aid, 601);
+}
+
+// A database of schema version 4 (audit rows indexed per row) is upgraded in place: migration 005
+// posts its existing rows, so they are found by patient, principal and entity like new ones.
+TEST_F(StoreTest, AuditRowsOfSchemaFourAreFoundAfterTheUpgrade) {
+  store_.reset();
+  std::filesystem::remove_all(dir_);
+  std::filesystem::create_directories(dir_);
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open((dir_ + "/benhan.db").c_str(), &db), SQLITE_OK);
+  auto exec = [&](const std::string& sql) {
+    char* err = nullptr;
+    EXPECT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err), SQLITE_OK)
+        << (err ? err : "") << " in " << sql.substr(0, 200);
+    sqlite3_free(err);
+  };
+  const auto& migrations = sqlite::Migrations();
+  ASSERT_GE(migrations.size(), 5u);
+  for (int i = 0; i < 4; ++i) exec(migrations[static_cast<size_t>(i)].sql);
+  exec("PRAGMA user_version = 4");
+  for (int aid = 1; aid <= 600; ++aid) {
+    exec(
+        "INSERT INTO audit_event (aid, time, principal, action, rtype, id, version, status, "
+        "remote, detail, patient, flags, digest) VALUES (" +
+        std::to_string(aid) + ", " + std::to_string(aid) + ", 'u" + std::to_string(aid % 2) +
+        "', 'read', 'Observation', 'o" + std::to_string(aid % 7) + "', 1, 200, '', '', 'p" +
+        std::to_string(aid % 3) + "', '', zeroblob(32))");
+  }
+  exec("UPDATE audit_head SET aid = 600");
+  sqlite3_close(db);
+  Reopen();
+  AuditQuery q;
+  q.count = 1000;
+  q.patient = "p1";
+  auto r = store_->SearchAudit(q);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->size(), 200u);
+  EXPECT_EQ(r->front().aid, 598);
+  q.patient.clear();
+  q.id = "o3";
+  r = store_->SearchAudit(q);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->size(), 86u);  // aids 3, 10, ..., 598
+  q.id.clear();
+  q.principal = "u0";
+  r = store_->SearchAudit(q);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->size(), 300u);
+}
+
 class DurabilityTest : public StoreTest {
  protected:
   void SetUp() override {

@@ -14,6 +14,7 @@
 #include <mutex>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "core/clock.h"
 #include "fhir/text_search.h"
@@ -28,6 +29,20 @@ namespace {
 // shallower index b-trees; measured in docs/benchmarks.md.
 constexpr int kPageSize = 16384;
 
+// The audit trail's search keys are posted per block of 2^kAuditBlockShift rows (migration
+// 005_audit_posting.sql, which uses the same shift): audit_posting (kind, key, block).
+constexpr int kAuditBlockShift = 8;
+constexpr int64_t kAuditBlockRows = int64_t{1} << kAuditBlockShift;
+enum AuditKeyKind : char { kPostPatient = 1, kPostPrincipal = 2, kPostEntity = 3 };
+
+// A posting's identity as one string (block, kind, key), for the sets that skip postings already
+// written: 8 bytes of block, the kind, the key.
+void PostingId(int64_t block, char kind, const std::string& key, std::string* out) {
+  out->assign(reinterpret_cast<const char*>(&block), sizeof block);
+  out->push_back(kind);
+  out->append(key);
+}
+
 Status SqlError(sqlite3* db, int rc, std::string_view what) {
   std::string msg = std::string(what) + ": " + (db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
   int primary = rc & 0xff;
@@ -38,12 +53,15 @@ Status SqlError(sqlite3* db, int rc, std::string_view what) {
   return Status(Code::kInternal, msg);
 }
 
-// A prepared statement borrowed from a connection's cache; reset on destruction.
+// A prepared statement borrowed from a connection's cache (reset on destruction), or owned by
+// this object when the cache is full (finalized on destruction).
 class Stmt {
  public:
-  Stmt(sqlite3* db, sqlite3_stmt* s) : db_(db), s_(s) {}
+  Stmt(sqlite3* db, sqlite3_stmt* s, bool owned = false) : db_(db), s_(s), owned_(owned) {}
   ~Stmt() {
-    if (s_) {
+    if (s_ && owned_) {
+      sqlite3_finalize(s_);
+    } else if (s_) {
       sqlite3_reset(s_);
       sqlite3_clear_bindings(s_);
     }
@@ -99,6 +117,7 @@ class Stmt {
  private:
   sqlite3* db_;
   sqlite3_stmt* s_;
+  bool owned_ = false;
 };
 
 class Conn {
@@ -165,10 +184,9 @@ class Conn {
       int rc = sqlite3_prepare_v3(db_, sql.c_str(), static_cast<int>(sql.size()),
                                   SQLITE_PREPARE_PERSISTENT, &s, nullptr);
       if (rc != SQLITE_OK) return SqlError(db_, rc, "sqlite prepare");
-      if (cache_.size() > 512) {  // bound the cache (search SQL varies)
-        for (auto& [k, v] : cache_) sqlite3_finalize(v);
-        cache_.clear();
-      }
+      // Bound the cache (search SQL varies). A full cache keeps what it has: statements handed
+      // out may still be in use (a caller can hold several), so none is finalized here.
+      if (cache_.size() >= 512) return std::make_unique<Stmt>(db_, s, true);
       cache_.emplace(sql, s);
     }
     return std::make_unique<Stmt>(db_, s);
@@ -510,6 +528,9 @@ class SqliteTransaction final : public Transaction {
   // Audit rows of this transaction, chained and written at Commit (under the write lock).
   std::vector<AuditRecord> audit_;
   size_t audit_mark_ = 0;  // audit_.size() at the savepoint
+  // Postings WriteAuditChain inserted (PostingId), handed to the store's cache once committed.
+  std::unordered_set<std::string> posted_;
+  int64_t posted_block_ = -1;  // the block of the last audit row written
   Status WriteAuditChain();
   friend class SqliteStore;  // TakeAudit hands its batch to audit_ without copying
 };
@@ -1044,18 +1065,72 @@ class SqliteStore final : public Store {
     if (q.until_us) add(" AND time < ?", q.until_us);
     if (q.aid) add(" AND aid = ?", q.aid);
     if (q.before_aid) add(" AND aid < ?", q.before_aid);
+    // A patient, principal or entity id is found through its postings (migration 005): the
+    // blocks of rows it occurs in, newest first, each read by aid range.
+    char kind = 0;
+    const std::string* key = nullptr;
+    if (!q.patient.empty()) {
+      kind = kPostPatient, key = &q.patient;
+    } else if (!q.id.empty()) {
+      kind = kPostEntity, key = &q.id;
+    } else if (!q.principal.empty()) {
+      kind = kPostPrincipal, key = &q.principal;
+    }
+    const bool by_block = kind != 0 && q.aid == 0;
+    if (by_block) sql += " AND aid >= ? AND aid <= ?";
     sql += " ORDER BY aid DESC LIMIT ?";
-    args.emplace_back(static_cast<int64_t>(q.count));
     ReaderLease lease(this);
     ASSIGN_OR_RETURN(auto s, lease.conn->Prepare(sql));
-    for (size_t i = 0; i < args.size(); ++i) s->BindArg(static_cast<int>(i + 1), args[i]);
+    const int next = static_cast<int>(args.size()) + 1;
     std::vector<AuditRow> out;
-    while (true) {
-      ASSIGN_OR_RETURN(bool row, s->Step());
+    // Steps the rows in [lo, hi] (by_block) or all, at most `limit`; Reset clears the bindings.
+    auto rows = [&](int64_t lo, int64_t hi, int64_t limit) -> Status {
+      for (size_t i = 0; i < args.size(); ++i) s->BindArg(static_cast<int>(i + 1), args[i]);
+      if (by_block) s->Bind(next, lo).Bind(next + 1, hi);
+      s->Bind(by_block ? next + 2 : next, limit);
+      while (true) {
+        ASSIGN_OR_RETURN(bool row, s->Step());
+        if (!row) break;
+        out.push_back(AuditRowAt(*s, true));
+      }
+      s->Reset();
+      return Status::Ok();
+    };
+    if (!by_block) {
+      RETURN_IF_ERROR(rows(0, 0, q.count));
+      return out;
+    }
+    ASSIGN_OR_RETURN(auto b, lease.conn->Prepare("SELECT block FROM audit_posting WHERE kind = ? "
+                                                 "AND key = ? AND block <= ? ORDER BY block "
+                                                 "DESC"));
+    const int64_t last = q.before_aid ? q.before_aid - 1 : INT64_MAX;
+    b->Bind(1, static_cast<int64_t>(kind)).Bind(2, *key).Bind(3, last >> kAuditBlockShift);
+    while (static_cast<int>(out.size()) < q.count) {
+      ASSIGN_OR_RETURN(bool row, b->Step());
       if (!row) break;
-      out.push_back(AuditRowAt(*s, true));
+      const int64_t first = b->Int(0) << kAuditBlockShift;
+      RETURN_IF_ERROR(rows(first, std::min(last, first + kAuditBlockRows - 1),
+                           q.count - static_cast<int64_t>(out.size())));
     }
     return out;
+  }
+
+  Result<int64_t> FirstAuditRowUnsearchable(int64_t last_aid) override {
+    ReaderLease lease(this);
+    auto missing = [](int kind, const char* column) {
+      return std::string("(e.") + column + " <> '' AND NOT EXISTS (SELECT 1 FROM audit_posting " +
+             "p WHERE p.kind = " + std::to_string(kind) + " AND p.key = e." + column +
+             " AND p.block = e.aid >> " + std::to_string(kAuditBlockShift) + "))";
+    };
+    ASSIGN_OR_RETURN(auto s,
+                     lease.conn->Prepare("SELECT e.aid FROM audit_event e WHERE e.aid <= ? "
+                                         "AND (" +
+                                         missing(kPostPatient, "patient") + " OR " +
+                                         missing(kPostPrincipal, "principal") + " OR " +
+                                         missing(kPostEntity, "id") + ") ORDER BY e.aid LIMIT 1"));
+    s->Bind(1, last_aid);
+    ASSIGN_OR_RETURN(bool row, s->Step());
+    return row ? s->Int(0) : int64_t{0};
   }
 
   Status AppendAuditCheckpoint(const AuditCheckpoint& cp) override {
@@ -1164,6 +1239,21 @@ class SqliteStore final : public Store {
     auto it = params_.find(key);
     return it == params_.end() ? -1 : it->second;
   }
+  // Audit postings known to be committed (write lock held): those of the newest block, so that a
+  // key read again and again in one block is posted once, not once per writer batch.
+  bool AuditPosted(const std::string& id) const { return audit_posted_.count(id) != 0; }
+  void PublishAuditPosted(std::unordered_set<std::string>&& ids, int64_t last_block) {
+    if (last_block < 0) return;
+    if (last_block != audit_posted_block_) {
+      audit_posted_.clear();  // rows of older blocks are never written again
+      audit_posted_block_ = last_block;
+    }
+    if (audit_posted_.empty()) {
+      audit_posted_.swap(ids);
+    } else {
+      audit_posted_.merge(ids);
+    }
+  }
   void PublishParams(const std::unordered_map<std::string, int64_t>& p) {
     std::lock_guard<std::mutex> l(params_mu_);
     for (const auto& [k, v] : p) params_[k] = v;
@@ -1223,9 +1313,11 @@ class SqliteStore final : public Store {
   SqliteOptions opts_;
   std::mutex write_mu_;
   std::unique_ptr<Conn> writer_;
-  int64_t last_seq_ = 0;   // guarded by write_mu_
-  int64_t kv_writes_ = 0;  // guarded by write_mu_
-  int64_t last_rid_ = 0;   // guarded by write_mu_
+  int64_t last_seq_ = 0;                          // guarded by write_mu_
+  int64_t kv_writes_ = 0;                         // guarded by write_mu_
+  int64_t last_rid_ = 0;                          // guarded by write_mu_
+  std::unordered_set<std::string> audit_posted_;  // guarded by write_mu_ (AuditPosted)
+  int64_t audit_posted_block_ = -1;               // guarded by write_mu_
   std::mutex readers_mu_;
   std::condition_variable readers_cv_;
   std::vector<std::unique_ptr<Conn>> readers_;
@@ -1543,10 +1635,29 @@ Status SqliteTransaction::WriteAuditChain() {
                    conn_->Prepare("INSERT INTO audit_event (aid, time, principal, action, rtype, "
                                   "id, version, status, remote, detail, patient, flags, digest) "
                                   "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+  // The row's search keys, once per block (migration 005): a key already posted in this block,
+  // by this transaction or a committed one, is skipped; INSERT OR IGNORE covers the rest.
+  ASSIGN_OR_RETURN(auto ps, conn_->Prepare("INSERT OR IGNORE INTO audit_posting (kind, key, block) "
+                                           "VALUES (?, ?, ?)"));
+  std::string pid;
+  auto post = [&](char kind, const std::string& key, int64_t block) -> Status {
+    if (key.empty()) return Status::Ok();
+    PostingId(block, kind, key, &pid);
+    if (store_->AuditPosted(pid) || !posted_.insert(pid).second) return Status::Ok();
+    ps->Bind(1, static_cast<int64_t>(kind)).Bind(2, key).Bind(3, block);
+    RETURN_IF_ERROR(ps->Run());
+    ps->Reset();
+    return Status::Ok();
+  };
   AuditDigest d;
   std::string blob(d.size(), '\0');  // bound SQLITE_STATIC: lives until the row is written
   for (const AuditRecord& r : audit_) {
     ++aid;
+    const int64_t block = aid >> kAuditBlockShift;
+    RETURN_IF_ERROR(post(kPostPatient, r.patient, block));
+    RETURN_IF_ERROR(post(kPostPrincipal, r.principal, block));
+    RETURN_IF_ERROR(post(kPostEntity, r.id, block));
+    posted_block_ = block;
     AuditRowDigest(aid, r, first ? nullptr : &prev, &d);
     std::memcpy(blob.data(), d.data(), d.size());
     s->Bind(1, aid).Bind(2, r.time_us).Bind(3, r.principal).Bind(4, r.action).Bind(5, r.type);
@@ -1614,6 +1725,7 @@ Status SqliteTransaction::CommitVisible(uint64_t* durable_ticket) {
   }
   done_ = true;
   store_->PublishParams(new_params_);
+  store_->PublishAuditPosted(std::move(posted_), posted_block_);
   if (next_seq_ > 0) store_->set_last_seq(next_seq_ - 1);
   if (next_rid_ > 0) store_->set_last_rid(next_rid_ - 1);
   *durable_ticket = store_->EndWrite(true);

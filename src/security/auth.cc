@@ -1,5 +1,6 @@
 #include "security/auth.h"
 
+#include <openssl/crypto.h>
 #include <sys/stat.h>
 
 #include <filesystem>
@@ -100,10 +101,23 @@ Result<Principal> TokenAuthenticator::Authenticate(std::string_view authorizatio
   }
   std::string token(authorization.substr(kBearer.size()));
   while (!token.empty() && (token.back() == ' ' || token.back() == '\r')) token.pop_back();
+  {
+    std::shared_lock<std::shared_mutex> l(seen_mu_);
+    auto seen = seen_.find(token);
+    if (seen != seen_.end()) return *seen->second;
+  }
   auto it = by_hash_.find(Sha256Hex(token));
   if (it == by_hash_.end())
     return Status(Code::kUnauthenticated, "unknown or revoked bearer token");
+  {
+    std::unique_lock<std::shared_mutex> l(seen_mu_);
+    if (seen_.size() < kSeenMax) seen_.emplace(std::move(token), &it->second);
+  }
   return it->second;
+}
+
+bool TokenAuthenticator::SameToken::operator()(const std::string& a, const std::string& b) const {
+  return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
 }
 
 }  // namespace benhan::security

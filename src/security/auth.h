@@ -6,6 +6,7 @@
 
 #include <memory>
 #include <mutex>
+#include <shared_mutex>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -41,7 +42,18 @@ class TokenAuthenticator final : public Authenticator {
   Result<Principal> Authenticate(std::string_view authorization) const override;
 
  private:
-  std::unordered_map<std::string, Principal> by_hash_;
+  std::unordered_map<std::string, Principal> by_hash_;  // immutable after Open
+  // Tokens already presented and found, so that a token is hashed once, not at every request:
+  // token -> its entry of by_hash_. Only tokens that matched are kept (at most kSeenMax), so the
+  // map is bounded by the valid tokens; keys are compared in constant time, so a lookup's timing
+  // does not reveal how much of a presented token matches a known one.
+  struct SameToken {
+    bool operator()(const std::string& a, const std::string& b) const;
+  };
+  static constexpr size_t kSeenMax = 4096;
+  mutable std::shared_mutex seen_mu_;
+  mutable std::unordered_map<std::string, const Principal*, std::hash<std::string>, SameToken>
+      seen_;  // guarded by seen_mu_
 };
 
 }  // namespace benhan::security

@@ -7,7 +7,11 @@
 
 #include <boost/json.hpp>
 
+#include <filesystem>
+#include <fstream>
+
 #include "security/accounts.h"
+#include "security/auth.h"
 #include "security/credentials.h"
 #include "security/crypto.h"
 #include "security/oauth.h"
@@ -16,6 +20,37 @@
 namespace benhan::security {
 namespace {
 namespace json = boost::json;
+
+// The administrator token authenticates; a token found once is remembered (not hashed again) but
+// tokens that differ from it in one character, in length or in case of the scheme's payload stay
+// refused, before and after it was remembered.
+TEST(TokenAuthenticator, RememberedTokensStayExact) {
+  std::string tmpl = (std::filesystem::temp_directory_path() / "benhan-auth-XXXXXX").string();
+  std::string dir = mkdtemp(tmpl.data());
+  std::string created;
+  auto a = TokenAuthenticator::Open(dir, &created);
+  ASSERT_TRUE(a.ok()) << a.status().ToString();
+  ASSERT_FALSE(created.empty());
+  std::string token;
+  std::ifstream(created) >> token;
+  ASSERT_EQ(token.size(), 64u);
+  std::string other = token;
+  other[63] = other[63] == 'a' ? 'b' : 'a';
+  for (int round = 0; round < 3; ++round) {
+    auto p = (*a)->Authenticate("Bearer " + token);
+    ASSERT_TRUE(p.ok()) << round;
+    EXPECT_EQ(p->role, "admin");
+    EXPECT_TRUE(p->all_access);
+    EXPECT_EQ((*a)->Authenticate("bearer " + token + " ").ok(),
+              true);  // scheme case, trailing space
+    EXPECT_EQ((*a)->Authenticate("Bearer " + other).status().code(), Code::kUnauthenticated);
+    EXPECT_EQ((*a)->Authenticate("Bearer " + token.substr(0, 63)).status().code(),
+              Code::kUnauthenticated);
+    EXPECT_EQ((*a)->Authenticate("Bearer " + token + "0").status().code(), Code::kUnauthenticated);
+    EXPECT_EQ((*a)->Authenticate("").status().code(), Code::kUnauthenticated);
+  }
+  std::filesystem::remove_all(dir);
+}
 
 // RFC 6238 Appendix B: seeds are ASCII "1234567890" repeated to the hash's length.
 TEST(Totp, Rfc6238Vectors) {

@@ -101,18 +101,25 @@ Result<Principal> TokenAuthenticator::Authenticate(std::string_view authorizatio
   }
   std::string token(authorization.substr(kBearer.size()));
   while (!token.empty() && (token.back() == ' ' || token.back() == '\r')) token.pop_back();
-  {
-    std::shared_lock<std::shared_mutex> l(seen_mu_);
-    auto seen = seen_.find(token);
-    if (seen != seen_.end()) return *seen->second;
-  }
-  auto it = by_hash_.find(Sha256Hex(token));
-  if (it == by_hash_.end())
-    return Status(Code::kUnauthenticated, "unknown or revoked bearer token");
-  {
-    std::unique_lock<std::shared_mutex> l(seen_mu_);
-    if (seen_.size() < kSeenMax) seen_.emplace(std::move(token), &it->second);
-  }
+  if (auto p = Remembered(token)) return std::move(*p);
+  std::string hash = Sha256Hex(token);
+  if (auto p = FindHashed(std::move(token), hash)) return std::move(*p);
+  return Status(Code::kUnauthenticated, "unknown or revoked bearer token");
+}
+
+std::optional<Principal> TokenAuthenticator::Remembered(const std::string& token) const {
+  std::shared_lock<std::shared_mutex> l(seen_mu_);
+  auto seen = seen_.find(token);
+  if (seen == seen_.end()) return std::nullopt;
+  return *seen->second;
+}
+
+std::optional<Principal> TokenAuthenticator::FindHashed(std::string token,
+                                                        const std::string& hash) const {
+  auto it = by_hash_.find(hash);
+  if (it == by_hash_.end()) return std::nullopt;
+  std::unique_lock<std::shared_mutex> l(seen_mu_);
+  if (seen_.size() < kSeenMax) seen_.emplace(std::move(token), &it->second);
   return it->second;
 }
 

@@ -6,6 +6,7 @@
 
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <shared_mutex>
 #include <string>
 #include <string_view>
@@ -40,6 +41,11 @@ class TokenAuthenticator final : public Authenticator {
   static Result<std::unique_ptr<TokenAuthenticator>> Open(const std::string& data_dir,
                                                           std::string* created_path);
   Result<Principal> Authenticate(std::string_view authorization) const override;
+  // The parts of Authenticate, for an authenticator that also knows other tokens (OAuth2) and
+  // hashes a token once for both: the principal of a bearer token presented before (no hash), and
+  // of a token whose SHA-256 hex is `hash` (remembered for next time). nullopt: not one of these.
+  std::optional<Principal> Remembered(const std::string& token) const;
+  std::optional<Principal> FindHashed(std::string token, const std::string& hash) const;
 
  private:
   std::unordered_map<std::string, Principal> by_hash_;  // immutable after Open

@@ -1234,8 +1234,11 @@ void OAuthServer::ForgetTokens() const {
 
 Result<Principal> OAuthServer::PrincipalOf(const std::string& token) const {
   static const Status kBad(Code::kUnauthenticated, "unknown, expired or revoked bearer token");
-  if (token.empty() || token.size() > 512) return kBad;
-  const std::string hash = Sha256Hex(token);
+  if (token.empty() || token.size() > kMaxTokenBytes) return kBad;
+  return PrincipalOfHash(Sha256Hex(token));
+}
+
+Result<Principal> OAuthServer::PrincipalOfHash(const std::string& hash) const {
   const int64_t now = clock_.NowMicros();
   const uint64_t account_gen = accounts_.changes();
   uint64_t forget_gen;
@@ -1304,11 +1307,16 @@ std::optional<std::string> BearerToken(std::string_view authorization) {
 }
 
 Result<Principal> OAuthAuthenticator::Authenticate(std::string_view authorization) const {
-  auto admin = admin_->Authenticate(authorization);
-  if (admin.ok()) return admin;
   auto token = BearerToken(authorization);
-  if (!token) return admin.status();  // "authentication required: send 'Authorization: Bearer'"
-  return oauth_.PrincipalOf(*token);
+  // Not a bearer credential, or too long to be one of ours: the token authenticator's answer
+  // ("authentication required: send 'Authorization: Bearer'", or unknown token).
+  if (!token || token->size() > OAuthServer::kMaxTokenBytes)
+    return admin_->Authenticate(authorization);
+  if (auto p = admin_->Remembered(*token)) return std::move(*p);
+  // One hash for both kinds of token.
+  const std::string hash = Sha256Hex(*token);
+  if (auto p = admin_->FindHashed(std::move(*token), hash)) return std::move(*p);
+  return oauth_.PrincipalOfHash(hash);
 }
 
 }  // namespace benhan::security

@@ -196,6 +196,9 @@ class OAuthServer {
   // The Principal of an access token; kUnauthenticated if unknown, expired, revoked or its user
   // is disabled or gone (cached: see above).
   Result<Principal> PrincipalOf(const std::string& access_token) const;
+  // PrincipalOf for a token already hashed (SHA-256 hex); the caller checks kMaxTokenBytes.
+  Result<Principal> PrincipalOfHash(const std::string& token_hash) const;
+  static constexpr size_t kMaxTokenBytes = 512;
   static constexpr int kTokenCacheSeconds = 2;
 
  private:

@@ -213,7 +213,7 @@ AccessDecision ResourceService::CheckObject(const RequestContext& ctx, Interacti
 
 AccessDecision ResourceService::CheckJson(const RequestContext& ctx, Interaction i,
                                           const std::string& type, const std::string& id,
-                                          const std::string& text) const {
+                                          const std::string& text, int64_t seq) const {
   const bool restricted = Restricted(ctx);
   if (!restricted) {
     AccessDecision d;
@@ -223,6 +223,16 @@ AccessDecision ResourceService::CheckJson(const RequestContext& ctx, Interaction
       return d;
     }
     if (!compartment_.IsPatientData(type) || text.empty()) return d;
+    if (seq > 0) {
+      // A stored version: its patients once, remembered (restricted principals need them all).
+      auto patients = PatientsOfVersion(type, text, seq);
+      if (!patients.ok()) {
+        d.status = Status(Code::kInternal, "stored " + type + "/" + id + " is not a JSON object");
+        return d;
+      }
+      if (!patients->empty()) d.patient = std::move(patients->front());
+      return d;
+    }
     // Only the audit row's patient is wanted: a scan that stops at the first one.
     auto first = compartment_.FirstPatientOfStored(type, text);
     if (!first.ok()) {
@@ -234,8 +244,9 @@ AccessDecision ResourceService::CheckJson(const RequestContext& ctx, Interaction
   }
   if (text.empty()) return CheckObject(ctx, i, type, json::object());
   // The patients straight from the text (a scan, no DOM, no validation: the text was validated
-  // when written): this runs for every read and every search match.
-  auto patients = compartment_.PatientsOfStored(type, text);
+  // when written), or remembered for a stored version: this runs for every read and search match.
+  auto patients =
+      seq > 0 ? PatientsOfVersion(type, text, seq) : compartment_.PatientsOfStored(type, text);
   if (!patients.ok()) {
     AccessDecision d;
     d.status = Status(Code::kInternal, "stored " + type + "/" + id + " is not a JSON object");
@@ -245,6 +256,15 @@ AccessDecision ResourceService::CheckJson(const RequestContext& ctx, Interaction
   AccessDecision d;
   if (!patients->empty()) d.patient = std::move(patients->front());
   return d;
+}
+
+Result<std::vector<std::string>> ResourceService::PatientsOfVersion(const std::string& type,
+                                                                    const std::string& text,
+                                                                    int64_t seq) const {
+  if (auto known = versions_.Get(seq)) return std::move(*known);
+  ASSIGN_OR_RETURN(auto patients, compartment_.PatientsOfStored(type, text));
+  versions_.Put(seq, patients);
+  return patients;
 }
 
 Status ResourceService::CheckResource(const json::value& body, const std::string& type) const {
@@ -608,7 +628,7 @@ Result<store::VersionRecord> ResourceService::Read(const RequestContext& ctx,
     AuditRead(ctx, "read", type, id, 0, HttpStatusOf(r.status().code()));
     return r;
   }
-  AccessDecision d = CheckJson(ctx, Interaction::kRead, type, id, r->json);
+  AccessDecision d = CheckJson(ctx, Interaction::kRead, type, id, r->json, r->seq);
   if (!d.status.ok()) {
     AuditRead(ctx, "read", type, id, r->version, HttpStatusOf(d.status.code()), d.status.message(),
               d.patient);
@@ -634,7 +654,7 @@ Result<store::VersionRecord> ResourceService::VRead(const RequestContext& ctx,
   auto r = store_.VRead(type, id, version);
   AccessDecision d;
   if (r.ok() && !r->deleted) {
-    d = CheckJson(ctx, Interaction::kRead, type, id, r->json);
+    d = CheckJson(ctx, Interaction::kRead, type, id, r->json, r->seq);
   } else if (r.ok() && Restricted(ctx)) {
     // A deletion version has no content: judge by the current (or last) content.
     auto cur = store_.VRead(type, id, std::max<int64_t>(1, version - 1));
@@ -717,7 +737,7 @@ Result<store::SearchResult> ResourceService::Search(const RequestContext& ctx,
     std::vector<store::VersionRecord> kept;
     kept.reserve(r->matches.size());
     for (auto& m : r->matches) {
-      AccessDecision d = CheckJson(ctx, Interaction::kSearch, m.type, m.id, m.json);
+      AccessDecision d = CheckJson(ctx, Interaction::kSearch, m.type, m.id, m.json, m.seq);
       if (!d.status.ok()) continue;
       any_btg = any_btg || d.break_glass;
       if (!d.patient.empty() &&

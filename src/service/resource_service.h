@@ -30,6 +30,7 @@
 #include "service/audit_log.h"
 #include "service/search_params.h"
 #include "service/value_sets.h"
+#include "service/version_patients.h"
 #include "store/store.h"
 
 namespace benhan::service {
@@ -201,8 +202,13 @@ class ResourceService {
   // patient for the audit row whether or not a policy is set).
   Status CheckType(const RequestContext& ctx, Interaction i, const std::string& type) const;
   Status CheckPut(const RequestContext& ctx, const std::string& type) const;
+  // `seq`: the stored version's change sequence when `json` is a stored version (its patients
+  // are then remembered: versions_), else 0.
   AccessDecision CheckJson(const RequestContext& ctx, Interaction i, const std::string& type,
-                           const std::string& id, const std::string& json) const;
+                           const std::string& id, const std::string& json, int64_t seq = 0) const;
+  // The patients of stored version `seq` (from versions_, else scanned from `text` and kept).
+  Result<std::vector<std::string>> PatientsOfVersion(const std::string& type,
+                                                     const std::string& text, int64_t seq) const;
   AccessDecision CheckObject(const RequestContext& ctx, Interaction i, const std::string& type,
                              const boost::json::object& resource) const;
   bool Restricted(const RequestContext& ctx) const {
@@ -223,6 +229,7 @@ class ResourceService {
   std::shared_ptr<const CodeHierarchy> hierarchy_;
   std::shared_ptr<const AccessPolicy> policy_;
   PatientCompartment compartment_;
+  mutable VersionPatients versions_;  // patients of stored versions, by seq (CheckJson)
 };
 
 // An audit row as a FHIR R4 AuditEvent (id "audit-<aid>"). `base` prefixes nothing today.

@@ -396,6 +396,29 @@ TEST_P(AccessPolicy, PatientContextSeesOwnCompartmentAndOwnAuditTrail) {
   EXPECT_EQ(bad.status, 400) << bad.body;
 }
 
+// The patients of a stored version are remembered (by its change sequence) after the first
+// check: a read repeated is judged the same, and a new version is judged by its own content (a
+// record moved to another patient is refused to the first at once, its old version still theirs).
+TEST_P(AccessPolicy, EachVersionIsJudgedByItsOwnPatients) {
+  auto w = World::Make(GetParam());
+  ASSERT_TRUE(w);
+  for (int i = 0; i < 3; ++i)
+    EXPECT_EQ(w->Do("u-patient", "GET", "/fhir/Observation/o-care").status, 200) << i;
+  auto put = w->Do("u-admin", "PUT", "/fhir/Observation/o-care",
+                   Template("Observation", "p-hidden", "o-care"));
+  ASSERT_EQ(put.status, 200) << put.body;
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(w->Do("u-patient", "GET", "/fhir/Observation/o-care").status, 403) << i;
+    EXPECT_EQ(w->Do("u-patient", "GET", "/fhir/Observation/o-care/_history/1").status, 200) << i;
+    EXPECT_TRUE(IdsOf(w->Do("u-patient", "GET", "/fhir/Observation?_id=o-care")).empty()) << i;
+  }
+  // The audit rows name each version's own patient.
+  ASSERT_TRUE(w->server->node().audit().Flush().ok());
+  auto hidden = w->Do("u-auditor", "GET", "/fhir/AuditEvent?patient=p-hidden&agent=u-patient");
+  ASSERT_EQ(hidden.status, 200) << hidden.body;
+  EXPECT_GE(IdsOf(hidden).size(), 3u) << hidden.body;
+}
+
 TEST_P(AccessPolicy, SmartScopes) {
   auto w = World::Make(GetParam());
   ASSERT_TRUE(w);

@@ -223,26 +223,21 @@ AccessDecision ResourceService::CheckJson(const RequestContext& ctx, Interaction
       return d;
     }
     if (!compartment_.IsPatientData(type) || text.empty()) return d;
-    if (seq > 0) {
-      // A stored version: its patients once, remembered (restricted principals need them all).
-      auto patients = PatientsOfVersion(type, text, seq);
-      if (!patients.ok()) {
+    if (seq == 0) {
+      // Only the audit row's patient is wanted: a scan that stops at the first one. (A stored
+      // version's patients are scanned once and remembered below: restricted principals need
+      // them all.)
+      auto first = compartment_.FirstPatientOfStored(type, text);
+      if (!first.ok()) {
         d.status = Status(Code::kInternal, "stored " + type + "/" + id + " is not a JSON object");
         return d;
       }
-      if (!patients->empty()) d.patient = std::move(patients->front());
+      d.patient = std::move(*first);
       return d;
     }
-    // Only the audit row's patient is wanted: a scan that stops at the first one.
-    auto first = compartment_.FirstPatientOfStored(type, text);
-    if (!first.ok()) {
-      d.status = Status(Code::kInternal, "stored " + type + "/" + id + " is not a JSON object");
-      return d;
-    }
-    d.patient = std::move(*first);
-    return d;
+  } else if (text.empty()) {
+    return CheckObject(ctx, i, type, json::object());
   }
-  if (text.empty()) return CheckObject(ctx, i, type, json::object());
   // The patients straight from the text (a scan, no DOM, no validation: the text was validated
   // when written), or remembered for a stored version: this runs for every read and search match.
   auto patients =

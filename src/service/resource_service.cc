@@ -584,9 +584,8 @@ void ResourceService::AuditRead(const RequestContext& ctx, const char* action,
                                 bool break_glass) {
   if (audit_.discarding()) return;  // bench/access.sh's unaudited baseline (demo mode only)
   if (break_glass) detail += (detail.empty() ? "" : "; ") + ("break-glass: " + ctx.break_glass);
-  audit_.Record(store::AuditRecord{SystemClock().NowMicros(), ctx.principal, action, type, id,
-                                   version, status, ctx.remote, std::move(detail),
-                                   std::move(patient), break_glass ? "btg" : ""});
+  audit_.Record(AuditLog::Event{SystemClock().NowMicros(), ctx.principal, action, type, id, version,
+                                status, ctx.remote, detail, patient, break_glass ? "btg" : ""});
 }
 
 namespace {

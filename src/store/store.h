@@ -217,14 +217,10 @@ class Store {
   virtual Status Flush() { return Status::Ok(); }
   // Appends audit rows of reads (batched by the caller); writes audit inside their Transaction.
   virtual Status AppendAudit(const std::vector<AuditRecord>& recs) = 0;
-  // The same, but the store may take the records instead of copying them: on success `recs` is
-  // left empty, on failure it still holds every record (for a retry). Used by the read audit's
-  // batch writer (service/audit_log.h).
-  virtual Status TakeAudit(std::vector<AuditRecord>& recs) {
-    Status st = AppendAudit(recs);
-    if (st.ok()) recs.clear();
-    return st;
-  }
+  // The same, but the store may take the records instead of copying them: on success `recs` keeps
+  // its size and holds valid records of unspecified content (the caller reuses their storage:
+  // service/audit_log.h), on failure it still holds every record unchanged (for a retry).
+  virtual Status TakeAudit(std::vector<AuditRecord>& recs) { return AppendAudit(recs); }
   // Number of current non-deleted resources per type (for /metadata and tests).
   virtual Result<std::vector<std::pair<std::string, int64_t>>> CountByType() = 0;
 

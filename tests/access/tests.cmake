@@ -2,7 +2,7 @@
 # scopes, Consent, break-the-glass over HTTP; tampering with the audit hash chain detected by the
 # real `benhan audit verify` on SQLite and PostgreSQL.
 add_executable(access_tests ${CMAKE_CURRENT_LIST_DIR}/access_policy_test.cc
-  ${CMAKE_CURRENT_LIST_DIR}/audit_trail_test.cc)
+  ${CMAKE_CURRENT_LIST_DIR}/audit_trail_test.cc ${CMAKE_CURRENT_LIST_DIR}/audit_log_test.cc)
 target_link_libraries(access_tests PRIVATE benhan_test_support GTest::gtest_main)
 target_compile_definitions(access_tests PRIVATE BENHAN_BIN="$<TARGET_FILE:benhan>")
 add_dependencies(access_tests benhan)

@@ -73,6 +73,8 @@ class Stmt {
     sqlite3_reset(s_);
     sqlite3_clear_bindings(s_);
   }
+  // For a loop that binds every parameter again before each step (the destructor clears them).
+  void ResetKeepingBindings() { sqlite3_reset(s_); }
   Stmt& Bind(int i, int64_t v) {
     sqlite3_bind_int64(s_, i, v);
     return *this;
@@ -977,8 +979,7 @@ class SqliteStore final : public Store {
     auto* txn = static_cast<SqliteTransaction*>(t.get());
     txn->audit_.swap(recs);
     Status st = txn->Commit();
-    txn->audit_.swap(recs);  // WriteAuditChain reads the records, never moves them
-    if (st.ok()) recs.clear();
+    txn->audit_.swap(recs);  // WriteAuditChain reads the records, never moves them: kept for reuse
     return st;
   }
 
@@ -1646,7 +1647,7 @@ Status SqliteTransaction::WriteAuditChain() {
     if (store_->AuditPosted(pid) || !posted_.insert(pid).second) return Status::Ok();
     ps->Bind(1, static_cast<int64_t>(kind)).Bind(2, key).Bind(3, block);
     RETURN_IF_ERROR(ps->Run());
-    ps->Reset();
+    ps->ResetKeepingBindings();
     return Status::Ok();
   };
   AuditDigest d;
@@ -1664,7 +1665,7 @@ Status SqliteTransaction::WriteAuditChain() {
     s->Bind(6, r.id).Bind(7, r.version).Bind(8, static_cast<int64_t>(r.status)).Bind(9, r.remote);
     s->Bind(10, r.detail).Bind(11, r.patient).Bind(12, r.flags).BindBlob(13, blob);
     RETURN_IF_ERROR(s->Run());
-    s->Reset();
+    s->ResetKeepingBindings();
     prev = d;
     first = false;
   }

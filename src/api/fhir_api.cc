@@ -273,8 +273,10 @@ void FhirApi::Handle(const HttpRequest& req, HttpResponse& res) {
   res.Set("X-Content-Type-Options", "nosniff");
   res.Set("Cache-Control", "no-store");
   // An open (demo) server sends no CORS headers: with them, any web page the user visits could
-  // read its records through the browser, since no credentials are needed.
-  const bool cors = !auth_.open();
+  // read its records through the browser, since no credentials are needed. A request without
+  // Origin does not come from a page of another origin (browsers send Origin on every cross-origin
+  // request and preflight): LIS, HIS and other systems get no CORS headers they would not read.
+  const bool cors = !auth_.open() && !req.Header("origin").empty();
   if (cors) res.Set("Access-Control-Allow-Origin", "*");
   if (cors && req.method == "OPTIONS" && !req.Header("access-control-request-method").empty()) {
     // A CORS preflight: it never carries credentials, so it is answered before authentication.

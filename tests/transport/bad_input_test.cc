@@ -469,6 +469,11 @@ TEST(Protocol, CorsPreflightAndHeadersForBrowserApps) {
   }
   // An OPTIONS that is not a preflight is no way around authentication.
   EXPECT_EQ(s->Request("OPTIONS", "/fhir/Patient", {}, {}, false).status, 401);
+  // A request without Origin (a system, not a page of another origin) gets no CORS headers.
+  Response plain = s->Request("GET", "/fhir/Patient", {}, {}, true);
+  EXPECT_EQ(plain.status, 200) << plain.body;
+  EXPECT_EQ(plain.headers["access-control-allow-origin"], "");
+  EXPECT_EQ(plain.headers["access-control-expose-headers"], "");
 }
 
 // A demo server needs no credentials, so it must not let pages of other origins read it: no CORS

@@ -123,7 +123,7 @@ std::optional<Principal> TokenAuthenticator::FindHashed(std::string token,
   return it->second;
 }
 
-bool TokenAuthenticator::SameToken::operator()(const std::string& a, const std::string& b) const {
+bool SameTokenBytes::operator()(const std::string& a, const std::string& b) const {
   return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
 }
 

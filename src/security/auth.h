@@ -29,6 +29,12 @@ class Authenticator {
   virtual bool open() const { return false; }
 };
 
+// Equality of two secrets (tokens) in time that depends on their lengths only, so that a map
+// lookup's timing does not reveal how much of a presented token matches a known one.
+struct SameTokenBytes {
+  bool operator()(const std::string& a, const std::string& b) const;
+};
+
 // Demo mode: everyone is "demo". Only allowed when the server listens on loopback.
 std::unique_ptr<Authenticator> MakeDemoAuthenticator();
 
@@ -53,12 +59,9 @@ class TokenAuthenticator final : public Authenticator {
   // token -> its entry of by_hash_. Only tokens that matched are kept (at most kSeenMax), so the
   // map is bounded by the valid tokens; keys are compared in constant time, so a lookup's timing
   // does not reveal how much of a presented token matches a known one.
-  struct SameToken {
-    bool operator()(const std::string& a, const std::string& b) const;
-  };
   static constexpr size_t kSeenMax = 4096;
   mutable std::shared_mutex seen_mu_;
-  mutable std::unordered_map<std::string, const Principal*, std::hash<std::string>, SameToken>
+  mutable std::unordered_map<std::string, const Principal*, std::hash<std::string>, SameTokenBytes>
       seen_;  // guarded by seen_mu_
 };
 

@@ -1235,20 +1235,29 @@ void OAuthServer::ForgetTokens() const {
 Result<Principal> OAuthServer::PrincipalOf(const std::string& token) const {
   static const Status kBad(Code::kUnauthenticated, "unknown, expired or revoked bearer token");
   if (token.empty() || token.size() > kMaxTokenBytes) return kBad;
-  return PrincipalOfHash(Sha256Hex(token));
+  if (auto p = CachedPrincipal(token)) return std::move(*p);
+  return PrincipalOfHashed(token, Sha256Hex(token));
 }
 
-Result<Principal> OAuthServer::PrincipalOfHash(const std::string& hash) const {
+std::optional<Principal> OAuthServer::CachedPrincipal(const std::string& token) const {
+  const int64_t now = clock_.NowMicros();
+  const uint64_t account_gen = accounts_.changes();
+  std::lock_guard<std::mutex> l(cache_mu_);
+  auto it = tokens_.find(token);
+  if (it == tokens_.end()) return std::nullopt;
+  if (it->second.until_us > now && it->second.account_gen == account_gen) return it->second.who;
+  tokens_.erase(it);
+  return std::nullopt;
+}
+
+Result<Principal> OAuthServer::PrincipalOfHashed(const std::string& token,
+                                                 const std::string& hash) const {
   const int64_t now = clock_.NowMicros();
   const uint64_t account_gen = accounts_.changes();
   uint64_t forget_gen;
   {
     std::lock_guard<std::mutex> l(cache_mu_);
     forget_gen = forget_gen_;
-    if (auto it = tokens_.find(hash); it != tokens_.end()) {
-      if (it->second.until_us > now && it->second.account_gen == account_gen) return it->second.who;
-      tokens_.erase(it);
-    }
   }
   int64_t exp_us = 0;
   auto p = PrincipalFromStore(hash, now, &exp_us);
@@ -1257,8 +1266,9 @@ Result<Principal> OAuthServer::PrincipalOfHash(const std::string& hash) const {
     // Not if a revocation or client change came while the store was read: it may have missed it.
     if (forget_gen == forget_gen_) {
       if (tokens_.size() >= kMaxCachedTokens) tokens_.clear();
-      tokens_[hash] = CachedToken{*p, std::min(now + int64_t{kTokenCacheSeconds} * kSecond, exp_us),
-                                  account_gen, forget_gen};
+      tokens_[token] =
+          CachedToken{*p, std::min(now + int64_t{kTokenCacheSeconds} * kSecond, exp_us),
+                      account_gen, forget_gen};
     }
   }
   return p;
@@ -1313,10 +1323,11 @@ Result<Principal> OAuthAuthenticator::Authenticate(std::string_view authorizatio
   if (!token || token->size() > OAuthServer::kMaxTokenBytes)
     return admin_->Authenticate(authorization);
   if (auto p = admin_->Remembered(*token)) return std::move(*p);
+  if (auto p = oauth_.CachedPrincipal(*token)) return std::move(*p);  // no hash
   // One hash for both kinds of token.
   const std::string hash = Sha256Hex(*token);
-  if (auto p = admin_->FindHashed(std::move(*token), hash)) return std::move(*p);
-  return oauth_.PrincipalOfHash(hash);
+  if (auto p = admin_->FindHashed(*token, hash)) return std::move(*p);
+  return oauth_.PrincipalOfHashed(*token, hash);
 }
 
 }  // namespace benhan::security

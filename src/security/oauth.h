@@ -12,9 +12,11 @@
 // "code", "session", "jti", "client", "launch"), so a revocation is a deleted row. The id_token
 // signing key (EC P-256) is made on first use and kept in namespace "oidc" so that every server
 // of a cluster signs with the same key. A validated access token's Principal is kept in memory for
-// at most kTokenCacheSeconds (2 s) so that a stream of requests does not read the store for each
-// one: a revocation, client change or account change made through this server takes effect at the
-// next request; one made elsewhere (the CLI, another server on the same PostgreSQL) within 2 s.
+// at most kTokenCacheSeconds (2 s), keyed by the token itself (compared in constant time; like
+// the hashes, tokens are never written anywhere), so that a stream of requests neither reads the
+// store nor hashes the token for each one: a revocation, client change or account change made
+// through this server takes effect at the next request; one made elsewhere (the CLI, another server
+// on the same PostgreSQL) within 2 s.
 //
 // Ownership: borrows Store, Accounts and Clock (must outlive it). Thread-safety: thread-safe.
 // Errors: token-endpoint failures are OAuth2 error replies (OAuthReply with "error", RFC 6749
@@ -196,8 +198,13 @@ class OAuthServer {
   // The Principal of an access token; kUnauthenticated if unknown, expired, revoked or its user
   // is disabled or gone (cached: see above).
   Result<Principal> PrincipalOf(const std::string& access_token) const;
-  // PrincipalOf for a token already hashed (SHA-256 hex); the caller checks kMaxTokenBytes.
-  Result<Principal> PrincipalOfHash(const std::string& token_hash) const;
+  // The parts of PrincipalOf, for an authenticator that also knows other tokens and hashes a
+  // token once for all (the caller checks kMaxTokenBytes): the cached Principal of a token
+  // (nullopt: not cached or the entry is stale), and PrincipalOf for a token whose SHA-256 hex is
+  // `token_hash`.
+  std::optional<Principal> CachedPrincipal(const std::string& token) const;
+  Result<Principal> PrincipalOfHashed(const std::string& token,
+                                      const std::string& token_hash) const;
   static constexpr size_t kMaxTokenBytes = 512;
   static constexpr int kTokenCacheSeconds = 2;
 
@@ -240,7 +247,8 @@ class OAuthServer {
   static constexpr size_t kMaxCachedTokens = 10000;
   mutable std::mutex cache_mu_;
   mutable uint64_t forget_gen_ = 0;  // under cache_mu_: bumped by ForgetTokens
-  mutable std::unordered_map<std::string, CachedToken> tokens_;  // token hash -> Principal
+  mutable std::unordered_map<std::string, CachedToken, std::hash<std::string>, SameTokenBytes>
+      tokens_;  // under cache_mu_: token -> Principal
   std::mutex key_mu_;
   std::optional<SigningKey> key_;  // under key_mu_: the id_token key, once read or made
 };

@@ -432,8 +432,14 @@ TEST_P(OAuthServerTest, RevokedExpiredAndDisabledTokensStopAtOnce) {
   ASSERT_TRUE(oauth_->PrincipalOf(at5).ok());
   clock_.Advance(1);
   EXPECT_EQ(oauth_->PrincipalOf(at5).status().code(), Code::kUnauthenticated);
-  // Garbage.
-  for (std::string bad : {std::string(""), std::string("x"), std::string(600, 'a'), at + "x"})
+  // Garbage, and tokens one byte off a cached one (the cache is keyed by the token itself).
+  auto [c6, v6] = Approve("user/*.rs");
+  std::string at6(Exchange(c6, v6).body.at("access_token").as_string());
+  ASSERT_TRUE(oauth_->PrincipalOf(at6).ok());  // now cached
+  std::string near6 = at6;
+  near6.back() = near6.back() == 'A' ? 'B' : 'A';
+  for (std::string bad : {std::string(""), std::string("x"), std::string(600, 'a'), at + "x",
+                          at6 + "x", at6.substr(0, at6.size() - 1), near6})
     EXPECT_FALSE(oauth_->PrincipalOf(bad).ok());
 }
 

@@ -9,8 +9,10 @@
 
 #include <atomic>
 #include <boost/json.hpp>
+#include <chrono>
 #include <filesystem>
 #include <mutex>
+#include <thread>
 
 #include "api/oauth_api.h"
 #include "core/ids.h"
@@ -210,6 +212,39 @@ TEST_P(OAuthServerTest, LockOutAfterFailedLoginsAndUnlock) {
   EXPECT_EQ(accounts_->Add(reserved, kPassword).code(), Code::kInvalid);
   EXPECT_GE(Audited("login-failed"), 9);
   EXPECT_EQ(Audited("login"), 3);
+}
+
+// Login sessions (the authorization pages' cookie) end after AuthSettings::session_idle_minutes
+// (30) without use, and each use restarts that time; logging out ends one at once. The fake clock
+// stands for the time of a session's last use (the store expires rows by the real time).
+TEST_P(OAuthServerTest, IdleLoginSessionsExpireAndUseKeepsThemAlive) {
+  LoginSession made;
+  clock_.Advance(-31 * 60);  // last used 31 minutes ago
+  auto idle = oauth_->NewSession("bs.lan", &made);
+  ASSERT_TRUE(idle.ok()) << idle.status().ToString();
+  auto gone = oauth_->GetSession(*idle);
+  ASSERT_TRUE(gone.ok());
+  EXPECT_FALSE(gone->has_value()) << "idle for longer than 30 minutes";
+  // Two sessions last used 29 minutes 58 seconds ago: 2 s of idle time left. One is used now.
+  clock_.Advance(60 + 2);
+  auto used = oauth_->NewSession("bs.lan", &made);
+  auto unused = oauth_->NewSession("bs.lan", &made);
+  ASSERT_TRUE(used.ok() && unused.ok());
+  clock_.Advance(30 * 60 - 2);  // now
+  auto in_use = oauth_->GetSession(*used);
+  ASSERT_TRUE(in_use.ok() && in_use->has_value());
+  EXPECT_EQ((*in_use)->user, "bs.lan");
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+  auto kept = oauth_->GetSession(*used);
+  ASSERT_TRUE(kept.ok());
+  EXPECT_TRUE(kept->has_value()) << "its use restarted the idle time";
+  auto lapsed = oauth_->GetSession(*unused);
+  ASSERT_TRUE(lapsed.ok());
+  EXPECT_FALSE(lapsed->has_value()) << "not used: idle for longer than 30 minutes";
+  ASSERT_TRUE(oauth_->EndSession(*used).ok());
+  auto ended = oauth_->GetSession(*used);
+  ASSERT_TRUE(ended.ok());
+  EXPECT_FALSE(ended->has_value()) << "logged out";
 }
 
 TEST_P(OAuthServerTest, AdministratorsNeedTotp) {

@@ -394,6 +394,34 @@ void Indexer::DeriveAliases(const std::string& type, std::vector<Param>& list) {
         aliases[p->def->code] = std::move(a);
         continue;
       }
+      // Unions of other parameters' unions: Observation `combo-value-quantity` is the four
+      // branches of `value-quantity` (value as Quantity | value as SampledData) and of
+      // `component-value-quantity`. Each source's branches must all be branches of this one, and
+      // together they must give every branch (same kind and components: the same rows).
+      std::vector<bool> covered(branches.size(), false);
+      const std::string kind = Signature(*p->def, "");
+      for (const Param* q : sorted) {
+        if (q == p || aliases.count(q->def->code) || Signature(*q->def, "") != kind) continue;
+        std::vector<std::string> qb = SplitTopLevelUnion(q->expression);
+        if (qb.size() >= branches.size()) continue;
+        std::vector<size_t> at;
+        for (const auto& b : qb) {
+          auto it = std::find(branches.begin(), branches.end(), b);
+          if (it == branches.end()) break;
+          at.push_back(static_cast<size_t>(it - branches.begin()));
+        }
+        if (at.size() != qb.size()) continue;
+        bool adds = false;
+        for (size_t i : at) adds = adds || !covered[i];
+        if (!adds) continue;
+        for (size_t i : at) covered[i] = true;
+        a.sources.push_back(q->def->code);
+      }
+      if (std::all_of(covered.begin(), covered.end(), [](bool c) { return c; })) {
+        aliases[p->def->code] = std::move(a);
+        continue;
+      }
+      a.sources.clear();
     }
     // References restricted to a target type: E.where(resolve() is T) over E.
     static constexpr std::string_view kWhere = ".where(resolve() is ";

@@ -337,6 +337,41 @@ TEST(SearchDifferential, SyntheaQueriesAgreeWithFhirPath) {
                              r);
                        }});
   }
+  // combo-value-quantity is searched through the rows of value-quantity and
+  // component-value-quantity (fhir::Indexer::AliasOf): the Observation's own value or any
+  // component's (blood pressure panels have only component values).
+  for (const char* q :
+       {"gt100|http://unitsofmeasure.org|mm%5BHg%5D", "lt70|http://unitsofmeasure.org|mm%5BHg%5D",
+        "ge20|http://unitsofmeasure.org|kg%2Fm2", "le5|http://unitsofmeasure.org|%25"}) {
+    std::string v = q;
+    std::string prefix = v.substr(0, 2);
+    std::string number = v.substr(2, v.find('|') - 2);
+    std::string unit = v.substr(v.rfind('|') + 1);
+    for (auto [from, to] : {std::pair<const char*, const char*>{"%5B", "["},
+                            {"%5D", "]"},
+                            {"%2F", "/"},
+                            {"%25", "%"}}) {
+      for (size_t at; (at = unit.find(from)) != std::string::npos;) unit.replace(at, 3, to);
+    }
+    std::string op = prefix == "gt" ? ">" : prefix == "lt" ? "<" : prefix == "ge" ? ">=" : "<=";
+    std::string test =
+        "value.ofType(Quantity).where(system = 'http://unitsofmeasure.org').exists($this " + op +
+        " " + number + " '" + unit + "')";
+    std::string expr = "Observation." + test + " or Observation.component." + test;
+    queries.push_back({"Observation", "combo-value-quantity=" + v,
+                       [&, expr](const json::value& r) { return FhirPathTrue(defs, expr, r); }});
+  }
+  for (const char* missing : {"true", "false"}) {
+    queries.push_back({"Observation", std::string("combo-value-quantity:missing=") + missing,
+                       [&, missing](const json::value& r) {
+                         bool none =
+                             !FhirPathTrue(defs,
+                                           "Observation.value.ofType(Quantity).exists() or "
+                                           "Observation.component.value.ofType(Quantity).exists()",
+                                           r);
+                         return none == (std::string_view(missing) == "true");
+                       }});
+  }
   for (const char* missing : {"true", "false"}) {
     queries.push_back({"Condition", std::string("abatement-date:missing=") + missing,
                        [&, missing](const json::value& r) {

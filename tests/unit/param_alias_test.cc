@@ -2,6 +2,8 @@
 // expressions and not indexed (fhir::Indexer::AliasOf).
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+
 #include "fhir/indexer.h"
 
 namespace benhan::fhir {
@@ -29,6 +31,14 @@ TEST(ParamAlias, DerivedFromTheR4Expressions) {
   EXPECT_EQ(cvq->sources,
             (std::vector<std::string>{"code-value-quantity", "component-code-value-quantity"}));
 
+  // A union of other parameters' unions: value-quantity is `value as Quantity | value as
+  // SampledData`, component-value-quantity the same on each component.
+  const auto* cq = x.AliasOf("Observation", "combo-value-quantity");
+  ASSERT_NE(cq, nullptr);
+  EXPECT_EQ(cq->sources, (std::vector<std::string>{"component-value-quantity", "value-quantity"}));
+  // A union that no other parameters' branches cover exactly stays indexed.
+  EXPECT_EQ(x.AliasOf("Observation", "value-quantity"), nullptr);
+
   const auto* phonetic = x.AliasOf("Patient", "phonetic");
   ASSERT_NE(phonetic, nullptr);
   EXPECT_EQ(phonetic->sources, std::vector<std::string>{"name"});
@@ -43,6 +53,11 @@ TEST(ParamAlias, DerivedFromTheR4Expressions) {
       const auto* a = x.AliasOf(type, p->code);
       if (a == nullptr) continue;
       ++n;
+      if (std::getenv("BENHAN_LIST_ALIASES") != nullptr) {
+        std::printf("%s.%s ->", type.c_str(), p->code.c_str());
+        for (const auto& s : a->sources) std::printf(" %s", s.c_str());
+        std::printf("%s%s\n", a->target_type.empty() ? "" : " where ", a->target_type.c_str());
+      }
       for (const auto& s : a->sources) EXPECT_EQ(x.AliasOf(type, s), nullptr) << type << "." << s;
     }
   }

@@ -292,10 +292,12 @@ ImportSummary Import(Node& node, const std::vector<std::string>& paths, const Im
       }
     });
   }
-  // Commit groups: a commit waits until `group` units are ready (or the threads still working are
-  // fewer), so that several Bundles share each commit while the other threads prepare the next.
+  // Commit groups: with `group` > 1 a commit waits until that many units are ready (or the threads
+  // still working are fewer). The default (1) never waits: the writer is the import's bottleneck,
+  // and the units that arrive while a commit is being written join it anyway
+  // (store::GroupCommitter), so groups grow without the writer standing idle.
   const int jobs = std::max(1, opts.jobs);
-  const int group = std::clamp(opts.commit_group > 0 ? opts.commit_group : jobs / 2, 1, jobs);
+  const int group = std::clamp(opts.commit_group, 1, jobs);
   auto& service = st.node.service();
   int active = jobs;  // guarded by st.mu
   auto worker = [&](std::vector<Unit>* list) {

@@ -14,10 +14,12 @@
 namespace benhan::app {
 
 struct ImportOptions {
-  // Threads. Half of them at a time commit together while the other half parse, validate and
-  // index the next units; larger groups share a commit (fewer WAL page writes per resource).
+  // Threads: they parse, validate and index units (files, NDJSON chunks) while the writer commits
+  // the units that are ready, all of them in one commit (fewer WAL page writes per resource).
   int jobs = 16;
-  int commit_group = 0;  // units (files, NDJSON chunks) per commit; 0: jobs / 2
+  // Units a commit waits for before it begins (1: none). Waiting leaves the writer, the import's
+  // bottleneck, idle: measured in docs/benchmarks.md ("A commit takes the units that arrive").
+  int commit_group = 1;
   bool progress = true;  // progress line on stderr when it is a terminal
   int ndjson_chunk = 1000;
 };

@@ -103,7 +103,9 @@ Status GroupCommitter::Run(const std::function<Status(Transaction&)>& work) {
     for (int attempt = 0; attempt < 5; ++attempt) {
       bool unit_failed = false;
       commit = run_once([&](Transaction& txn) -> Status {
-        for (Item* it : group) {
+        // Indexes, not iterators: the first (optimistic) run takes units that arrive meanwhile.
+        for (size_t i = 0; i < group.size(); ++i) {
+          Item* it = group[i];
           if (savepoints) RETURN_IF_ERROR(txn.Savepoint());
           try {
             it->status = (*it->work)(txn);
@@ -118,6 +120,17 @@ Status GroupCommitter::Run(const std::function<Status(Transaction&)>& work) {
             if (savepoints) RETURN_IF_ERROR(txn.ReleaseSavepoint());
           } else {
             RETURN_IF_ERROR(txn.RollbackToSavepoint());
+          }
+          // Units that arrived while this group was being written join it: the commit writes
+          // each page it dirtied once for all of them, and they would otherwise wait for this
+          // commit and then for their own. Not in a savepoint re-run (its group is fixed).
+          if (i + 1 == group.size() && !savepoints && group.size() < max_group_) {
+            std::lock_guard<std::mutex> l(mu_);
+            while (!queue_.empty() && group.size() < max_group_) {
+              group.push_back(queue_.front());
+              group.back()->taken = true;
+              queue_.pop_front();
+            }
           }
         }
         return Status::Ok();

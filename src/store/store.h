@@ -271,9 +271,10 @@ Status RunInTransaction(Store& store, const std::function<Status(Transaction&)>&
 // synchronous commit (one fsync; with SQLite the sync runs after the write lock is released, while
 // the next group works, and may cover several groups); a failing unit is undone alone (see below)
 // and the others still commit. The first caller to arrive leads: it runs everyone's work in arrival
-// order and commits; the others wait for their result. With one caller at a time this is
-// RunInTransaction. Throughput rises with concurrency because commits (WAL writes, fsync) and
-// per-commit page writes are shared.
+// order and commits; the others wait for their result. Units that arrive while the group is being
+// written join it before the commit (up to max_group units): they would otherwise wait for this
+// commit and then their own. With one caller at a time this is RunInTransaction. Throughput rises
+// with concurrency because commits (WAL writes, fsync) and per-commit page writes are shared.
 //
 // Thread-safety: Run() is thread-safe. Work functions run on the leader's thread, one at a time,
 // and may be run again (from the start) if the shared commit fails with a retryable error or if

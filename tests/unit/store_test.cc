@@ -6,8 +6,10 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <filesystem>
+#include <mutex>
 #include <set>
 #include <thread>
 
@@ -356,6 +358,82 @@ TEST_F(StoreTest, GroupCommitWaitsForMinGroup) {
   EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(10));
   EXPECT_TRUE(store_->Read("Patient", "n0").ok());
   EXPECT_TRUE(store_->Read("Patient", "n1").ok());
+}
+
+// Units that arrive while a group is being written join it (without any minimum group size):
+// the leader's unit blocks until two more units are queued; all three then run on the leader's
+// thread in one transaction, and each caller sees its own write committed. A unit of the
+// extended group that fails is still undone alone.
+TEST_F(StoreTest, GroupCommitTakesUnitsThatArriveWhileItWrites) {
+  GroupCommitter gc(*store_);
+  std::mutex mu;
+  std::condition_variable cv;
+  bool leader_running = false, release = false;
+  std::set<std::thread::id> runners;
+  std::vector<int64_t> seqs;
+  auto unit = [&](const std::string& id, bool fail) {
+    return [&, id, fail](Transaction& txn) -> Status {
+      {
+        std::lock_guard<std::mutex> l(mu);
+        runners.insert(std::this_thread::get_id());
+      }
+      if (fail) return Status(Code::kInvalid, "refused");
+      auto seq = txn.Put(Version(id, 1, nullptr));
+      if (!seq.ok()) return seq.status();
+      std::lock_guard<std::mutex> l(mu);
+      seqs.push_back(*seq);
+      return Status::Ok();
+    };
+  };
+  std::thread leader([&] {
+    auto first = unit("x0", false);
+    Status st = gc.Run([&](Transaction& txn) -> Status {
+      {
+        std::unique_lock<std::mutex> l(mu);
+        leader_running = true;
+        cv.notify_all();
+        cv.wait(l, [&] { return release; });
+      }
+      return first(txn);
+    });
+    EXPECT_TRUE(st.ok()) << st.ToString();
+  });
+  {
+    std::unique_lock<std::mutex> l(mu);
+    cv.wait(l, [&] { return leader_running; });
+  }
+  std::vector<std::thread> late;
+  std::atomic<int> failed{0};
+  for (int t = 1; t <= 3; ++t) {
+    late.emplace_back([&, t] {
+      Status st = gc.Run(unit("x" + std::to_string(t), t == 2));
+      if (t == 2) {
+        EXPECT_EQ(st.code(), Code::kInvalid);
+        failed++;
+      } else {
+        EXPECT_TRUE(st.ok()) << st.ToString();
+      }
+    });
+  }
+  // The late units are queued behind the leader (whose unit is still running) before it goes on.
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  {
+    std::lock_guard<std::mutex> l(mu);
+    release = true;
+    cv.notify_all();
+  }
+  leader.join();
+  for (auto& th : late) th.join();
+  EXPECT_EQ(failed.load(), 1);
+  EXPECT_EQ(runners.size(), 1u);  // every unit ran on the leader's thread
+  // x0, x1, x3 committed; x2 undone alone. One transaction: consecutive sequence numbers.
+  EXPECT_TRUE(store_->Read("Patient", "x0").ok());
+  EXPECT_TRUE(store_->Read("Patient", "x1").ok());
+  EXPECT_EQ(store_->Read("Patient", "x2").status().code(), Code::kNotFound);
+  EXPECT_TRUE(store_->Read("Patient", "x3").ok());
+  ASSERT_GE(seqs.size(), 3u);
+  std::set<int64_t> distinct(seqs.begin(), seqs.end());
+  EXPECT_LE(*distinct.rbegin() - *distinct.begin(), 3);
 }
 
 // Durability outside the write lock: a commit is visible when CommitVisible returns, and

@@ -45,6 +45,8 @@ Result<std::unique_ptr<store::Store>> OpenStore(const Config& config, bool migra
   so.path = config.data_dir + "/benhan.db";
   so.readers = config.sqlite_readers;
   so.cache_mib = static_cast<int>(config.sqlite_cache_mib);
+  so.page_size = config.sqlite_page_size;
+  so.mmap_mib = config.sqlite_mmap_mib;
   return store::OpenSqliteStore(so);
 }
 
@@ -109,8 +111,8 @@ Result<std::unique_ptr<Node>> Node::Open(const Config& config) {
   if (!loaded.ok()) return Status(loaded.status()).WithContext(config.security_policy);
   n->service_->SetAccessPolicy(*loaded);
   ASSIGN_OR_RETURN(auto key, security::SigningKey::LoadOrCreate(config.data_dir, true));
-  n->checkpointer_ = std::make_unique<security::AuditCheckpointer>(
-      *n->store_, std::move(key), config.audit_checkpoint_seconds);
+  n->checkpointer_ = std::make_unique<security::AuditCheckpointer>(*n->store_, std::move(key),
+                                                                   config.audit_checkpoint_seconds);
   return n;
 }
 

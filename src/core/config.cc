@@ -152,6 +152,17 @@ Status Config::Set(const std::string& key, const std::string& value) {
   if (key == "fhir.max_page_size") return set_int(max_page_size, 1, 100000);
   if (key == "sqlite.cache_mib") return set_int(sqlite_cache_mib, 1, 1 << 20);
   if (key == "sqlite.readers") return set_int(sqlite_readers, 1, 64);
+  if (key == "sqlite.mmap_mib") return set_int(sqlite_mmap_mib, 0, 1 << 20);
+  if (key == "sqlite.page_size") {
+    int n = 0;
+    RETURN_IF_ERROR(set_int(n, 4096, 65536));
+    if ((n & (n - 1)) != 0) {
+      return Status(Code::kInvalid,
+                    "config: sqlite.page_size must be a power of two (4096-65536), got " + value);
+    }
+    sqlite_page_size = n;
+    return Status::Ok();
+  }
   if (key == "postgresql.replicas") {
     pg_replicas = value;
     return Status::Ok();

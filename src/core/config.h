@@ -16,7 +16,7 @@ struct Config {
   std::string data_dir = "./benhan-data";
   // "sqlite" (embedded, in data_dir) or "postgresql://USER@HOST:PORT/DB" (store/postgres).
   std::string storage = "sqlite";
-  bool demo = false;     // demo population, no authentication, loopback only
+  bool demo = false;  // demo population, no authentication, loopback only
   // Access policy file (security/policy.h); empty: the built-in config/policy.json.
   std::string security_policy;
   // Seconds between signed checkpoints of the audit hash chain (security/audit_trail.h).
@@ -54,6 +54,8 @@ struct Config {
   bool validate_on_write = true;
   std::string log_level = "info";
   std::size_t sqlite_cache_mib = 64;
+  int sqlite_page_size = 8192;  // new databases only (store::kDefaultSqlitePageSize)
+  int sqlite_mmap_mib = 0;
   int sqlite_readers = 4;
   // PostgreSQL: read replicas (comma-separated URLs), connections per server, statement timeout.
   std::string pg_replicas;

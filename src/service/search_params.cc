@@ -837,6 +837,15 @@ Result<ParsedSearch> ParseSearch(const std::string& type, const Params& params,
     out.query.all_of.push_back(std::move(c));
     out.used.emplace_back(name, value);
   }
+  // A _has condition matched by a search (not a few named referrers, as _list=ID's) is tested row
+  // by row: its count visits every candidate and would not fit its budget. Total from the page
+  // only, unless _total=accurate asked for a count.
+  for (const auto& c : out.query.all_of) {
+    if (!c.reverse || c.chains.empty()) continue;
+    bool named = !c.chains[0].all_of.empty();
+    for (const auto& ic : c.chains[0].all_of) named = named && ic.kind == ParamKind::kId;
+    if (!named) out.query.total_from_page_only = true;
+  }
   return out;
 }
 

@@ -97,6 +97,11 @@ struct Query {
   // count has a work budget (~ a few ms) and the total is left out when it would cost more
   // (FHIR lets a server omit Bundle.total); a page that holds every match is always counted.
   bool total_accurate = false;
+  // With want_total and not total_accurate: no count beyond the page (total only when the first
+  // page holds every match). Set for searches whose count visits every candidate with a per-row
+  // test (_has): at 1,000 patients such a count never fits its budget, so trying cost ~5 ms a
+  // search for nothing (docs/benchmarks.md, "Page size and the memory map").
+  bool total_from_page_only = false;
 };
 
 }  // namespace benhan::store

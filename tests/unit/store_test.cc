@@ -360,6 +360,48 @@ TEST_F(StoreTest, GroupCommitWaitsForMinGroup) {
   EXPECT_TRUE(store_->Read("Patient", "n1").ok());
 }
 
+// The page size applies to a new database only: one made with 4096-byte pages keeps them when
+// reopened with another setting (SQLite cannot change it without rewriting the file), and the
+// default is store::kDefaultSqlitePageSize.
+TEST_F(StoreTest, PageSizeIsSetForNewDatabasesOnly) {
+  auto page_size = [](const std::string& path) {
+    sqlite3* db = nullptr;
+    EXPECT_EQ(sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+    sqlite3_stmt* st = nullptr;
+    sqlite3_prepare_v2(db, "PRAGMA page_size", -1, &st, nullptr);
+    int n = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return n;
+  };
+  EXPECT_EQ(page_size(dir_ + "/benhan.db"), kDefaultSqlitePageSize);
+  for (int size : {4096, 16384}) {
+    std::string path = dir_ + "/p" + std::to_string(size) + ".db";
+    {
+      SqliteOptions o;
+      o.path = path;
+      o.readers = 1;
+      o.page_size = size;
+      auto s = OpenSqliteStore(o);
+      ASSERT_TRUE(s.ok()) << s.status().ToString();
+      auto txn = (*s)->BeginWrite();
+      ASSERT_TRUE(txn.ok());
+      ASSERT_TRUE((*txn)->Put(Version("ps", 1, nullptr)).ok());
+      ASSERT_TRUE((*txn)->Commit().ok());
+    }
+    EXPECT_EQ(page_size(path), size);
+    SqliteOptions o;
+    o.path = path;
+    o.readers = 1;
+    o.page_size = 65536;  // ignored: the database exists
+    auto s = OpenSqliteStore(o);
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
+    EXPECT_TRUE((*s)->Read("Patient", "ps").ok());
+    s->reset();
+    EXPECT_EQ(page_size(path), size);
+  }
+}
+
 // Units that arrive while a group is being written join it (without any minimum group size):
 // the leader's unit blocks until two more units are queued; all three then run on the leader's
 // thread in one transaction, and each caller sees its own write committed. A unit of the

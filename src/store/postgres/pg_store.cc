@@ -706,6 +706,8 @@ class PgStore final : public Store {
     if (query.want_total) {
       if (!keyset && query.offset == 0 && !out.has_more) {
         out.total = static_cast<int64_t>(out.matches.size());
+      } else if (query.total_from_page_only && !query.total_accurate) {
+        // left out (FHIR allows it); _total=accurate counts
       } else {
         std::string sql = "SELECT COUNT(*) FROM resource r WHERE r.deleted = 0 AND (" + where + ")";
         if (query.total_accurate) {
@@ -911,7 +913,8 @@ class PgStore final : public Store {
                                        "(expires = 0 OR expires > ?) ORDER BY k",
                                        {ns, KvNow()}));
       Out out;
-      for (int i = 0; i < r.size(); ++i) out.push_back(KvEntry{r.Text(i, 0), r.Text(i, 1), r.Int(i, 2)});
+      for (int i = 0; i < r.size(); ++i)
+        out.push_back(KvEntry{r.Text(i, 0), r.Text(i, 1), r.Int(i, 2)});
       return out;
     });
   }
@@ -1238,8 +1241,8 @@ Status PgTransaction::Audit(const AuditRecord& r) {
 Status PgTransaction::ChainAudit() {
   if (audit_.empty()) return Status::Ok();
   // The chain head, locked until COMMIT: appenders of every node chain one after another.
-  ASSIGN_OR_RETURN(Rows h, conn_->Query("SELECT aid, hash FROM audit_head WHERE k = 1 FOR UPDATE",
-                                        {}));
+  ASSIGN_OR_RETURN(Rows h,
+                   conn_->Query("SELECT aid, hash FROM audit_head WHERE k = 1 FOR UPDATE", {}));
   if (h.size() != 1) return Status(Code::kInternal, "audit_head row missing");
   int64_t aid = h.Int(0, 0);
   std::string head = h.Text(0, 1);

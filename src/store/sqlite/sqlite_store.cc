@@ -25,10 +25,6 @@
 namespace benhan::store {
 namespace {
 
-// Page size of new databases. Larger pages mean fewer WAL frames (one write each) per commit and
-// shallower index b-trees; measured in docs/benchmarks.md.
-constexpr int kPageSize = 16384;
-
 // The audit trail's search keys are posted per block of 2^kAuditBlockShift rows (migration
 // 005_audit_posting.sql, which uses the same shift): audit_posting (kind, key, block).
 constexpr int kAuditBlockShift = 8;
@@ -154,10 +150,11 @@ class Conn {
                                SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_DIRECTONLY, nullptr,
                                &Conn::TextMatch, nullptr, nullptr, nullptr);
     std::string pragmas = "PRAGMA cache_size=-" + std::to_string(o.cache_mib * 1024) +
-                          "; PRAGMA temp_store=MEMORY; PRAGMA mmap_size=268435456;";
+                          "; PRAGMA temp_store=MEMORY; PRAGMA mmap_size=" +
+                          std::to_string(static_cast<int64_t>(o.mmap_mib) << 20) + ";";
     if (!readonly) {
       pragmas =
-          "PRAGMA page_size=" + std::to_string(kPageSize) + ";" + pragmas;  // new databases only
+          "PRAGMA page_size=" + std::to_string(o.page_size) + ";" + pragmas;  // new databases only
       pragmas += "PRAGMA journal_mode=WAL; PRAGMA foreign_keys=OFF;";
       pragmas += "PRAGMA journal_size_limit=67108864;";  // a reset WAL file shrinks to 64 MB
       pragmas += o.synchronous_full ? "PRAGMA synchronous=FULL;" : "PRAGMA synchronous=NORMAL;";
@@ -941,6 +938,8 @@ class SqliteStore final : public Store {
     if (query.want_total) {
       if (!keyset && query.offset == 0 && !out.has_more) {
         out.total = static_cast<int64_t>(out.matches.size());  // the first page holds them all
+      } else if (query.total_from_page_only && !query.total_accurate) {
+        // left out (FHIR allows it); _total=accurate counts
       } else {
         // Counted on resource alone: the conditions only read r (and the index tables). Unless
         // _total=accurate, within a budget of SQLite VM steps (kCountBudget x 1000, a few ms):

@@ -15,10 +15,23 @@
 
 namespace benhan::store {
 
+inline constexpr int kDefaultSqlitePageSize = 8192;
+
 struct SqliteOptions {
-  std::string path;              // database file; ":memory:" is not supported (readers need a file)
-  int readers = 4;               // reader connections
-  int cache_mib = 64;            // page cache per connection
+  std::string path;    // database file; ":memory:" is not supported (readers need a file)
+  int readers = 4;     // reader connections
+  int cache_mib = 64;  // page cache per connection
+  // Page size of a new database (a power of two, 4096-65536); an existing database keeps its own.
+  // Every commit writes each page it dirtied whole to the WAL: small pages suit many small
+  // commits (HL7 v2 messages, REST writes), large ones bulk loads; measured in docs/benchmarks.md
+  // ("Page size").
+  int page_size = kDefaultSqlitePageSize;
+  // Bytes of the database file read through a memory map instead of the page cache (MiB; 0: none).
+  // Off by default: with a map SQLite decodes a page's header again at every access and each first
+  // touch of a mapped page faults; a search that visits thousands of pages (`_has`, codes with
+  // many matches) ran 2-3x slower with 256 MiB mapped (docs/benchmarks.md, "Page size and the
+  // memory map").
+  int mmap_mib = 0;
   // Every write transaction durable before it is reported done (power-loss durability): the WAL is
   // fdatasync'ed after the commit, outside the write lock, once for all the commits made before
   // the sync began (Store::WaitDurable). false: synchronous=NORMAL, never synced by a commit.

@@ -18,7 +18,8 @@ struct ImportOptions {
   // the units that are ready, all of them in one commit (fewer WAL page writes per resource).
   int jobs = 16;
   // Units a commit waits for before it begins (1: none). Waiting leaves the writer, the import's
-  // bottleneck, idle: measured in docs/benchmarks.md ("A commit takes the units that arrive").
+  // bottleneck, idle: measured in docs/benchmarks.md ("Page size and the memory map; group commit
+  // takes late units").
   int commit_group = 1;
   bool progress = true;  // progress line on stderr when it is a terminal
   int ndjson_chunk = 1000;

@@ -79,11 +79,15 @@ Status GroupCommitter::Run(const std::function<Status(Transaction&)>& work) {
       linger_cv_.wait_until(lock, deadline, enough);
     }
     std::vector<Item*> group;
-    while (!queue_.empty() && group.size() < max_group_) {
-      group.push_back(queue_.front());
-      group.back()->taken = true;
-      queue_.pop_front();
-    }
+    // Moves queued units into the group (up to max_group_); mu_ must be held.
+    auto take_queued = [&] {
+      while (!queue_.empty() && group.size() < max_group_) {
+        group.push_back(queue_.front());
+        group.back()->taken = true;
+        queue_.pop_front();
+      }
+    };
+    take_queued();
     lock.unlock();
     // Optimistic first: the units run back to back with no savepoints. A savepoint costs a copy of
     // every page its unit writes (SQLite's sub-journal), and units rarely fail under the lock. If
@@ -124,13 +128,9 @@ Status GroupCommitter::Run(const std::function<Status(Transaction&)>& work) {
           // Units that arrived while this group was being written join it: the commit writes
           // each page it dirtied once for all of them, and they would otherwise wait for this
           // commit and then for their own. Not in a savepoint re-run (its group is fixed).
-          if (i + 1 == group.size() && !savepoints && group.size() < max_group_) {
+          if (i + 1 == group.size() && !savepoints) {
             std::lock_guard<std::mutex> l(mu_);
-            while (!queue_.empty() && group.size() < max_group_) {
-              group.push_back(queue_.front());
-              group.back()->taken = true;
-              queue_.pop_front();
-            }
+            take_queued();
           }
         }
         return Status::Ok();

@@ -24,7 +24,7 @@ struct SqliteOptions {
   // Page size of a new database (a power of two, 4096-65536); an existing database keeps its own.
   // Every commit writes each page it dirtied whole to the WAL: small pages suit many small
   // commits (HL7 v2 messages, REST writes), large ones bulk loads; measured in docs/benchmarks.md
-  // ("Page size").
+  // ("Page size and the memory map").
   int page_size = kDefaultSqlitePageSize;
   // Bytes of the database file read through a memory map instead of the page cache (MiB; 0: none).
   // Off by default: with a map SQLite decodes a page's header again at every access and each first

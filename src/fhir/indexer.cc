@@ -376,10 +376,19 @@ void Indexer::DeriveAliases(const std::string& type, std::vector<Param>& list) {
     auto [it, fresh] = by_sig.emplace(Signature(*p->def, p->expression), p);
     if (!fresh) aliases[p->def->code] = Alias{{it->second->def->code}, ""};
   }
+  // Each parameter's top-level union branches and its kind (signature without the expression),
+  // in `sorted` order: computed once, compared for every union parameter below.
+  std::vector<std::vector<std::string>> branches_of;
+  std::vector<std::string> kind_of;
   for (const Param* p : sorted) {
+    branches_of.push_back(SplitTopLevelUnion(p->expression));
+    kind_of.push_back(Signature(*p->def, ""));
+  }
+  for (size_t pi = 0; pi < sorted.size(); ++pi) {
+    const Param* p = sorted[pi];
     if (aliases.count(p->def->code)) continue;
     // Unions of other parameters' expressions (not for references: a _has or chain names one).
-    std::vector<std::string> branches = SplitTopLevelUnion(p->expression);
+    const std::vector<std::string>& branches = branches_of[pi];
     if (branches.size() > 1 && p->def->type != SearchParamType::kReference) {
       Alias a;
       for (const auto& b : branches) {
@@ -399,10 +408,10 @@ void Indexer::DeriveAliases(const std::string& type, std::vector<Param>& list) {
       // `component-value-quantity`. Each source's branches must all be branches of this one, and
       // together they must give every branch (same kind and components: the same rows).
       std::vector<bool> covered(branches.size(), false);
-      const std::string kind = Signature(*p->def, "");
-      for (const Param* q : sorted) {
-        if (q == p || aliases.count(q->def->code) || Signature(*q->def, "") != kind) continue;
-        std::vector<std::string> qb = SplitTopLevelUnion(q->expression);
+      for (size_t qi = 0; qi < sorted.size(); ++qi) {
+        const Param* q = sorted[qi];
+        if (q == p || aliases.count(q->def->code) || kind_of[qi] != kind_of[pi]) continue;
+        const std::vector<std::string>& qb = branches_of[qi];
         if (qb.size() >= branches.size()) continue;
         std::vector<size_t> at;
         for (const auto& b : qb) {

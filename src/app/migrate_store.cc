@@ -14,6 +14,7 @@
 #include "fhir/definitions.h"
 #include "fhir/indexer.h"
 #include "fhir/resource.h"
+#include "store/sqlite/json_codec.h"
 
 namespace benhan::app {
 namespace {
@@ -74,6 +75,14 @@ Result<MigrateStoreSummary> MigrateStore(const std::string& sqlite_dir, store::S
   Db db;
   if (sqlite3_open_v2(path.c_str(), &db.db, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK)
     return Status(Code::kUnavailable, "cannot open " + path);
+  // Stored JSON may be compressed with the database's dictionaries (schema 6 on).
+  store::sqlite::JsonCodec codec;
+  {
+    Stmt t;
+    RETURN_IF_ERROR(
+        Prepare(db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'json_dict'", &t));
+    if (sqlite3_step(t.s) == SQLITE_ROW) RETURN_IF_ERROR(codec.Load(db.db));
+  }
   ASSIGN_OR_RETURN(auto defs, fhir::Definitions::LoadEmbedded());
   ASSIGN_OR_RETURN(auto indexer, fhir::Indexer::Create(defs));
 
@@ -125,7 +134,13 @@ Result<MigrateStoreSummary> MigrateStore(const std::string& sqlite_dir, store::S
     r.v.last_updated_us = sqlite3_column_int64(vs.s, 3);
     r.v.deleted = sqlite3_column_int64(vs.s, 4) != 0;
     r.v.method = vs.Text(5);
-    r.v.json = vs.Text(6);
+    {
+      const void* p = sqlite3_column_blob(vs.s, 6);
+      std::string_view stored(p ? static_cast<const char*>(p) : "",
+                              static_cast<size_t>(sqlite3_column_bytes(vs.s, 6)));
+      Status st = codec.Decode(stored, &r.v.json);
+      if (!st.ok()) return st.WithContext(r.v.type + "/" + r.v.id);
+    }
     r.current = sqlite3_column_int64(vs.s, 7) != 0;
     batch.push_back(std::move(r));
     if (batch.size() >= kBatch) RETURN_IF_ERROR(flush());

@@ -47,6 +47,7 @@ Result<std::unique_ptr<store::Store>> OpenStore(const Config& config, bool migra
   so.cache_mib = static_cast<int>(config.sqlite_cache_mib);
   so.page_size = config.sqlite_page_size;
   so.mmap_mib = config.sqlite_mmap_mib;
+  so.compress_after = config.sqlite_compress_after;
   return store::OpenSqliteStore(so);
 }
 

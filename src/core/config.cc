@@ -153,6 +153,7 @@ Status Config::Set(const std::string& key, const std::string& value) {
   if (key == "sqlite.cache_mib") return set_int(sqlite_cache_mib, 1, 1 << 20);
   if (key == "sqlite.readers") return set_int(sqlite_readers, 1, 64);
   if (key == "sqlite.mmap_mib") return set_int(sqlite_mmap_mib, 0, 1 << 20);
+  if (key == "sqlite.compress_after") return set_int(sqlite_compress_after, 0, 1ll << 40);
   if (key == "sqlite.page_size") {
     int n = 0;
     RETURN_IF_ERROR(set_int(n, 4096, 65536));

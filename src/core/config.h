@@ -56,6 +56,9 @@ struct Config {
   std::size_t sqlite_cache_mib = 64;
   int sqlite_page_size = 8192;  // new databases only (store::kDefaultSqlitePageSize)
   int sqlite_mmap_mib = 0;
+  // Versions stored before resource JSON is compressed (store::SqliteOptions::compress_after);
+  // 0: never compress.
+  int64_t sqlite_compress_after = 1000;
   int sqlite_readers = 4;
   // PostgreSQL: read replicas (comma-separated URLs), connections per server, statement timeout.
   std::string pg_replicas;

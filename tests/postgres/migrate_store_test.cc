@@ -121,5 +121,97 @@ TEST(MigrateStore, SqliteToPostgresKeepsEveryVersionAndAuditRow) {
   if (!::testing::Test::HasFailure()) DropTestDatabase(db);
 }
 
+// Rows the source stored compressed with its own dictionaries (sqlite.compress_after) arrive in
+// PostgreSQL as their JSON, next to rows stored plain before the first dictionary.
+TEST(MigrateStore, CompressedSqliteRowsArriveAsTheirJson) {
+  std::string why;
+  if (TestPostgres(&why).empty()) GTEST_SKIP() << "PostgreSQL is not available: " << why;
+  static const char* kFamily[] = {"Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Vũ", "Đặng"};
+  auto bundle = [&](int from, int to) {
+    json::array entries;
+    for (int i = from; i < to; ++i) {
+      std::string id = "c" + std::to_string(i);
+      json::object body = json::parse(Body(id, kFamily[i % 7])).as_object();
+      body["birthDate"] = std::to_string(1950 + i % 60) + "-0" + std::to_string(1 + i % 9) + "-2" +
+                          std::to_string(i % 8);
+      entries.push_back(json::object{{"resource", body},
+                                     {"request", {{"method", "PUT"}, {"url", "Patient/" + id}}}});
+    }
+    return json::serialize(
+        json::object{{"resourceType", "Bundle"}, {"type", "transaction"}, {"entry", entries}});
+  };
+  ServerOptions so;
+  so.config["sqlite.compress_after"] = "200";
+  auto src = TestServer::Start(so);
+  ASSERT_TRUE(src);
+  ASSERT_EQ(src->Request("POST", "/fhir", bundle(0, 300)).status, 200);
+  src->Stop();  // closing the store waits for the dictionary it started training at 300 versions
+  so.data_dir = src->data_dir();
+  auto again = TestServer::Start(so);
+  ASSERT_TRUE(again);
+  ASSERT_EQ(again->Request("POST", "/fhir", bundle(300, 350)).status, 200);
+  std::vector<std::string> before;
+  for (int i : {0, 150, 299, 300, 349}) {
+    Response r = again->Request("GET", "/fhir/Patient/c" + std::to_string(i));
+    ASSERT_EQ(r.status, 200);
+    before.push_back(r.body);
+  }
+  again->Stop();
+  {
+    sqlite3* lite = nullptr;
+    ASSERT_EQ(sqlite3_open_v2((src->data_dir() + "/benhan.db").c_str(), &lite, SQLITE_OPEN_READONLY,
+                              nullptr),
+              SQLITE_OK);
+    sqlite3_stmt* st = nullptr;
+    sqlite3_prepare_v2(lite,
+                       "SELECT (SELECT COUNT(*) FROM json_dict), SUM(substr(json, 1, 4) = "
+                       "x'28b52ffd'), COUNT(*) FROM resource_version",
+                       -1, &st, nullptr);
+    ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
+    EXPECT_EQ(sqlite3_column_int64(st, 0), 1);
+    EXPECT_EQ(sqlite3_column_int64(st, 1), 50);  // the second bundle
+    EXPECT_EQ(sqlite3_column_int64(st, 2), 350);
+    sqlite3_finalize(st);
+    sqlite3_close(lite);
+  }
+  ServerOptions po;
+  po.config["storage"] = "postgresql";
+  std::string pg_dir;
+  {
+    auto first = TestServer::Start(po);
+    ASSERT_TRUE(first);
+    first->KeepDataDir();
+    pg_dir = first->data_dir();
+  }
+  std::string db;
+  std::getline(std::ifstream(pg_dir + "/pg-database"), db);
+  {
+    store::PostgresOptions o;
+    o.url = TestPostgres(nullptr) + db;
+    auto dest = store::OpenPostgresStore(o);
+    ASSERT_TRUE(dest.ok()) << dest.status().ToString();
+    auto sum = app::MigrateStore(src->data_dir(), **dest, nullptr);
+    ASSERT_TRUE(sum.ok()) << sum.status().ToString();
+    EXPECT_EQ(sum->versions, 350);
+  }
+  ServerOptions pa;
+  pa.data_dir = pg_dir;
+  pa.config["storage"] = "postgresql";
+  auto dst = TestServer::Start(pa);
+  ASSERT_TRUE(dst);
+  size_t k = 0;
+  for (int i : {0, 150, 299, 300, 349}) {
+    Response r = dst->Request("GET", "/fhir/Patient/c" + std::to_string(i));
+    EXPECT_EQ(r.status, 200);
+    EXPECT_EQ(r.body, before[k++]) << "Patient/c" << i;
+  }
+  Response found = dst->Request("GET", "/fhir/Patient?family=dang&_total=accurate");
+  EXPECT_NE(found.body.find("\"total\":50"), std::string::npos) << found.body;
+  dst.reset();
+  std::error_code ec;
+  std::filesystem::remove_all(pg_dir, ec);
+  if (!::testing::Test::HasFailure()) DropTestDatabase(db);
+}
+
 }  // namespace
 }  // namespace benhan::testing

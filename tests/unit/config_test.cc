@@ -22,5 +22,19 @@ TEST(Config, SqlitePageSizeIsAPowerOfTwoInRange) {
   EXPECT_EQ(c.sqlite_page_size, 4096);
 }
 
+TEST(Config, SqliteCompressAfterIsACountOrZero) {
+  Config c;
+  EXPECT_EQ(c.sqlite_compress_after, 1000);
+  EXPECT_TRUE(c.Set("sqlite.compress_after", "0").ok());  // never compress
+  EXPECT_EQ(c.sqlite_compress_after, 0);
+  EXPECT_TRUE(c.Set("sqlite.compress_after", "50000").ok());
+  for (const char* bad : {"-1", "many", ""}) {
+    Status st = c.Set("sqlite.compress_after", bad);
+    EXPECT_EQ(st.code(), Code::kInvalid) << bad;
+    EXPECT_NE(st.message().find("sqlite.compress_after"), std::string::npos) << st.message();
+    EXPECT_EQ(c.sqlite_compress_after, 50000) << bad;
+  }
+}
+
 }  // namespace
 }  // namespace benhan

@@ -20,6 +20,7 @@
 #include "fhir/text_search.h"
 #include "store/audit_chain.h"
 #include "store/search_sql.h"
+#include "store/sqlite/json_codec.h"
 #include "store/sqlite/migrations.h"
 
 namespace benhan::store {
@@ -106,6 +107,13 @@ class Stmt {
   }
   int64_t Int(int c) const { return sqlite3_column_int64(s_, c); }
   double Real(int c) const { return sqlite3_column_double(s_, c); }
+  // Valid until the next step or reset of the statement.
+  std::string_view Blob(int c) const {
+    const void* p = sqlite3_column_blob(s_, c);
+    int n = sqlite3_column_bytes(s_, c);
+    return p ? std::string_view(static_cast<const char*>(p), static_cast<size_t>(n))
+             : std::string_view();
+  }
   std::string Text(int c) const {
     const void* p = sqlite3_column_blob(s_, c);
     int n = sqlite3_column_bytes(s_, c);
@@ -125,7 +133,7 @@ class Conn {
     if (db_) sqlite3_close(db_);
   }
   // benhan_text_match(json, narrative, folded_words): the _text / _content condition
-  // (SqliteDialect().text_match).
+  // (SqliteDialect().text_match). `json` is the stored form (the codec is the function's data).
   static void TextMatch(sqlite3_context* ctx, int, sqlite3_value** argv) {
     const char* json = static_cast<const char*>(sqlite3_value_blob(argv[0]));
     int n = sqlite3_value_bytes(argv[0]);
@@ -134,11 +142,22 @@ class Conn {
       sqlite3_result_int(ctx, 0);
       return;
     }
-    std::string text = fhir::SearchableText(std::string_view(json, static_cast<size_t>(n)),
-                                            sqlite3_value_int(argv[1]) != 0);
+    std::string_view stored(json, static_cast<size_t>(n));
+    thread_local std::string decoded;
+    if (sqlite::JsonCodec::IsCompressed(stored)) {
+      const auto* codec = static_cast<const sqlite::JsonCodec*>(sqlite3_user_data(ctx));
+      Status st = codec->Decode(stored, &decoded);
+      if (!st.ok()) {
+        sqlite3_result_error(ctx, st.message().c_str(), -1);
+        return;
+      }
+      stored = decoded;
+    }
+    std::string text = fhir::SearchableText(stored, sqlite3_value_int(argv[1]) != 0);
     sqlite3_result_int(ctx, fhir::WordsMatch(text, reinterpret_cast<const char*>(words)) ? 1 : 0);
   }
-  static Result<std::unique_ptr<Conn>> Open(const SqliteOptions& o, bool readonly) {
+  static Result<std::unique_ptr<Conn>> Open(const SqliteOptions& o, bool readonly,
+                                            const sqlite::JsonCodec* codec) {
     auto c = std::make_unique<Conn>();
     int flags = readonly ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
     flags |= SQLITE_OPEN_NOMUTEX;
@@ -146,9 +165,9 @@ class Conn {
     if (rc != SQLITE_OK)
       return Status(Code::kUnavailable, "cannot open " + o.path + ": " + sqlite3_errstr(rc));
     sqlite3_busy_timeout(c->db_, 5000);
-    sqlite3_create_function_v2(c->db_, "benhan_text_match", 3,
-                               SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_DIRECTONLY, nullptr,
-                               &Conn::TextMatch, nullptr, nullptr, nullptr);
+    sqlite3_create_function_v2(
+        c->db_, "benhan_text_match", 3, SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_DIRECTONLY,
+        const_cast<sqlite::JsonCodec*>(codec), &Conn::TextMatch, nullptr, nullptr, nullptr);
     std::string pragmas = "PRAGMA cache_size=-" + std::to_string(o.cache_mib * 1024) +
                           "; PRAGMA temp_store=MEMORY; PRAGMA mmap_size=" +
                           std::to_string(static_cast<int64_t>(o.mmap_mib) << 20) + ";";
@@ -199,7 +218,8 @@ class Conn {
 constexpr const char* kVersionColumns =
     "r.rtype, r.id, v.version, v.seq, v.last_updated, v.deleted, v.method, v.json";
 
-VersionRecord RowToVersion(const Stmt& s, int first = 0) {
+// A version row (kVersionColumns from `first` on); the JSON decoded from its stored form.
+Result<VersionRecord> RowToVersion(const Stmt& s, const sqlite::JsonCodec& codec, int first = 0) {
   VersionRecord r;
   r.type = s.Text(first + 0);
   r.id = s.Text(first + 1);
@@ -208,7 +228,9 @@ VersionRecord RowToVersion(const Stmt& s, int first = 0) {
   r.last_updated_us = s.Int(first + 4);
   r.deleted = s.Int(first + 5) != 0;
   r.method = s.Text(first + 6);
-  r.json = s.Text(first + 7);
+  Status st = codec.Decode(s.Blob(first + 7), &r.json);
+  if (!st.ok())
+    return st.WithContext(r.type + "/" + r.id + "/_history/" + std::to_string(r.version));
   return r;
 }
 
@@ -531,6 +553,7 @@ class SqliteTransaction final : public Transaction {
   std::unordered_set<std::string> posted_;
   int64_t posted_block_ = -1;  // the block of the last audit row written
   Status WriteAuditChain();
+  std::string stored_json_;  // Put's buffer for the stored form of a version's JSON
   friend class SqliteStore;  // TakeAudit hands its batch to audit_ without copying
 };
 
@@ -539,13 +562,24 @@ class SqliteStore final : public Store {
   explicit SqliteStore(SqliteOptions o) : opts_(std::move(o)) {}
 
   Status Init() {
-    ASSIGN_OR_RETURN(writer_, Conn::Open(opts_, false));
+    ASSIGN_OR_RETURN(writer_, Conn::Open(opts_, false, &codec_));
     // The WAL file as SQLite names it (absolute, whatever the working directory later is).
     if (const char* db = sqlite3_db_filename(writer_->db(), "main"); db && *db)
       wal_path_ = sqlite3_filename_wal(db);
     else
       wal_path_ = opts_.path + "-wal";
     RETURN_IF_ERROR(Migrate());
+    RETURN_IF_ERROR(codec_.Load(writer_->db()));
+    {
+      // When the next dictionary is trained: once the database holds compress_after versions,
+      // then each time it has grown kRetrainGrowth-fold since the newest dictionary.
+      ASSIGN_OR_RETURN(auto s,
+                       writer_->Prepare("SELECT versions FROM json_dict ORDER BY id DESC LIMIT 1"));
+      ASSIGN_OR_RETURN(bool row, s->Step());
+      next_dict_at_ = opts_.compress_after <= 0 ? -1
+                      : row                     ? s->Int(0) * kRetrainGrowth
+                                                : opts_.compress_after;
+    }
     // Load parameter ids and the sequence counter.
     {
       ASSIGN_OR_RETURN(auto s, writer_->Prepare("SELECT pid, rtype, code FROM search_param"));
@@ -569,13 +603,13 @@ class SqliteStore final : public Store {
       last_rid_ = s->Int(0);
     }
     for (int i = 0; i < opts_.readers; ++i) {
-      ASSIGN_OR_RETURN(auto c, Conn::Open(opts_, true));
+      ASSIGN_OR_RETURN(auto c, Conn::Open(opts_, true, &codec_));
       readers_.push_back(std::move(c));
       free_readers_.push_back(readers_.back().get());
     }
     // Checkpoints run on their own connection and thread, so commits only append to the WAL:
     // the writer's hook wakes the checkpointer once the WAL holds kCheckpointPages pages.
-    ASSIGN_OR_RETURN(checkpointer_, Conn::Open(opts_, false));
+    ASSIGN_OR_RETURN(checkpointer_, Conn::Open(opts_, false, &codec_));
     RETURN_IF_ERROR(writer_->Exec("PRAGMA wal_autocheckpoint=0"));
     RETURN_IF_ERROR(checkpointer_->Exec("PRAGMA wal_autocheckpoint=0"));
     sqlite3_wal_hook(writer_->db(), &SqliteStore::WalHook, this);
@@ -584,6 +618,7 @@ class SqliteStore final : public Store {
   }
 
   ~SqliteStore() override {
+    if (trainer_.joinable()) trainer_.join();
     {
       std::lock_guard<std::mutex> l(ckpt_mu_);
       ckpt_stop_ = true;
@@ -642,6 +677,73 @@ class SqliteStore final : public Store {
   }
 
   std::string_view backend_name() const override { return "sqlite"; }
+
+  const sqlite::JsonCodec& codec() const { return codec_; }
+
+  // Dictionaries for the stored JSON (json_codec.h). kRetrainGrowth: a new one each time the
+  // database has grown this many-fold (1,000 -> 16,000 -> 256,000 ... versions), so the newest
+  // reflects what the clinic stores now; kDictSamples resources of every age are sampled.
+  static constexpr int64_t kRetrainGrowth = 16;
+  static constexpr int kDictSamples = 2000;
+  static constexpr size_t kDictSampleBytes = 16384;  // of each sample, at most
+  static constexpr size_t kDictBytes = 65536;
+
+  // Under write_mu_, after a commit brought the store to `versions` versions: starts training a
+  // dictionary in the background when one is due and none is being trained.
+  void MaybeTrainDictionary(int64_t versions) {
+    if (next_dict_at_ < 0 || versions < next_dict_at_ || training_) return;
+    training_ = true;
+    if (trainer_.joinable()) trainer_.join();  // the previous one has finished (training_ false)
+    trainer_ = std::thread([this, versions] {
+      Status st = TrainDictionary(versions);
+      {
+        std::lock_guard<std::mutex> l(write_mu_);
+        // A failure (too few distinct samples, a full disk) waits for twice as many versions.
+        next_dict_at_ = st.ok() ? versions * kRetrainGrowth : versions * 2;
+        training_ = false;
+      }
+      if (opts_.dictionary_hook) opts_.dictionary_hook(st);
+    });
+  }
+
+  // Samples up to kDictSamples resources spread over seq 1..versions (a reader snapshot), trains
+  // a dictionary, commits it to json_dict, then hands it to the codec: a frame is only ever
+  // written with a dictionary that is already durable.
+  Status TrainDictionary(int64_t versions) {
+    std::vector<std::string> samples;
+    {
+      ReaderLease lease(this);
+      ASSIGN_OR_RETURN(
+          auto s, lease.conn->Prepare("SELECT seq, json FROM resource_version WHERE seq >= ? AND "
+                                      "deleted = 0 ORDER BY seq LIMIT 1"));
+      int64_t next = 1;
+      std::string json;
+      for (int i = 0; i < kDictSamples && next <= versions; ++i) {
+        int64_t want = std::max(next, 1 + i * versions / kDictSamples);
+        s->Reset();
+        s->Bind(1, want);
+        ASSIGN_OR_RETURN(bool row, s->Step());
+        if (!row) break;
+        next = s->Int(0) + 1;
+        RETURN_IF_ERROR(codec_.Decode(s->Blob(1), &json));
+        samples.push_back(json.substr(0, kDictSampleBytes));
+      }
+    }
+    ASSIGN_OR_RETURN(std::string dict, sqlite::TrainJsonDictionary(samples, kDictBytes));
+    uint32_t id = sqlite::JsonDictionaryId(dict);
+    for (uint32_t known : codec_.dictionary_ids()) {
+      if (known == id) return Status(Code::kConflict, "trained a dictionary with a known id");
+    }
+    {
+      std::lock_guard<std::mutex> l(write_mu_);
+      ASSIGN_OR_RETURN(auto s, writer_->Prepare("INSERT INTO json_dict (zstd_id, created, "
+                                                "versions, dict) VALUES (?, ?, ?, ?)"));
+      s->Bind(1, int64_t{id}).Bind(2, KvNow()).Bind(3, versions).BindBlob(4, dict);
+      RETURN_IF_ERROR(s->Run());
+      RETURN_IF_ERROR(codec_.Add(dict));
+    }
+    return Status::Ok();
+  }
 
   // Write transactions commit with synchronous=NORMAL (the WAL is written, not synced) and are
   // made durable after the write lock is released, by WaitDurable: one fdatasync of the WAL covers
@@ -732,14 +834,14 @@ class SqliteStore final : public Store {
     return ReadWith(lease.conn, type, id);
   }
 
-  static Result<VersionRecord> ReadWith(Conn* c, const std::string& type, const std::string& id) {
+  Result<VersionRecord> ReadWith(Conn* c, const std::string& type, const std::string& id) {
     ASSIGN_OR_RETURN(auto s, c->Prepare(std::string("SELECT ") + kVersionColumns +
                                         " FROM resource r JOIN resource_version v ON v.seq = r.seq"
                                         " WHERE r.rtype = ? AND r.id = ?"));
     s->Bind(1, type).Bind(2, id);
     ASSIGN_OR_RETURN(bool row, s->Step());
     if (!row) return Status(Code::kNotFound, type + "/" + id + " not found");
-    return RowToVersion(*s);
+    return RowToVersion(*s, codec_);
   }
 
   Result<VersionRecord> VRead(const std::string& type, const std::string& id,
@@ -755,7 +857,7 @@ class SqliteStore final : public Store {
       return Status(Code::kNotFound,
                     type + "/" + id + "/_history/" + std::to_string(version) + " not found");
     }
-    return RowToVersion(*s);
+    return RowToVersion(*s, codec_);
   }
 
   Result<HistoryPage> History(const HistoryQuery& q) override {
@@ -812,7 +914,8 @@ class SqliteStore final : public Store {
     while (true) {
       ASSIGN_OR_RETURN(bool row, s->Step());
       if (!row) break;
-      page.entries.push_back(RowToVersion(*s));
+      ASSIGN_OR_RETURN(VersionRecord v, RowToVersion(*s, codec_));
+      page.entries.push_back(std::move(v));
     }
     if (page.entries.size() > static_cast<size_t>(q.count)) {
       page.entries.pop_back();
@@ -919,7 +1022,13 @@ class SqliteStore final : public Store {
       }
       if (!*step) break;
       if (full) {
-        out.matches.push_back(RowToVersion(*s));
+        auto v = RowToVersion(*s, codec_);
+        if (!v.ok()) {
+          if (page_budget != nullptr) UnlimitWork(c);
+          s->Reset();
+          return v.status();
+        }
+        out.matches.push_back(std::move(*v));
       } else {
         VersionRecord r;
         r.type = s->Text(0);
@@ -1311,7 +1420,11 @@ class SqliteStore final : public Store {
   }
 
   SqliteOptions opts_;
+  sqlite::JsonCodec codec_;  // before the connections: their text_match function uses it
   std::mutex write_mu_;
+  int64_t next_dict_at_ = -1;  // guarded by write_mu_: versions at which to train (-1: never)
+  bool training_ = false;      // guarded by write_mu_
+  std::thread trainer_;        // guarded by write_mu_
   std::unique_ptr<Conn> writer_;
   int64_t last_seq_ = 0;                          // guarded by write_mu_
   int64_t kv_writes_ = 0;                         // guarded by write_mu_
@@ -1370,7 +1483,7 @@ Result<std::optional<CurrentInfo>> SqliteTransaction::LockCurrent(const std::str
 }
 
 Result<VersionRecord> SqliteTransaction::Read(const std::string& type, const std::string& id) {
-  return SqliteStore::ReadWith(conn_, type, id);
+  return store_->ReadWith(conn_, type, id);
 }
 
 Result<int64_t> SqliteTransaction::ParamId(const std::string& type, const std::string& code) {
@@ -1577,7 +1690,8 @@ Result<int64_t> SqliteTransaction::Put(const NewVersion& v) {
         auto s, conn_->Prepare("INSERT INTO resource_version (seq, rid, version, last_updated, "
                                "method, deleted, json) VALUES (?, ?, ?, ?, ?, ?, ?)"));
     s->Bind(1, seq).Bind(2, k.rid).Bind(3, v.version).Bind(4, v.last_updated_us).Bind(5, v.method);
-    s->Bind(6, int64_t{v.deleted}).BindBlob(7, v.json);
+    store_->codec().Encode(v.json, &stored_json_);
+    s->Bind(6, int64_t{v.deleted}).BindBlob(7, stored_json_);
     RETURN_IF_ERROR(s->Run());
   }
   return seq;
@@ -1728,6 +1842,7 @@ Status SqliteTransaction::CommitVisible(uint64_t* durable_ticket) {
   store_->PublishAuditPosted(std::move(posted_), posted_block_);
   if (next_seq_ > 0) store_->set_last_seq(next_seq_ - 1);
   if (next_rid_ > 0) store_->set_last_rid(next_rid_ - 1);
+  if (next_seq_ > 0) store_->MaybeTrainDictionary(next_seq_ - 1);
   *durable_ticket = store_->EndWrite(true);
   lock_.unlock();  // the next writer may start while this commit syncs
   return Status::Ok();

@@ -36,6 +36,13 @@ struct SqliteOptions {
   // fdatasync'ed after the commit, outside the write lock, once for all the commits made before
   // the sync began (Store::WaitDurable). false: synchronous=NORMAL, never synced by a commit.
   bool synchronous_full = true;
+  // Resource JSON is stored zstd-compressed with dictionaries trained from the database's own
+  // resources (sqlite/json_codec.h): the first once it holds this many versions, another each
+  // time it has grown 16-fold. Until then, and with 0 (never compress), JSON is stored as is.
+  // Rows keep the form they were written in; both are always read.
+  int64_t compress_after = 1000;
+  // Tests only: called after each dictionary training in the background, with its outcome.
+  std::function<void(const Status&)> dictionary_hook;
   // Tests only: called before each WAL sync (done=false; an error fails the sync instead of
   // running it) and after it succeeded (done=true).
   std::function<Status(bool done)> wal_sync_hook;

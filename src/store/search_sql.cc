@@ -473,27 +473,38 @@ Result<std::string> CompileConditions(const std::vector<Condition>& conds, const
           int r = DriverRank(ic);
           if (r >= 0 && (inner_best < 0 || r < inner_best)) inner_best = r;
         }
+        std::string ir = "ir" + std::to_string(depth + 1);
+        // Index rows exist only for current, live versions: when the inner conditions read
+        // nothing but the referrer's rid, they test the reference row's rid directly (no join
+        // with the referrer's resource row).
+        bool rid_only = true;
+        for (const auto& ic : c.chains[0].all_of) {
+          rid_only = rid_only && !(!ic.chains.empty() && ic.reverse) && ic.kind != ParamKind::kId &&
+                     ic.kind != ParamKind::kLastUpdated && ic.kind != ParamKind::kText;
+        }
         if (b.reverse_as_list || (inner_best >= 0 && inner_best <= 1)) {
           // The referrers that match, found from their own driving condition, then their
           // references by rid (idx_reference_rid): cheap when few resources match inside.
           std::string p_pid = b.Arg(pid);
           std::string p_type = b.Arg(type);
-          ASSIGN_OR_RETURN(std::string sub, CompileConditions(c.chains[0].all_of, c.chains[0].type,
-                                                              inner, b, param_id, depth + 1));
-          cond = A + "id IN (SELECT ir.target_id FROM idx_reference ir WHERE ir.pid = " + p_pid +
-                 " AND ir.target_type = " + p_type + " AND ir.rid IN (SELECT " + inner +
-                 ".rid FROM resource " + inner + " WHERE " + inner + ".deleted = 0 AND " + sub +
-                 "))";
+          if (rid_only) {
+            ASSIGN_OR_RETURN(std::string sub,
+                             CompileConditions(c.chains[0].all_of, c.chains[0].type, ir, b,
+                                               param_id, depth + 1));
+            cond = A + "id IN (SELECT " + ir + ".target_id FROM idx_reference " + ir + " WHERE " +
+                   ir + ".pid = " + p_pid + " AND " + ir + ".target_type = " + p_type + " AND " +
+                   sub + ")";
+          } else {
+            ASSIGN_OR_RETURN(std::string sub,
+                             CompileConditions(c.chains[0].all_of, c.chains[0].type, inner, b,
+                                               param_id, depth + 1));
+            cond = A + "id IN (SELECT " + ir + ".target_id FROM idx_reference " + ir + " WHERE " +
+                   ir + ".pid = " + p_pid + " AND " + ir + ".target_type = " + p_type + " AND " +
+                   ir + ".rid IN (SELECT " + inner + ".rid FROM resource " + inner + " WHERE " +
+                   inner + ".deleted = 0 AND " + sub + "))";
+          }
           where += " AND " + cond;
           continue;
-        }
-        std::string ir = "ir" + std::to_string(depth + 1);
-        // Index rows exist only for current, live versions: when the inner conditions read
-        // nothing but the referrer's rid, they test the reference row's rid directly (no join).
-        bool rid_only = true;
-        for (const auto& ic : c.chains[0].all_of) {
-          rid_only = rid_only && !(!ic.chains.empty() && ic.reverse) && ic.kind != ParamKind::kId &&
-                     ic.kind != ParamKind::kLastUpdated && ic.kind != ParamKind::kText;
         }
         std::string p_pid = b.Arg(pid);
         std::string p_type = b.Arg(type);

@@ -487,22 +487,16 @@ Result<std::string> CompileConditions(const std::vector<Condition>& conds, const
           // references by rid (idx_reference_rid): cheap when few resources match inside.
           std::string p_pid = b.Arg(pid);
           std::string p_type = b.Arg(type);
-          if (rid_only) {
-            ASSIGN_OR_RETURN(std::string sub,
-                             CompileConditions(c.chains[0].all_of, c.chains[0].type, ir, b,
-                                               param_id, depth + 1));
-            cond = A + "id IN (SELECT " + ir + ".target_id FROM idx_reference " + ir + " WHERE " +
-                   ir + ".pid = " + p_pid + " AND " + ir + ".target_type = " + p_type + " AND " +
-                   sub + ")";
-          } else {
-            ASSIGN_OR_RETURN(std::string sub,
-                             CompileConditions(c.chains[0].all_of, c.chains[0].type, inner, b,
-                                               param_id, depth + 1));
-            cond = A + "id IN (SELECT " + ir + ".target_id FROM idx_reference " + ir + " WHERE " +
-                   ir + ".pid = " + p_pid + " AND " + ir + ".target_type = " + p_type + " AND " +
-                   ir + ".rid IN (SELECT " + inner + ".rid FROM resource " + inner + " WHERE " +
-                   inner + ".deleted = 0 AND " + sub + "))";
-          }
+          ASSIGN_OR_RETURN(std::string sub,
+                           CompileConditions(c.chains[0].all_of, c.chains[0].type,
+                                             rid_only ? ir : inner, b, param_id, depth + 1));
+          std::string referrers = rid_only ? sub
+                                           : ir + ".rid IN (SELECT " + inner +
+                                                 ".rid FROM resource " + inner + " WHERE " + inner +
+                                                 ".deleted = 0 AND " + sub + ")";
+          cond = A + "id IN (SELECT " + ir + ".target_id FROM idx_reference " + ir + " WHERE " +
+                 ir + ".pid = " + p_pid + " AND " + ir + ".target_type = " + p_type + " AND " +
+                 referrers + ")";
           where += " AND " + cond;
           continue;
         }

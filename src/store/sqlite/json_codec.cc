@@ -16,7 +16,8 @@ constexpr int kLevel = 1;
 // No stored resource comes near this; a frame that claims more is damaged.
 constexpr unsigned long long kMaxJson = 1ull << 30;
 
-// Per-thread zstd contexts (their tables are reused from one value to the next).
+// Per-thread zstd contexts, made on first use (their tables are reused from one value to the
+// next): the writer compresses, readers only decompress.
 struct Contexts {
   ZSTD_CCtx* c = nullptr;
   ZSTD_DCtx* d = nullptr;
@@ -25,11 +26,14 @@ struct Contexts {
     ZSTD_freeDCtx(d);
   }
 };
-Contexts& ThreadContexts() {
-  thread_local Contexts t;
-  if (t.c == nullptr) t.c = ZSTD_createCCtx();
-  if (t.d == nullptr) t.d = ZSTD_createDCtx();
-  return t;
+thread_local Contexts t_contexts;
+ZSTD_CCtx* ThreadCCtx() {
+  if (t_contexts.c == nullptr) t_contexts.c = ZSTD_createCCtx();
+  return t_contexts.c;
+}
+ZSTD_DCtx* ThreadDCtx() {
+  if (t_contexts.d == nullptr) t_contexts.d = ZSTD_createDCtx();
+  return t_contexts.d;
 }
 
 }  // namespace
@@ -98,12 +102,12 @@ void JsonCodec::Encode(std::string_view json, std::string* out) const {
     out->assign(json);
     return;
   }
-  Contexts& t = ThreadContexts();
-  ZSTD_CCtx_reset(t.c, ZSTD_reset_session_and_parameters);
-  ZSTD_CCtx_setParameter(t.c, ZSTD_c_checksumFlag, 1);
-  ZSTD_CCtx_refCDict(t.c, dicts_.back()->c);
+  ZSTD_CCtx* c = ThreadCCtx();
+  ZSTD_CCtx_reset(c, ZSTD_reset_session_and_parameters);
+  ZSTD_CCtx_setParameter(c, ZSTD_c_checksumFlag, 1);
+  ZSTD_CCtx_refCDict(c, dicts_.back()->c);
   out->resize(ZSTD_compressBound(json.size()));
-  size_t n = ZSTD_compress2(t.c, out->data(), out->size(), json.data(), json.size());
+  size_t n = ZSTD_compress2(c, out->data(), out->size(), json.data(), json.size());
   if (ZSTD_isError(n)) {
     out->assign(json);  // stored as is: still readable
     return;
@@ -121,7 +125,7 @@ Status JsonCodec::Decode(std::string_view stored, std::string* out) const {
     return Status(Code::kInternal, "stored resource JSON is a damaged zstd frame");
   uint32_t id = ZSTD_getDictID_fromFrame(stored.data(), stored.size());
   out->resize(static_cast<size_t>(size));
-  Contexts& t = ThreadContexts();
+  ZSTD_DCtx* dctx = ThreadDCtx();
   size_t n;
   {
     std::shared_lock<std::shared_mutex> l(mu_);
@@ -133,9 +137,9 @@ Status JsonCodec::Decode(std::string_view stored, std::string* out) const {
       return Status(Code::kInternal, "stored resource JSON needs zstd dictionary " +
                                          std::to_string(id) + ", which json_dict does not hold");
     }
-    n = dict ? ZSTD_decompress_usingDDict(t.d, out->data(), out->size(), stored.data(),
+    n = dict ? ZSTD_decompress_usingDDict(dctx, out->data(), out->size(), stored.data(),
                                           stored.size(), dict->d)
-             : ZSTD_decompressDCtx(t.d, out->data(), out->size(), stored.data(), stored.size());
+             : ZSTD_decompressDCtx(dctx, out->data(), out->size(), stored.data(), stored.size());
   }
   if (ZSTD_isError(n) || n != size) {
     out->clear();

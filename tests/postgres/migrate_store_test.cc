@@ -51,6 +51,22 @@ std::vector<std::string> Snapshot(TestServer& s) {
   return out;
 }
 
+// The destination: an empty PostgreSQL database whose schema a first start of a server on it
+// created. Sets *pg_dir to that server's data directory (kept) and returns the database's name
+// ("" if the server did not start).
+std::string EmptyDestination(std::string* pg_dir) {
+  ServerOptions po;
+  po.config["storage"] = "postgresql";
+  auto first = TestServer::Start(po);
+  if (!first) return "";
+  first->KeepDataDir();
+  *pg_dir = first->data_dir();
+  first.reset();
+  std::string db;
+  std::getline(std::ifstream(*pg_dir + "/pg-database"), db);
+  return db;
+}
+
 TEST(MigrateStore, SqliteToPostgresKeepsEveryVersionAndAuditRow) {
   std::string why;
   if (TestPostgres(&why).empty()) GTEST_SKIP() << "PostgreSQL is not available: " << why;
@@ -65,18 +81,9 @@ TEST(MigrateStore, SqliteToPostgresKeepsEveryVersionAndAuditRow) {
   std::vector<std::string> before = Snapshot(*src);
   src->Stop();  // flushes the audit log and closes the database
 
-  // The destination: an empty database, migrated by a first start.
-  ServerOptions po;
-  po.config["storage"] = "postgresql";
   std::string pg_dir;
-  {
-    auto first = TestServer::Start(po);
-    ASSERT_TRUE(first);
-    first->KeepDataDir();
-    pg_dir = first->data_dir();
-  }
-  std::string db;
-  std::getline(std::ifstream(pg_dir + "/pg-database"), db);
+  std::string db = EmptyDestination(&pg_dir);
+  ASSERT_FALSE(db.empty());
   {
     store::PostgresOptions o;
     o.url = TestPostgres(nullptr) + db;
@@ -174,17 +181,9 @@ TEST(MigrateStore, CompressedSqliteRowsArriveAsTheirJson) {
     sqlite3_finalize(st);
     sqlite3_close(lite);
   }
-  ServerOptions po;
-  po.config["storage"] = "postgresql";
   std::string pg_dir;
-  {
-    auto first = TestServer::Start(po);
-    ASSERT_TRUE(first);
-    first->KeepDataDir();
-    pg_dir = first->data_dir();
-  }
-  std::string db;
-  std::getline(std::ifstream(pg_dir + "/pg-database"), db);
+  std::string db = EmptyDestination(&pg_dir);
+  ASSERT_FALSE(db.empty());
   {
     store::PostgresOptions o;
     o.url = TestPostgres(nullptr) + db;

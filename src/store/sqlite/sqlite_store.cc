@@ -994,28 +994,23 @@ class SqliteStore final : public Store {
     if (types.empty()) where = "0=1";
     if (cq.order_by.empty()) cq.order_by = "r.rid ASC";
     SearchResult out;
-    std::string from =
-        " FROM resource r JOIN resource_version v ON v.seq = r.seq WHERE r.deleted "
-        "= 0 AND (" +
-        where + ")";
     // The rid column last: the keyset cursor.
     std::string cols =
         (full ? std::string(kVersionColumns) : std::string("r.rtype, r.id")) + ", r.rid";
     const int rid_col = full ? 8 : 2;
     bool keyset = query.sort.empty() && query.after_key > 0;
-    // The page's rids are chosen on `resource` alone and only then joined with their versions: a
-    // search whose candidates must be sorted (an IN-list, _has, _sort) would otherwise read and
-    // sort every candidate's JSON to keep a page of it (_has with ~400 candidates: 1.29 -> 0.78
-    // ms; docs/benchmarks.md, "Stored JSON compressed with dictionaries").
-    std::string page = "SELECT r.rid FROM resource r WHERE r.deleted = 0 AND (" + where + ")" +
+    // The page is chosen on `resource` alone; with `full` only its rows are then joined with their
+    // versions: a search whose candidates must be sorted (an IN-list, _has, _sort) would otherwise
+    // read and sort every candidate's JSON to keep a page of it (_has with ~400 candidates: 1.29 ->
+    // 0.78 ms; docs/benchmarks.md, "Stored JSON compressed with dictionaries").
+    std::string page = " FROM resource r WHERE r.deleted = 0 AND (" + where + ")" +
                        (keyset ? " AND r.rid > ?" : "") + " ORDER BY " + cq.order_by +
                        " LIMIT ? OFFSET ?";
     std::string sql = full ? "SELECT " + cols +
                                  " FROM resource r JOIN resource_version v ON v.seq = r.seq WHERE "
-                                 "r.rid IN (" +
+                                 "r.rid IN (SELECT r.rid" +
                                  page + ") ORDER BY " + cq.order_by
-                           : "SELECT " + cols + from + (keyset ? " AND r.rid > ?" : "") +
-                                 " ORDER BY " + cq.order_by + " LIMIT ? OFFSET ?";
+                           : "SELECT " + cols + page;
     ASSIGN_OR_RETURN(auto s, c->Prepare(sql));
     int i = 1;
     for (const auto& a : cq.args) s->BindArg(i++, a);
